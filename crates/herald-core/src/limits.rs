@@ -1,0 +1,23 @@
+//! Size limits on every input, in one place so the API, the docs and the
+//! tests agree. Bodies are limited separately by the server configuration.
+
+/// Longest tenant name, in bytes.
+pub const MAX_TENANT_NAME: usize = 64;
+/// Longest channel name or pattern, in bytes.
+pub const MAX_CHANNEL_NAME: usize = 128;
+/// Longest notification type, in bytes.
+pub const MAX_EVENT_TYPE: usize = 64;
+/// Longest user id (`sub` claim, recipient), in bytes.
+pub const MAX_USER_ID: usize = 128;
+/// Most recipients on one notification.
+pub const MAX_RECIPIENTS: usize = 1000;
+/// Longest idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY: usize = 128;
+/// Longest key name (API keys), in bytes.
+pub const MAX_KEY_NAME: usize = 64;
+/// Most channel patterns in one token or one stream request.
+pub const MAX_PATTERNS: usize = 64;
+/// Longest subscriber token, in bytes.
+pub const MAX_TOKEN: usize = 8 * 1024;
+/// Longest uploaded public key (PEM), in bytes.
+pub const MAX_PUBLIC_KEY_PEM: usize = 16 * 1024;

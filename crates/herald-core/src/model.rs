@@ -1,0 +1,45 @@
+//! The objects tenants and operators manage, as the rest of Herald sees them.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{ApiKeyId, ChannelId, SigningKeyId, TenantId};
+use crate::keys::{KeyScope, SigningAlg};
+use crate::names::{ChannelName, KeyName, TenantName};
+use crate::retention::Retention;
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: TenantName,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant API key, without its secret (only its hash is stored).
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub tenant: TenantId,
+    pub name: KeyName,
+    pub scopes: Vec<KeyScope>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A subscriber signing key as listed (never with its secret).
+#[derive(Clone, Debug)]
+pub struct SigningKey {
+    pub kid: SigningKeyId,
+    pub tenant: TenantId,
+    pub alg: SigningAlg,
+    pub public_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Channel {
+    pub id: ChannelId,
+    pub tenant: TenantId,
+    pub name: ChannelName,
+    /// As configured; an unset bound falls back to the server default.
+    pub retention: Retention,
+    pub created_at: DateTime<Utc>,
+}

@@ -1,0 +1,272 @@
+//! In-process fan-out of committed notifications to live streams.
+//!
+//! The hub never sees uncommitted data: it is fed by the store's commit hook,
+//! in commit order. Each notification is serialized once and the same bytes
+//! (`ByteString` is reference-counted) are handed to every subscriber.
+//! Each subscriber has a bounded queue; one that falls behind is dropped
+//! from the hub, its stream ends after draining what was queued, and the
+//! client resumes from history with `Last-Event-ID`. So a slow reader never
+//! slows the others and never loses anything.
+
+#![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytestring::ByteString;
+use herald_core::ids::{Seq, TenantId};
+use herald_core::names::UserId;
+use herald_core::notification::Notification;
+use herald_core::pattern::ChannelPattern;
+use tokio::sync::mpsc;
+
+/// One notification ready for the wire.
+#[derive(Debug)]
+pub struct Delivery {
+    pub id: Seq,
+    pub event_type: ByteString,
+    /// The subscriber-visible JSON, shared by every stream.
+    pub json: ByteString,
+}
+
+type SubId = u64;
+
+struct Sub {
+    user: UserId,
+    patterns: Vec<ChannelPattern>,
+    tx: mpsc::Sender<Arc<Delivery>>,
+}
+
+/// One tenant's live subscribers, indexed so a publish visits only the
+/// streams that can match.
+#[derive(Default)]
+struct Room {
+    subs: HashMap<SubId, Sub>,
+    /// Subscribers whose patterns are all exact, by channel.
+    exact: HashMap<String, Vec<SubId>>,
+    /// Subscribers with at least one wildcard pattern.
+    wild: Vec<SubId>,
+}
+
+impl Room {
+    fn is_exact(sub: &Sub) -> bool {
+        sub.patterns.iter().all(ChannelPattern::is_exact)
+    }
+
+    fn insert(&mut self, id: SubId, sub: Sub) {
+        if Self::is_exact(&sub) {
+            for p in &sub.patterns {
+                self.exact.entry(p.as_str().to_owned()).or_default().push(id);
+            }
+        } else {
+            self.wild.push(id);
+        }
+        self.subs.insert(id, sub);
+    }
+
+    fn remove(&mut self, id: SubId) {
+        let Some(sub) = self.subs.remove(&id) else { return };
+        if Self::is_exact(&sub) {
+            for p in &sub.patterns {
+                if let Some(list) = self.exact.get_mut(p.as_str()) {
+                    list.retain(|s| *s != id);
+                    if list.is_empty() {
+                        self.exact.remove(p.as_str());
+                    }
+                }
+            }
+        } else {
+            self.wild.retain(|s| *s != id);
+        }
+    }
+}
+
+struct Inner {
+    rooms: RwLock<HashMap<TenantId, Room>>,
+    next_id: AtomicU64,
+    queue: usize,
+}
+
+/// The fan-out registry. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub").field("subscribers", &self.subscriber_count()).finish()
+    }
+}
+
+/// A live subscription. Dropping it unregisters the subscriber.
+pub struct Subscription {
+    pub rx: mpsc::Receiver<Arc<Delivery>>,
+    hub: Hub,
+    tenant: TenantId,
+    id: SubId,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.hub.remove(&self.tenant, &[self.id]);
+    }
+}
+
+impl Hub {
+    /// `queue` is each subscriber's bound, in notifications.
+    pub fn new(queue: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner { rooms: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), queue: queue.max(1) }),
+        }
+    }
+
+    /// Registers a subscriber. Patterns must already be authorized.
+    pub fn subscribe(&self, tenant: &TenantId, user: UserId, mut patterns: Vec<ChannelPattern>) -> Subscription {
+        patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        patterns.dedup();
+        let (tx, rx) = mpsc::channel(self.inner.queue);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+        rooms.entry(tenant.clone()).or_default().insert(id, Sub { user, patterns, tx });
+        Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }
+    }
+
+    fn remove(&self, tenant: &TenantId, ids: &[SubId]) {
+        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(room) = rooms.get_mut(tenant) {
+            for id in ids {
+                room.remove(*id);
+            }
+            if room.subs.is_empty() {
+                rooms.remove(tenant);
+            }
+        }
+    }
+
+    /// Ends every stream of a tenant (it was deleted).
+    pub fn close_tenant(&self, tenant: &TenantId) {
+        self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).values().map(|r| r.subs.len()).sum()
+    }
+
+    /// Fans out committed notifications, in the order given (commit order).
+    pub fn publish(&self, batch: &[Arc<Notification>]) {
+        let mut overflowed: Vec<(TenantId, SubId)> = Vec::new();
+        {
+            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+            for n in batch {
+                let Some(room) = rooms.get(&n.tenant) else { continue };
+                let exact = room.exact.get(n.channel.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let wild = room.wild.iter().filter(|id| room.subs[*id].patterns.iter().any(|p| p.matches(&n.channel)));
+                let mut delivery: Option<Arc<Delivery>> = None;
+                for id in exact.iter().chain(wild) {
+                    let sub = &room.subs[id];
+                    if !n.is_for(&sub.user) {
+                        continue;
+                    }
+                    let d = delivery.get_or_insert_with(|| {
+                        Arc::new(Delivery {
+                            id: n.id,
+                            event_type: ByteString::from(n.event_type.as_str()),
+                            json: ByteString::from(n.wire_json()),
+                        })
+                    });
+                    if sub.tx.try_send(d.clone()).is_err() {
+                        overflowed.push((n.tenant.clone(), *id));
+                    }
+                }
+            }
+        }
+        for (tenant, id) in overflowed {
+            tracing::debug!(%tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
+            self.remove(&tenant, &[id]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_core::names::{ChannelName, EventType};
+    use serde_json::value::RawValue;
+
+    fn note(tenant: &TenantId, id: Seq, channel: &str, recipients: Option<&[&str]>) -> Arc<Notification> {
+        Arc::new(Notification {
+            tenant: tenant.clone(),
+            id,
+            channel: ChannelName::parse(channel).unwrap(),
+            event_type: EventType::parse("t").unwrap(),
+            data: RawValue::from_string("{}".into()).unwrap(),
+            recipients: recipients.map(|r| r.iter().map(|u| UserId::parse(*u).unwrap()).collect()),
+            created_at: chrono::Utc::now(),
+        })
+    }
+
+    fn pats(ps: &[&str]) -> Vec<ChannelPattern> {
+        ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
+    }
+
+    #[test]
+    fn routes_by_channel_pattern_recipient_and_tenant() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let other = TenantId::generate();
+        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["orders"]));
+        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["user.b.*", "orders"]));
+        let mut c = hub.subscribe(&other, UserId::parse("a").unwrap(), pats(&["orders"]));
+        hub.publish(&[
+            note(&t, 1, "orders", None),
+            note(&t, 2, "user.b.inbox", None),
+            note(&t, 3, "orders", Some(&["b"])),
+        ]);
+        let ids = |s: &mut Subscription| std::iter::from_fn(|| s.rx.try_recv().ok()).map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(&mut a), vec![1]);
+        assert_eq!(ids(&mut b), vec![1, 2, 3]);
+        assert_eq!(ids(&mut c), Vec::<Seq>::new());
+    }
+
+    #[test]
+    fn same_bytes_are_shared_between_subscribers() {
+        let hub = Hub::new(4);
+        let t = TenantId::generate();
+        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["x"]));
+        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["x"]));
+        hub.publish(&[note(&t, 1, "x", None)]);
+        let (da, db) = (a.rx.try_recv().unwrap(), b.rx.try_recv().unwrap());
+        assert!(Arc::ptr_eq(&da, &db));
+    }
+
+    #[test]
+    fn overflowing_subscriber_is_dropped_and_others_keep_going() {
+        let hub = Hub::new(2);
+        let t = TenantId::generate();
+        let mut slow = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]));
+        let mut fast = hub.subscribe(&t, UserId::parse("f").unwrap(), pats(&["x"]));
+        for i in 1..=3 {
+            hub.publish(&[note(&t, i, "x", None)]);
+            while fast.rx.try_recv().is_ok() {}
+        }
+        assert_eq!(hub.subscriber_count(), 1);
+        // The slow one drains what it had, then sees the end of its stream.
+        assert_eq!(slow.rx.try_recv().unwrap().id, 1);
+        assert_eq!(slow.rx.try_recv().unwrap().id, 2);
+        assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        hub.publish(&[note(&t, 4, "x", None)]);
+        assert_eq!(fast.rx.try_recv().unwrap().id, 4);
+    }
+
+    #[test]
+    fn dropping_a_subscription_unregisters_it() {
+        let hub = Hub::new(2);
+        let t = TenantId::generate();
+        let s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["a.>"]));
+        assert_eq!(hub.subscriber_count(), 1);
+        drop(s);
+        assert_eq!(hub.subscriber_count(), 0);
+    }
+}

@@ -1,0 +1,126 @@
+//! Channels: named streams within a tenant, each with a retention policy.
+//! Publishing to a channel that does not exist yet creates it with the
+//! server's default retention.
+
+use herald_core::ids::{ChannelId, Seq, TenantId};
+use herald_core::model::Channel;
+use herald_core::names::ChannelName;
+use herald_core::pattern::ChannelPattern;
+use herald_core::retention::Retention;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use crate::clock::now_micros;
+use crate::entity::{channel, notification};
+use crate::{Store, StoreError, convert};
+
+pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retention) -> channel::ActiveModel {
+    channel::ActiveModel {
+        id: Set(ChannelId::generate().to_string()),
+        tenant_id: Set(tenant.to_string()),
+        name: Set(name.to_string()),
+        max_count: Set(retention.max_count),
+        max_age_seconds: Set(retention.max_age_seconds),
+        pruned_seq: Set(0),
+        created_at: Set(now_micros()),
+    }
+}
+
+/// Creates the channels that do not exist yet; existing ones are untouched.
+pub(crate) async fn ensure_exist<C: ConnectionTrait>(db: &C, tenant: &TenantId, names: &[&ChannelName]) -> Result<(), StoreError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    channel::Entity::insert_many(names.iter().map(|n| new_row(tenant, n, Retention::default())))
+        .on_conflict(OnConflict::columns([channel::Column::TenantId, channel::Column::Name]).do_nothing().to_owned())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn create_channel(&self, tenant: &TenantId, name: &ChannelName, retention: Retention) -> Result<Channel, StoreError> {
+        self.get_tenant(tenant).await?;
+        let _w = self.write_guard().await;
+        let row = new_row(tenant, name, retention)
+            .insert(&self.db)
+            .await
+            .map_err(|e| StoreError::from_db(e, "a channel with this name already exists"))?;
+        convert::channel(row)
+    }
+
+    pub async fn get_channel(&self, tenant: &TenantId, name: &ChannelName) -> Result<Channel, StoreError> {
+        let row = channel::Entity::find()
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Name.eq(name.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or(StoreError::NotFound("channel"))?;
+        convert::channel(row)
+    }
+
+    /// Channels in name order, after `after`.
+    pub async fn list_channels(&self, tenant: &TenantId, after: Option<&ChannelName>, limit: u64) -> Result<Vec<Channel>, StoreError> {
+        let mut q = channel::Entity::find()
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .order_by_asc(channel::Column::Name)
+            .limit(limit);
+        if let Some(after) = after {
+            q = q.filter(channel::Column::Name.gt(after.as_str()));
+        }
+        q.all(&self.db).await?.into_iter().map(convert::channel).collect()
+    }
+
+    pub async fn set_channel_retention(&self, tenant: &TenantId, name: &ChannelName, retention: Retention) -> Result<Channel, StoreError> {
+        let _w = self.write_guard().await;
+        let res = channel::Entity::update_many()
+            .col_expr(channel::Column::MaxCount, Expr::value(retention.max_count))
+            .col_expr(channel::Column::MaxAgeSeconds, Expr::value(retention.max_age_seconds))
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Name.eq(name.as_str()))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        drop(_w);
+        self.get_channel(tenant, name).await
+    }
+
+    /// Deletes the channel and its history.
+    pub async fn delete_channel(&self, tenant: &TenantId, name: &ChannelName) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        let txn = self.db.begin().await?;
+        let res = channel::Entity::delete_many()
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Name.eq(name.as_str()))
+            .exec(&txn)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        notification::Entity::delete_many()
+            .filter(notification::Column::TenantId.eq(tenant.as_str()))
+            .filter(notification::Column::Channel.eq(name.as_str()))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Has retention removed, from any channel the patterns match, a
+    /// notification newer than `after`? Then a resume from `after` has a gap.
+    pub async fn history_truncated_after(&self, tenant: &TenantId, patterns: &[ChannelPattern], after: Seq) -> Result<bool, StoreError> {
+        let rows: Vec<String> = channel::Entity::find()
+            .select_only()
+            .column(channel::Column::Name)
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::PrunedSeq.gt(after))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.iter().any(|name| patterns.iter().any(|p| p.matches_str(name))))
+    }
+}

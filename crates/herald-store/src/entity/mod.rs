@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table. Rows stay inside this crate: the
+//! repositories convert them to `herald_core` types before returning.
+
+pub mod api_key;
+pub mod channel;
+pub mod idempotency_key;
+pub mod notification;
+pub mod operator_key;
+pub mod signing_key;
+pub mod tenant;

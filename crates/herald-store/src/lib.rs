@@ -1,0 +1,106 @@
+//! Herald's persistence: sea-orm entities and repositories. The only crate
+//! that knows SQL.
+//!
+//! Every repository method that touches tenant data takes the tenant id as
+//! its first argument and filters by it, so a cross-tenant read cannot be
+//! written by accident. Rows never leave this crate; callers get
+//! `herald_core` types.
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod convert;
+mod entity;
+mod error;
+
+pub mod channels;
+pub mod keys;
+pub mod notifications;
+pub mod operator;
+pub mod publish;
+pub mod retention;
+pub mod signing_keys;
+pub mod tenants;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use herald_migration::MigratorTrait;
+use tokio::sync::{Mutex, MutexGuard};
+
+pub use error::StoreError;
+
+/// A handle on the database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    /// SQLite allows one writer at a time and a deferred transaction that
+    /// upgrades to a write can fail instead of waiting; serialising this
+    /// process's write transactions avoids both. `None` on PostgreSQL.
+    write_lock: Option<Arc<Mutex<()>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend_name()).finish()
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (the file is created when missing) or
+    /// `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let is_sqlite = url.starts_with("sqlite:");
+        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL `{url}`: use sqlite://PATH or postgres://…"
+            )));
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if is_sqlite {
+            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a publish is acknowledged only once its commit is
+                    // on disk, so a crash or power cut loses nothing acked.
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+            });
+        } else {
+            opts.max_connections(16).min_connections(1);
+        }
+        let db = Database::connect(opts).await.map_err(StoreError::Db)?;
+        Ok(Self { write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), db })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        herald_migration::Migrator::up(&self.db, None).await.map_err(StoreError::Db)
+    }
+
+    /// Round-trips a trivial query (for health checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await.map_err(StoreError::Db)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Sqlite => "sqlite",
+            DbBackend::Postgres => "postgres",
+            _ => "other",
+        }
+    }
+
+    /// Held for the duration of a write transaction (SQLite only).
+    async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.write_lock {
+            Some(m) => Some(m.lock().await),
+            None => None,
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Herald's schema, as sea-orm migrations that run unchanged on SQLite and
+//! PostgreSQL. `herald migrate` and `herald serve` apply them at start.
+//!
+//! Timestamps are stored as Unix microseconds (`BIGINT`) so both backends
+//! compare and index them the same way, with no time-zone conversions.
+
+#![forbid(unsafe_code)]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_init;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_init::Migration)]
+    }
+}
