@@ -1,1 +1,22 @@
+//! Herald's HTTP API on actix-web: routes, auth extractors, the SSE stream
+//! and problem+json errors. The only crate that knows actix.
+//!
+//! Handlers are thin: they authenticate through the extractors in
+//! [`auth`], validate into `herald_core` types, call the store, the
+//! publisher or the hub, and map every error through [`problem`].
 
+#![forbid(unsafe_code)]
+
+mod app;
+mod auth;
+mod http;
+mod openapi;
+mod pagination;
+mod problem;
+mod routes;
+mod state;
+mod stream;
+
+pub use http::{ServeOptions, serve};
+pub use openapi::openapi_json;
+pub use state::{AppState, Limits, StreamSettings};

@@ -1,1 +1,82 @@
+//! The Herald binary's library half: configuration, the CLI, and `run`,
+//! which wires the store, the publisher, the hub and the HTTP server.
+//! `main.rs` only parses arguments and calls into here.
 
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod token_cmd;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use herald_core::retention::Retention;
+use herald_core::secret;
+use herald_hub::Hub;
+use herald_server::{AppState, Limits, ServeOptions, StreamSettings};
+use herald_store::Store;
+use herald_store::publish::Publisher;
+
+pub use config::Config;
+
+/// Connects to the database and applies pending migrations.
+pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(database_url).await.with_context(|| format!("opening the database {database_url}"))?;
+    store.migrate().await.context("applying database migrations")?;
+    Ok(store)
+}
+
+/// Runs Herald on `listener` until shutdown.
+pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
+    config.validate()?;
+    let store = open_store(&config.database_url).await?;
+
+    let operator_key_hash = config.operator_key.as_deref().map(secret::hash);
+    if operator_key_hash.is_none()
+        && let Some(key) = store.bootstrap_operator_key().await?
+    {
+        // Shown once: only its hash is stored.
+        tracing::warn!(operator_key = %key, "created the operator key; it is shown only now, keep it (or set HERALD_OPERATOR_KEY)");
+    }
+
+    let hub = Hub::new(config.stream.subscriber_queue);
+    let fanout = hub.clone();
+    let (publisher, _writer) = Publisher::start(store.clone(), Arc::new(move |batch| fanout.publish(batch)), config.limits.publish_queue);
+
+    let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
+    tokio::spawn(herald_store::retention::run(store.clone(), defaults, Duration::from_secs(config.retention.interval_seconds)));
+
+    let state = AppState {
+        store: store.clone(),
+        hub,
+        publisher,
+        stream: StreamSettings {
+            heartbeat: config.heartbeat(),
+            retry: Duration::from_millis(config.stream.retry_ms),
+            replay_page: config.stream.replay_page,
+        },
+        limits: Limits {
+            max_body_bytes: config.limits.max_body_bytes,
+            max_data_bytes: config.limits.max_data_bytes,
+            max_batch: config.limits.max_batch,
+        },
+        operator_key_hash,
+    };
+    let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
+    let addr = listener.local_addr().context("reading the listener's address")?;
+    tracing::info!(
+        database = store.backend_name(),
+        workers,
+        "herald {} listening on http://{addr} (API http://{addr}/v1, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
+        env!("CARGO_PKG_VERSION"),
+    );
+    herald_server::serve(state, listener, ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) })
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("herald stopped");
+    Ok(())
+}

@@ -1,1 +1,47 @@
-fn main() {}
+//! Parses the command line and hands over to the library.
+
+#![forbid(unsafe_code)]
+
+use std::net::TcpListener;
+
+use anyhow::Context;
+use clap::Parser;
+use herald::cli::{Cli, Command};
+use herald::{Config, logging, token_cmd};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", herald_server::openapi_json());
+            Ok(())
+        }
+        Command::Token(args) => {
+            println!("{}", token_cmd::run(args)?);
+            Ok(())
+        }
+        Command::Migrate(db) => {
+            let mut config = Config::load(cli.config.as_deref())?;
+            config.database_url = db.database_url.unwrap_or(config.database_url);
+            logging::init(config.log_format);
+            runtime()?.block_on(async {
+                herald::open_store(&config.database_url).await?;
+                tracing::info!(database = %config.database_url, "migrations applied");
+                anyhow::Ok(())
+            })
+        }
+        Command::Serve(args) => {
+            let mut config = Config::load(cli.config.as_deref())?;
+            config.listen = args.listen.unwrap_or(config.listen);
+            config.database_url = args.db.database_url.unwrap_or(config.database_url);
+            config.validate()?;
+            logging::init(config.log_format);
+            let listener = TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+            runtime()?.block_on(herald::run(config, listener))
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}

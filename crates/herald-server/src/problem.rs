@@ -1,0 +1,128 @@
+//! Every error the API can give, mapped to `application/problem+json`
+//! (RFC 9457) in this one place. Each kind has a stable `type` URI that
+//! clients can match on; internal failures are logged with their cause and
+//! answered with a bare 500 that leaks nothing.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use herald_core::DomainError;
+use herald_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Prefix of every problem `type`.
+pub const PROBLEM_TYPE_PREFIX: &str = "urn:herald:problem:";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// Stable, machine-readable kind, e.g. `urn:herald:problem:validation`.
+    #[serde(rename = "type")]
+    #[schema(example = "urn:herald:problem:validation")]
+    pub kind: String,
+    /// Short human summary of the kind.
+    #[schema(example = "Invalid input")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    #[schema(example = "invalid channel name: must not be empty")]
+    pub detail: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No credentials, or credentials that match nothing.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials without the right to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed request syntax (JSON, query string, headers).
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl ApiError {
+    /// (status, stable code, title)
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            ApiError::Domain(DomainError::Invalid { .. }) => (S::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+            ApiError::Domain(DomainError::ScopeDenied(_)) => (S::FORBIDDEN, "scope-denied", "Channel outside the token's scope"),
+            ApiError::Domain(DomainError::Token(_)) => (S::UNAUTHORIZED, "invalid-token", "Invalid subscriber token"),
+            ApiError::Store(StoreError::NotFound(_)) | ApiError::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Store(StoreError::Conflict(_)) => (S::CONFLICT, "conflict", "Conflict"),
+            ApiError::Store(StoreError::Closed) => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),
+            ApiError::Store(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
+            ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (status, code, title) = self.parts();
+        let detail = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = %self, source = ?std::error::Error::source(self), "internal error");
+            "an internal error occurred; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        let body = Problem { kind: format!("{PROBLEM_TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail };
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if status == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(serde_json::to_string(&body).expect("problem serializes"))
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Maps actix's JSON body errors to problems.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let api = match err {
+        J::OverflowKnownLength { length, limit } => {
+            ApiError::PayloadTooLarge(format!("the body is {length} bytes; the limit is {limit}"))
+        }
+        J::Overflow { limit } => ApiError::PayloadTooLarge(format!("the body exceeds the limit of {limit} bytes")),
+        J::ContentType => ApiError::UnsupportedMediaType("send the body as `Content-Type: application/json`".into()),
+        J::Deserialize(e) if e.is_data() => ApiError::Domain(DomainError::invalid("body", e.to_string())),
+        J::Deserialize(e) => ApiError::BadRequest(format!("the body is not valid JSON: {e}")),
+        other => ApiError::BadRequest(other.to_string()),
+    };
+    api.into()
+}
+
+/// Maps query string errors to problems.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest(format!("invalid query string: {err}")).into()
+}
+
+/// Maps path errors (malformed ids) to 404: the addressed thing cannot exist.
+pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::NotFound(format!("no such resource: {err}")).into()
+}

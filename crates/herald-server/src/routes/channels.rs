@@ -1,0 +1,159 @@
+//! Channels and their retention. Publishing to a new channel creates it
+//! with the server's default retention; create it first to choose your own.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use herald_core::model::Channel;
+use herald_core::names::ChannelName;
+use herald_core::retention::Retention;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::TenantAdmin;
+use crate::pagination::{ListQuery, Page};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateChannel {
+    /// Segments of letters, digits and `-_:@=+`, separated by `.`; at most 128 bytes.
+    #[schema(example = "orders")]
+    pub name: String,
+    #[serde(default)]
+    pub retention: Retention,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateChannel {
+    /// Replaces the retention policy.
+    pub retention: Retention,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ChannelView {
+    #[schema(example = "ch_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b")]
+    pub id: String,
+    #[schema(example = "orders")]
+    pub name: String,
+    /// Unset bounds use the server defaults.
+    pub retention: Retention,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<Channel> for ChannelView {
+    fn from(c: Channel) -> Self {
+        Self { id: c.id.to_string(), name: c.name.to_string(), retention: c.retention, created_at: c.created_at }
+    }
+}
+
+fn channel_name(raw: &str) -> ApiResult<ChannelName> {
+    ChannelName::parse(raw).map_err(|_| ApiError::NotFound(format!("channel `{raw}` not found")))
+}
+
+/// Create a channel.
+#[utoipa::path(
+    tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = CreateChannel,
+    responses(
+        (status = 201, description = "Created", body = ChannelView),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Channel exists", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or retention", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[post("/v1/tenants/{tenant}/channels")]
+pub(crate) async fn create_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, body: web::Json<CreateChannel>) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = ChannelName::parse(body.name)?;
+    body.retention.validate()?;
+    let channel = app.store.create_channel(&tenant, &name, body.retention).await?;
+    Ok(HttpResponse::Created().json(ChannelView::from(channel)))
+}
+
+/// List channels in name order.
+#[utoipa::path(
+    tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ListQuery),
+    responses(
+        (status = 200, description = "A page of channels", body = Page<ChannelView>),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[get("/v1/tenants/{tenant}/channels")]
+pub(crate) async fn list_channels(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    let after = q.after.as_deref().map(ChannelName::parse).transpose()?;
+    let limit = q.limit();
+    let items: Vec<ChannelView> = app.store.list_channels(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.name.clone())))
+}
+
+/// Get a channel.
+#[utoipa::path(
+    tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("channel" = String, Path, description = "Channel name")),
+    responses(
+        (status = 200, description = "The channel", body = ChannelView),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[get("/v1/tenants/{tenant}/channels/{channel}")]
+pub(crate) async fn get_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    let channel = app.store.get_channel(&tenant, &channel_name(&path.1)?).await?;
+    Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
+}
+
+/// Change a channel's retention; the next retention pass applies it.
+#[utoipa::path(
+    tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("channel" = String, Path, description = "Channel name")),
+    request_body = UpdateChannel,
+    responses(
+        (status = 200, description = "The updated channel", body = ChannelView),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid retention", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[patch("/v1/tenants/{tenant}/channels/{channel}")]
+pub(crate) async fn update_channel(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateChannel>,
+) -> ApiResult<HttpResponse> {
+    let name = channel_name(&path.1)?;
+    body.retention.validate()?;
+    let channel = app.store.set_channel_retention(&tenant, &name, body.retention).await?;
+    Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
+}
+
+/// Delete a channel and its history.
+#[utoipa::path(
+    tag = "channels",
+    params(("tenant" = String, Path, description = "Tenant id"), ("channel" = String, Path, description = "Channel name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[delete("/v1/tenants/{tenant}/channels/{channel}")]
+pub(crate) async fn delete_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+    app.store.delete_channel(&tenant, &channel_name(&path.1)?).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

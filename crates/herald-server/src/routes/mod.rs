@@ -1,0 +1,10 @@
+//! Route handlers, one file per resource. Each handler is annotated with
+//! `utoipa::path` and registered through `utoipa_actix_web`, so a route and
+//! its OpenAPI description cannot drift apart.
+
+pub(crate) mod channels;
+pub(crate) mod keys;
+pub(crate) mod publish;
+pub(crate) mod signing_keys;
+pub(crate) mod system;
+pub(crate) mod tenants;

@@ -1,0 +1,184 @@
+//! Publishing. A 201 means the notification is durably committed and has
+//! been handed to live streams.
+
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use herald_core::ids::{Seq, TenantId};
+use herald_core::names::{ChannelName, EventType, IdempotencyKey, UserId};
+use herald_core::notification::NewNotification;
+use herald_core::{DomainError, limits};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use utoipa::ToSchema;
+
+use crate::auth::TenantPublisher;
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::{AppState, Limits};
+
+fn null_data() -> Box<RawValue> {
+    RawValue::from_string("null".into()).expect("null is JSON")
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PublishBody {
+    /// Becomes the SSE `event:`. Letters, digits and `-_.:/`; at most 64 bytes.
+    #[serde(rename = "type")]
+    #[schema(example = "order.shipped")]
+    pub event_type: String,
+    /// Any JSON; stored and delivered verbatim.
+    #[serde(default = "null_data")]
+    #[schema(value_type = Object, example = json!({"order": 1234}))]
+    pub data: Box<RawValue>,
+    /// Only these users' streams receive it; absent means every subscriber.
+    pub recipients: Option<Vec<String>>,
+    /// Retrying with the same key within 24 h returns the first id and stores nothing.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BatchItem {
+    #[schema(example = "orders")]
+    pub channel: String,
+    #[serde(rename = "type")]
+    #[schema(example = "order.shipped")]
+    pub event_type: String,
+    #[serde(default = "null_data")]
+    #[schema(value_type = Object, example = json!({"order": 1234}))]
+    pub data: Box<RawValue>,
+    pub recipients: Option<Vec<String>>,
+    pub idempotency_key: Option<String>,
+}
+
+impl BatchItem {
+    // serde's `flatten` buffers values, which `RawValue` cannot survive, so
+    // the fields are spelled out and split here.
+    fn split(self) -> (String, PublishBody) {
+        let body = PublishBody {
+            event_type: self.event_type,
+            data: self.data,
+            recipients: self.recipients,
+            idempotency_key: self.idempotency_key,
+        };
+        (self.channel, body)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BatchBody {
+    pub notifications: Vec<BatchItem>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Published {
+    /// The notification's position in the tenant's log (its SSE `id`).
+    #[schema(example = 42)]
+    pub id: Seq,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PublishedBatch {
+    /// Ids in the order of the request.
+    #[schema(example = json!([42, 43]))]
+    pub ids: Vec<Seq>,
+}
+
+fn validate(tenant: &TenantId, channel: &str, body: PublishBody, header_key: Option<String>, limits: &Limits) -> ApiResult<NewNotification> {
+    let channel = ChannelName::parse(channel)?;
+    let event_type = EventType::parse(body.event_type)?;
+    if body.data.get().len() > limits.max_data_bytes {
+        return Err(ApiError::PayloadTooLarge(format!("`data` is larger than {} bytes", limits.max_data_bytes)));
+    }
+    let recipients = match body.recipients {
+        None => None,
+        Some(r) if r.len() > limits::MAX_RECIPIENTS => {
+            return Err(DomainError::invalid("recipients", format!("at most {} recipients", limits::MAX_RECIPIENTS)).into());
+        }
+        Some(r) => Some(r.into_iter().map(UserId::parse).collect::<Result<Vec<_>, _>>()?),
+    };
+    let idempotency_key = body.idempotency_key.or(header_key).map(IdempotencyKey::parse).transpose()?;
+    Ok(NewNotification { tenant: tenant.clone(), channel, event_type, data: body.data, recipients, idempotency_key })
+}
+
+fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_owned).map_err(|_| ApiError::BadRequest("Idempotency-Key is not valid text".into())))
+        .transpose()
+}
+
+/// Publish a notification to a channel.
+#[utoipa::path(
+    tag = "publish",
+    params(
+        ("tenant" = String, Path, description = "Tenant id"),
+        ("channel" = String, Path, description = "Channel name; created on first publish"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Same as `idempotency_key` in the body"),
+    ),
+    request_body = PublishBody,
+    responses(
+        (status = 201, description = "Durably committed", body = Published),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `publish`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body or data too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[post("/v1/tenants/{tenant}/channels/{channel}/notifications")]
+pub(crate) async fn publish(
+    TenantPublisher(tenant): TenantPublisher,
+    req: HttpRequest,
+    app: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<PublishBody>,
+) -> ApiResult<HttpResponse> {
+    let n = validate(&tenant, &path.1, body.into_inner(), idempotency_header(&req)?, &app.limits)?;
+    let ids = app.publisher.publish(vec![n]).await?;
+    Ok(HttpResponse::Created().json(Published { id: ids[0] }))
+}
+
+/// Publish several notifications atomically, in one transaction.
+#[utoipa::path(
+    tag = "publish",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = BatchBody,
+    responses(
+        (status = 201, description = "All durably committed", body = PublishedBatch),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `publish`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body, data or batch too large", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field; nothing was published", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[post("/v1/tenants/{tenant}/notifications:batch")]
+pub(crate) async fn publish_batch(TenantPublisher(tenant): TenantPublisher, app: web::Data<AppState>, body: web::Json<BatchBody>) -> ApiResult<HttpResponse> {
+    let items = body.into_inner().notifications;
+    if items.is_empty() {
+        return Err(DomainError::invalid("notifications", "must not be empty").into());
+    }
+    if items.len() > app.limits.max_batch {
+        return Err(ApiError::PayloadTooLarge(format!("a batch holds at most {} notifications", app.limits.max_batch)));
+    }
+    let batch = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let (channel, body) = item.split();
+            validate(&tenant, &channel, body, None, &app.limits).map_err(|e| match e {
+                ApiError::Domain(DomainError::Invalid { field, reason }) => {
+                    ApiError::Domain(DomainError::invalid(field, format!("{reason} (notifications[{i}])")))
+                }
+                other => other,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let ids = app.publisher.publish(batch).await?;
+    Ok(HttpResponse::Created().json(PublishedBatch { ids }))
+}

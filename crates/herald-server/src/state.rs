@@ -1,0 +1,42 @@
+//! What every handler shares.
+
+use std::time::Duration;
+
+use herald_hub::Hub;
+use herald_store::Store;
+use herald_store::publish::Publisher;
+
+/// Stream behaviour knobs.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// Interval between `: keep-alive` comments.
+    pub heartbeat: Duration,
+    /// The `retry:` sent at the start of each stream.
+    pub retry: Duration,
+    /// Rows fetched per history query while replaying.
+    pub replay_page: u64,
+}
+
+/// Input limits not fixed by the domain.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest `data` of one notification, in bytes (its JSON text).
+    pub max_data_bytes: usize,
+    /// Most notifications in one batch publish.
+    pub max_batch: usize,
+}
+
+/// Shared application state.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub hub: Hub,
+    pub publisher: Publisher,
+    pub stream: StreamSettings,
+    pub limits: Limits,
+    /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from
+    /// the environment rather than the database.
+    pub operator_key_hash: Option<String>,
+}

@@ -1,0 +1,85 @@
+//! The command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Herald: a self-hosted, multi-tenant notification server.
+///
+/// SaaS back ends publish notifications over HTTP; browsers and apps
+/// subscribe over Server-Sent Events with a JWT the SaaS signed, and resume
+/// with Last-Event-ID without gaps or duplicates.
+///
+/// Settings come from built-in defaults, then the TOML file given with
+/// --config (or HERALD_CONFIG), then HERALD_* environment variables (nested
+/// keys with `__`, e.g. HERALD_STREAM__HEARTBEAT_SECONDS=30), then flags.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about, long_about)]
+pub struct Cli {
+    /// TOML configuration file.
+    #[arg(long, short, global = true, env = "HERALD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (applies pending migrations first).
+    ///
+    /// With no configuration it listens on 127.0.0.1:8080 and stores
+    /// everything in ./herald.db. On first start it prints an operator key
+    /// once; keep it, or set HERALD_OPERATOR_KEY.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Mint a subscriber token (JWT) for trying things out.
+    ///
+    /// Example: herald token --kid sk_… --secret hss_… --sub 42 --subscribe orders --subscribe 'user.42.*'
+    Token(TokenArgs),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080; env HERALD_LISTEN].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// sqlite://PATH or postgres://… [default: sqlite://./herald.db; env HERALD_DATABASE_URL].
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The signing key's id (`sk_…`), placed in the token's `kid` header.
+    #[arg(long)]
+    pub kid: String,
+    /// Algorithm of the signing key.
+    #[arg(long, default_value = "HS256", value_parser = ["HS256", "RS256", "ES256", "EdDSA"])]
+    pub alg: String,
+    /// The HS256 secret returned when the signing key was created.
+    #[arg(long, required_unless_present = "private_key", conflicts_with = "private_key", env = "HERALD_TOKEN_SECRET")]
+    pub secret: Option<String>,
+    /// PEM private key file, for RS256, ES256 or EdDSA.
+    #[arg(long, value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
+    /// The subscriber's user id (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// A channel pattern the token allows; repeat for several.
+    #[arg(long = "subscribe", value_name = "PATTERN", required = true)]
+    pub subscribe: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: i64,
+}

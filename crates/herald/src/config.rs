@@ -1,0 +1,208 @@
+//! Herald's configuration: one typed struct, layered from built-in
+//! defaults, an optional TOML file, `HERALD_*` environment variables
+//! (nested keys with `__`, e.g. `HERALD_STREAM__HEARTBEAT_SECONDS`) and
+//! command-line flags, then validated before anything starts.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    pub database_url: String,
+    /// Operator key to accept; when unset, one is generated at first start
+    /// and printed once.
+    pub operator_key: Option<String>,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    /// `text` or `json` log lines (on stderr).
+    pub log_format: LogFormat,
+    /// Seconds open connections get to finish on shutdown.
+    pub shutdown_timeout_seconds: u64,
+    pub stream: StreamConfig,
+    pub limits: LimitsConfig,
+    pub retention: RetentionConfig,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamConfig {
+    /// Seconds between `: keep-alive` comments on idle streams.
+    pub heartbeat_seconds: u64,
+    /// Reconnection delay sent to clients as `retry:`, in milliseconds.
+    pub retry_ms: u64,
+    /// Notifications queued per subscriber before it is disconnected as too slow.
+    pub subscriber_queue: usize,
+    /// Rows per history query during replay.
+    pub replay_page: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest `data` of one notification (JSON text), in bytes.
+    pub max_data_bytes: usize,
+    /// Most notifications in one batch publish.
+    pub max_batch: usize,
+    /// Publish requests waiting for the writer before publishers wait.
+    pub publish_queue: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Seconds between retention passes.
+    pub interval_seconds: u64,
+    /// Per-channel count kept when a channel sets none.
+    pub default_max_count: Option<i64>,
+    /// Per-channel age kept when a channel sets none, in seconds.
+    pub default_max_age_seconds: Option<i64>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://./herald.db".into(),
+            operator_key: None,
+            workers: 0,
+            log_format: LogFormat::Text,
+            shutdown_timeout_seconds: 10,
+            stream: StreamConfig::default(),
+            limits: LimitsConfig::default(),
+            retention: RetentionConfig::default(),
+        }
+    }
+}
+
+impl Default for StreamConfig {
+    fn default() -> Self {
+        Self { heartbeat_seconds: 15, retry_ms: 3000, subscriber_queue: 1024, replay_page: 500 }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_body_bytes: 8 * 1024 * 1024, max_data_bytes: 64 * 1024, max_batch: 1000, publish_queue: 16 * 1024 }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { interval_seconds: 60, default_max_count: Some(100_000), default_max_age_seconds: Some(7 * 24 * 3600) }
+    }
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (if given), then `HERALD_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", file.display())));
+            }
+            fig = fig.merge(Toml::file(file));
+        }
+        // HERALD_CONFIG names the file; it is not a setting.
+        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config"]).split("__"));
+        fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))
+    }
+
+    /// Fails fast, naming the setting, on values Herald cannot run with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+            return bad("database_url must start with sqlite: or postgres://");
+        }
+        if self.operator_key.as_deref().is_some_and(|k| k.len() < 16) {
+            return bad("operator_key (HERALD_OPERATOR_KEY) must be at least 16 characters");
+        }
+        if self.stream.heartbeat_seconds == 0 {
+            return bad("stream.heartbeat_seconds must be at least 1");
+        }
+        if self.stream.subscriber_queue == 0 || self.stream.replay_page == 0 {
+            return bad("stream.subscriber_queue and stream.replay_page must be at least 1");
+        }
+        if self.limits.max_body_bytes < 1024 || self.limits.max_data_bytes == 0 || self.limits.max_batch == 0 || self.limits.publish_queue == 0 {
+            return bad("limits: max_body_bytes must be at least 1024; max_data_bytes, max_batch and publish_queue at least 1");
+        }
+        if self.retention.interval_seconds == 0 {
+            return bad("retention.interval_seconds must be at least 1");
+        }
+        let defaults = herald_core::retention::Retention {
+            max_count: self.retention.default_max_count,
+            max_age_seconds: self.retention.default_max_age_seconds,
+        };
+        defaults.validate().map_err(|e| ConfigError::Invalid(format!("retention defaults: {e}")))?;
+        Ok(())
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.stream.heartbeat_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_documented_ones() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./herald.db");
+    }
+
+    #[test]
+    fn file_then_env_layering() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "listen = \"127.0.0.1:9000\"\n[stream]\nheartbeat_seconds = 5\n")?;
+            jail.set_env("HERALD_DATABASE_URL", "sqlite://./x.db");
+            jail.set_env("HERALD_STREAM__RETRY_MS", "100");
+            let c = Config::load(Some(Path::new("h.toml"))).unwrap();
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.stream.heartbeat_seconds, 5);
+            assert_eq!(c.stream.retry_ms, 100);
+            assert_eq!(c.database_url, "sqlite://./x.db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "listn = \"127.0.0.1:9000\"\n")?;
+            assert!(Config::load(Some(Path::new("h.toml"))).is_err());
+            Ok(())
+        });
+        let c = Config { operator_key: Some("short".into()), ..Config::default() };
+        assert!(c.validate().is_err());
+    }
+}
