@@ -28,9 +28,6 @@ use crate::{Store, StoreError, channels};
 /// How long an idempotency key keeps returning the first publish's id.
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 24 * 3600 * 1_000_000;
 
-/// Most notifications committed in one transaction.
-const MAX_GROUP: usize = 4096;
-
 /// Rows per INSERT statement (keeps well under bind-parameter limits).
 const INSERT_CHUNK: usize = 500;
 
@@ -60,10 +57,13 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// Starts the writer task on the current tokio runtime.
-    pub fn start(store: Store, hook: CommitHook, queue: usize) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer task on the current tokio runtime. `queue` bounds
+    /// waiting requests; `max_group` bounds the notifications committed
+    /// (and so handed to each live subscriber) at once, except that one
+    /// request is never split.
+    pub fn start(store: Store, hook: CommitHook, queue: usize, max_group: usize) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let task = tokio::spawn(writer(store, hook, rx));
+        let task = tokio::spawn(writer(store, hook, rx, max_group.max(1)));
         (Self { tx }, task)
     }
 
@@ -77,12 +77,25 @@ impl Publisher {
     }
 }
 
-async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.recv().await {
+async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>, max_group: usize) {
+    // A request that did not fit in the previous group opens the next one.
+    let mut carry: Option<Job> = None;
+    loop {
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match rx.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
         let mut count = first.items.len();
         let mut jobs = vec![first];
-        while count < MAX_GROUP {
+        while count < max_group {
             match rx.try_recv() {
+                Ok(job) if count + job.items.len() > max_group => {
+                    carry = Some(job);
+                    break;
+                }
                 Ok(job) => {
                     count += job.items.len();
                     jobs.push(job);

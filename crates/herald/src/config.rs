@@ -46,7 +46,9 @@ pub struct StreamConfig {
     pub heartbeat_seconds: u64,
     /// Reconnection delay sent to clients as `retry:`, in milliseconds.
     pub retry_ms: u64,
-    /// Notifications queued per subscriber before it is disconnected as too slow.
+    /// Notifications queued per subscriber before it is disconnected as too
+    /// slow (it then resumes from history). At least twice `limits.max_batch`,
+    /// since one commit is handed over at once.
     pub subscriber_queue: usize,
     /// Rows per history query during replay.
     pub replay_page: u64,
@@ -94,7 +96,7 @@ impl Default for Config {
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        Self { heartbeat_seconds: 15, retry_ms: 3000, subscriber_queue: 1024, replay_page: 500 }
+        Self { heartbeat_seconds: 15, retry_ms: 3000, subscriber_queue: 4096, replay_page: 500 }
     }
 }
 
@@ -151,6 +153,9 @@ impl Config {
         }
         if self.limits.max_body_bytes < 1024 || self.limits.max_data_bytes == 0 || self.limits.max_batch == 0 || self.limits.publish_queue == 0 {
             return bad("limits: max_body_bytes must be at least 1024; max_data_bytes, max_batch and publish_queue at least 1");
+        }
+        if self.stream.subscriber_queue < 2 * self.limits.max_batch {
+            return bad("stream.subscriber_queue must be at least twice limits.max_batch (one commit is queued at once)");
         }
         if self.retention.interval_seconds == 0 {
             return bad("retention.interval_seconds must be at least 1");

@@ -45,7 +45,11 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
 
     let hub = Hub::new(config.stream.subscriber_queue);
     let fanout = hub.clone();
-    let (publisher, _writer) = Publisher::start(store.clone(), Arc::new(move |batch| fanout.publish(batch)), config.limits.publish_queue);
+    // A commit hands all its notifications to a subscriber at once; half the
+    // queue leaves a reader that is a little behind room for the next one.
+    let max_group = config.stream.subscriber_queue / 2;
+    let (publisher, _writer) =
+        Publisher::start(store.clone(), Arc::new(move |batch| fanout.publish(batch)), config.limits.publish_queue, max_group);
 
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
     tokio::spawn(herald_store::retention::run(store.clone(), defaults, Duration::from_secs(config.retention.interval_seconds)));
