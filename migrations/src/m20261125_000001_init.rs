@@ -123,10 +123,8 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create().name("ix_api_keys_tenant").table(ApiKeys::Table).col(ApiKeys::TenantId).if_not_exists().to_owned(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_api_keys_tenant").table(ApiKeys::Table).col(ApiKeys::TenantId).if_not_exists().to_owned())
+            .await?;
 
         m.create_table(
             Table::create()
@@ -142,12 +140,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("ix_signing_keys_tenant")
-                .table(SigningKeys::Table)
-                .col(SigningKeys::TenantId)
-                .if_not_exists()
-                .to_owned(),
+            Index::create().name("ix_signing_keys_tenant").table(SigningKeys::Table).col(SigningKeys::TenantId).if_not_exists().to_owned(),
         )
         .await?;
 

@@ -51,7 +51,8 @@ async fn algorithm_is_pinned_per_key() {
     let t = s.tenant("acme").await;
     let public = fixture("es256-public.pem");
     let private = fixture("es256-private.pem");
-    let (st, key) = s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "ES256", "public_key": public})).await;
+    let (st, key) =
+        s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "ES256", "public_key": public})).await;
     assert_eq!(st, 201, "{key}");
     assert!(key.get("secret").is_none());
     let kid = key["kid"].as_str().unwrap();
@@ -67,11 +68,18 @@ async fn algorithm_is_pinned_per_key() {
     assert_refused(&s, &t, &confused, 401, "invalid-token").await;
     // An HS256 key refuses an ES256-labelled token too.
     let (_, other) = s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "HS256"})).await;
-    let es_on_hs = mint(other["kid"].as_str().unwrap(), SigningAlg::ES256, &SigningMaterial::PrivatePem(fixture("es256-private.pem")), &claims(now() + 60)).unwrap();
+    let es_on_hs = mint(
+        other["kid"].as_str().unwrap(),
+        SigningAlg::ES256,
+        &SigningMaterial::PrivatePem(fixture("es256-private.pem")),
+        &claims(now() + 60),
+    )
+    .unwrap();
     assert_refused(&s, &t, &es_on_hs, 401, "invalid-token").await;
 
     // Uploads are checked.
-    let (st, _) = s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "ES256", "public_key": "garbage"})).await;
+    let (st, _) =
+        s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "ES256", "public_key": "garbage"})).await;
     assert_eq!(st, 422);
     let (st, _) = s.post(&format!("/v1/tenants/{}/signing-keys", t.id), &t.admin_key, json!({"alg": "RS256", "public_key": public})).await;
     assert_eq!(st, 422);
@@ -113,7 +121,21 @@ async fn herald_token_command_mints_a_working_token() {
     let s = Server::start().await;
     let t = s.tenant("acme").await;
     let out = std::process::Command::new(herald_bin())
-        .args(["token", "--kid", &t.kid, "--secret", &t.secret, "--sub", "42", "--subscribe", "orders", "--subscribe", "user.42.*", "--ttl", "60"])
+        .args([
+            "token",
+            "--kid",
+            &t.kid,
+            "--secret",
+            &t.secret,
+            "--sub",
+            "42",
+            "--subscribe",
+            "orders",
+            "--subscribe",
+            "user.42.*",
+            "--ttl",
+            "60",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -4,6 +4,9 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+/// method, path, key, content type, body, expected status, expected problem code
+type Case<'a> = (reqwest::Method, String, Option<&'a str>, Option<&'a str>, String, u16, &'static str);
+
 async fn raw(s: &Server, method: reqwest::Method, path: &str, key: Option<&str>, content_type: Option<&str>, body: &str) -> (u16, Value) {
     let mut req = s.client.request(method, s.url(path)).body(body.to_owned());
     if let Some(k) = key {
@@ -30,10 +33,18 @@ async fn problems_for_bad_requests() {
     let json_ct = Some("application/json");
     let long_key = "hk_".repeat(1000);
     use reqwest::Method as M;
-    let cases: Vec<(M, String, Option<&str>, Option<&str>, String, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (M::POST, publish.clone(), Some(&t.publish_key), json_ct, "{\"type\":".into(), 400, "bad-request"),
         (M::POST, publish.clone(), Some(&t.publish_key), Some("text/plain"), "{\"type\":\"x\"}".into(), 415, "unsupported-media-type"),
-        (M::POST, publish.clone(), Some(&t.publish_key), json_ct, format!("{{\"type\":\"x\",\"data\":\"{}\"}}", "y".repeat(4000)), 413, "payload-too-large"),
+        (
+            M::POST,
+            publish.clone(),
+            Some(&t.publish_key),
+            json_ct,
+            format!("{{\"type\":\"x\",\"data\":\"{}\"}}", "y".repeat(4000)),
+            413,
+            "payload-too-large",
+        ),
         (M::POST, publish.clone(), Some(&t.publish_key), json_ct, "{\"type\":5}".into(), 422, "validation"),
         (M::POST, publish.clone(), None, json_ct, "{\"type\":\"x\"}".into(), 401, "unauthorized"),
         (M::POST, publish.clone(), Some("hk_wrong"), json_ct, "{\"type\":\"x\"}".into(), 401, "unauthorized"),
@@ -46,7 +57,15 @@ async fn problems_for_bad_requests() {
         (M::POST, "/v1/tenants".into(), op, json_ct, "[]".into(), 422, "validation"),
         (M::GET, "/v1/tenants?limit=abc".into(), op, None, String::new(), 400, "bad-request"),
         (M::GET, format!("/v1/tenants/{}/channels/a..b", t.id), op, None, String::new(), 404, "not-found"),
-        (M::POST, format!("/v1/tenants/{}/channels", t.id), op, json_ct, "{\"name\":\"c\",\"retention\":{\"max_count\":0}}".into(), 422, "validation"),
+        (
+            M::POST,
+            format!("/v1/tenants/{}/channels", t.id),
+            op,
+            json_ct,
+            "{\"name\":\"c\",\"retention\":{\"max_count\":0}}".into(),
+            422,
+            "validation",
+        ),
         (M::POST, format!("/v1/tenants/{}/keys", t.id), op, json_ct, "{\"name\":\"k\",\"scopes\":[\"root\"]}".into(), 422, "validation"),
         (M::POST, format!("/v1/tenants/{}/keys", t.id), op, json_ct, "{\"name\":\"k\",\"scopes\":[]}".into(), 422, "validation"),
     ];

@@ -25,12 +25,13 @@ pub struct Server {
 pub const OPERATOR_KEY: &str = "hop_test-operator-key-0123456789";
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.database_url = format!("sqlite://{}", dir.join("herald.db").display());
-    config.operator_key = Some(OPERATOR_KEY.into());
-    config.workers = 2;
-    config.shutdown_timeout_seconds = 1;
-    config
+    Config {
+        database_url: format!("sqlite://{}", dir.join("herald.db").display()),
+        operator_key: Some(OPERATOR_KEY.into()),
+        workers: 2,
+        shutdown_timeout_seconds: 1,
+        ..Config::default()
+    }
 }
 
 impl Server {
@@ -52,12 +53,7 @@ impl Server {
                 panic!("server failed: {e:#}");
             }
         });
-        let server = Server {
-            base,
-            operator_key: OPERATOR_KEY.into(),
-            client: reqwest::Client::new(),
-            _dir: Some(dir),
-        };
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _dir: Some(dir) };
         server.wait_healthy().await;
         server
     }
@@ -111,10 +107,12 @@ impl Server {
         let (s, t) = self.post("/v1/tenants", &self.operator_key, json!({"name": name})).await;
         assert_eq!(s, StatusCode::CREATED, "{t}");
         let id = t["id"].as_str().unwrap().to_owned();
-        let (s, admin) = self.post(&format!("/v1/tenants/{id}/keys"), &self.operator_key, json!({"name": "admin", "scopes": ["admin"]})).await;
+        let (s, admin) =
+            self.post(&format!("/v1/tenants/{id}/keys"), &self.operator_key, json!({"name": "admin", "scopes": ["admin"]})).await;
         assert_eq!(s, StatusCode::CREATED, "{admin}");
         let admin_key = admin["secret"].as_str().unwrap().to_owned();
-        let (s, publisher) = self.post(&format!("/v1/tenants/{id}/keys"), &admin_key, json!({"name": "backend", "scopes": ["publish"]})).await;
+        let (s, publisher) =
+            self.post(&format!("/v1/tenants/{id}/keys"), &admin_key, json!({"name": "backend", "scopes": ["publish"]})).await;
         assert_eq!(s, StatusCode::CREATED, "{publisher}");
         let (s, sk) = self.post(&format!("/v1/tenants/{id}/signing-keys"), &admin_key, json!({"alg": "HS256"})).await;
         assert_eq!(s, StatusCode::CREATED, "{sk}");

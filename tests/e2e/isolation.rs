@@ -23,7 +23,11 @@ async fn tenants_cannot_touch_each_other() {
             (Method::POST, format!("/v1/tenants/{b_id}/channels"), Some(json!({"name": "x"}))),
             (Method::DELETE, format!("/v1/tenants/{b_id}/signing-keys/{}", b.kid), None),
             (Method::POST, format!("/v1/tenants/{b_id}/channels/orders/notifications"), Some(json!({"type": "x"}))),
-            (Method::POST, format!("/v1/tenants/{b_id}/notifications:batch"), Some(json!({"notifications": [{"channel": "orders", "type": "x"}]}))),
+            (
+                Method::POST,
+                format!("/v1/tenants/{b_id}/notifications:batch"),
+                Some(json!({"notifications": [{"channel": "orders", "type": "x"}]})),
+            ),
         ] {
             let (st, body) = s.call(method.clone(), &path, key, body).await;
             assert_eq!(st, 403, "{method} {path}: {body}");

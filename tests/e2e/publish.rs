@@ -18,7 +18,15 @@ async fn idempotency_key_returns_the_same_id_and_stores_once() {
     // The header form, and concurrent retries.
     let path = format!("/v1/tenants/{}/channels/orders/notifications", t.id);
     let send = || async {
-        let r = s.client.post(s.url(&path)).bearer_auth(&t.publish_key).header("Idempotency-Key", "hdr-1").json(&json!({"type": "y"})).send().await.unwrap();
+        let r = s
+            .client
+            .post(s.url(&path))
+            .bearer_auth(&t.publish_key)
+            .header("Idempotency-Key", "hdr-1")
+            .json(&json!({"type": "y"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
         r.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap()
     };

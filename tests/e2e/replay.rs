@@ -50,7 +50,14 @@ async fn last_event_id_query_parameter_and_bad_values() {
     let res = s.client.get(url).bearer_auth(&token).send().await.unwrap();
     assert_eq!(ids(&Sse::new(res).take(1, WAIT).await), vec![b]);
     for bad in ["abc", "-1", "1.5"] {
-        let res = s.client.get(s.url(&format!("/v1/tenants/{}/stream?channel=orders", t.id))).bearer_auth(&token).header("Last-Event-ID", bad).send().await.unwrap();
+        let res = s
+            .client
+            .get(s.url(&format!("/v1/tenants/{}/stream?channel=orders", t.id)))
+            .bearer_auth(&token)
+            .header("Last-Event-ID", bad)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(res.status(), 400, "{bad}");
         assert_eq!(res.headers()["content-type"], "application/problem+json");
     }

@@ -20,7 +20,8 @@ async fn history(s: &Server, t: &Tenant, channel: &str) -> Vec<eventsource_strea
 async fn retention_by_count() {
     let s = Server::start_with(|c| c.retention.interval_seconds = 1).await;
     let t = s.tenant("acme").await;
-    let (st, _) = s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "capped", "retention": {"max_count": 5}})).await;
+    let (st, _) =
+        s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "capped", "retention": {"max_count": 5}})).await;
     assert_eq!(st, 201);
     let mut published = Vec::new();
     for i in 0..12 {
@@ -53,7 +54,9 @@ async fn retention_by_count() {
 async fn retention_by_age() {
     let s = Server::start_with(|c| c.retention.interval_seconds = 1).await;
     let t = s.tenant("acme").await;
-    let (st, _) = s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "brief", "retention": {"max_age_seconds": 2}})).await;
+    let (st, _) = s
+        .post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "brief", "retention": {"max_age_seconds": 2}}))
+        .await;
     assert_eq!(st, 201);
     for i in 0..3 {
         s.publish(&t, "brief", json!({"type": "old", "data": i})).await;

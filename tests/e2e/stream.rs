@@ -136,7 +136,8 @@ async fn slow_subscriber_is_disconnected_without_slowing_others() {
     let total = 300;
     let mut published = Vec::new();
     for chunk in 0..(total / 50) {
-        let batch: Vec<_> = (0..50).map(|i| json!({"channel": "bulk", "type": "blob", "data": {"n": chunk * 50 + i, "blob": blob}})).collect();
+        let batch: Vec<_> =
+            (0..50).map(|i| json!({"channel": "bulk", "type": "blob", "data": {"n": chunk * 50 + i, "blob": blob}})).collect();
         let (st, r) = s.post(&format!("/v1/tenants/{}/notifications:batch", t.id), &t.publish_key, json!({"notifications": batch})).await;
         assert_eq!(st, 201, "{r}");
         published.extend(r["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()));

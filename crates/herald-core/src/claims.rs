@@ -38,10 +38,7 @@ impl Subscriber {
     pub(crate) fn from_claims(claims: SubscriberClaims) -> Result<Self, TokenError> {
         let user = UserId::parse(claims.sub).map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
         if claims.herald.subscribe.len() > limits::MAX_PATTERNS {
-            return Err(TokenError::InvalidClaims(format!(
-                "herald.subscribe lists more than {} patterns",
-                limits::MAX_PATTERNS
-            )));
+            return Err(TokenError::InvalidClaims(format!("herald.subscribe lists more than {} patterns", limits::MAX_PATTERNS)));
         }
         let allowed = claims
             .herald
@@ -82,10 +79,7 @@ mod tests {
         let req = |xs: &[&str]| xs.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect::<Vec<_>>();
         s.authorize(&req(&["orders", "user.42.inbox"])).unwrap();
         s.authorize(&req(&["user.42.*"])).unwrap();
-        assert_eq!(
-            s.authorize(&req(&["orders", "user.43.inbox"])),
-            Err(DomainError::ScopeDenied("user.43.inbox".into()))
-        );
+        assert_eq!(s.authorize(&req(&["orders", "user.43.inbox"])), Err(DomainError::ScopeDenied("user.43.inbox".into())));
         assert!(sub(&[]).authorize(&req(&["orders"])).is_err());
     }
 }

@@ -87,10 +87,7 @@ fn validate_channel_name(s: &str) -> Result<(), DomainError> {
             return Err(DomainError::invalid("channel name", "segments separated by `.` must not be empty"));
         }
         if !seg.bytes().all(is_segment_byte) {
-            return Err(DomainError::invalid(
-                "channel name",
-                "use letters, digits and `-_:@=+` in segments separated by `.`",
-            ));
+            return Err(DomainError::invalid("channel name", "use letters, digits and `-_:@=+` in segments separated by `.`"));
         }
     }
     Ok(())

@@ -49,10 +49,7 @@ impl ChannelPattern {
                 "" => return Err(DomainError::invalid(FIELD, "segments separated by `.` must not be empty")),
                 lit if lit.bytes().all(is_segment_byte) => Segment::Literal(lit.to_owned()),
                 _ => {
-                    return Err(DomainError::invalid(
-                        FIELD,
-                        "use letters, digits and `-_:@=+` in segments, or a whole segment `*` or `>`",
-                    ));
+                    return Err(DomainError::invalid(FIELD, "use letters, digits and `-_:@=+` in segments, or a whole segment `*` or `>`"));
                 }
             });
         }

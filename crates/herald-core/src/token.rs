@@ -134,7 +134,12 @@ pub fn mint(kid: &str, alg: SigningAlg, material: &SigningMaterial, claims: &Sub
         (SigningAlg::RS256, SigningMaterial::PrivatePem(p)) => EncodingKey::from_rsa_pem(p.as_bytes()),
         (SigningAlg::ES256, SigningMaterial::PrivatePem(p)) => EncodingKey::from_ec_pem(p.as_bytes()),
         (SigningAlg::EdDSA, SigningMaterial::PrivatePem(p)) => EncodingKey::from_ed_pem(p.as_bytes()),
-        _ => return Err(DomainError::invalid("key", format!("{alg} needs {}", if alg.is_symmetric() { "a secret" } else { "a private key PEM" }))),
+        _ => {
+            return Err(DomainError::invalid(
+                "key",
+                format!("{alg} needs {}", if alg.is_symmetric() { "a secret" } else { "a private key PEM" }),
+            ));
+        }
     }
     .map_err(|e| DomainError::invalid("key", e.to_string()))?;
     let mut header = Header::new(alg.to_jwt());

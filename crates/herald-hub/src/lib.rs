@@ -117,9 +117,7 @@ impl Drop for Subscription {
 impl Hub {
     /// `queue` is each subscriber's bound, in notifications.
     pub fn new(queue: usize) -> Self {
-        Self {
-            inner: Arc::new(Inner { rooms: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), queue: queue.max(1) }),
-        }
+        Self { inner: Arc::new(Inner { rooms: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), queue: queue.max(1) }) }
     }
 
     /// Registers a subscriber. Patterns must already be authorized.
@@ -219,11 +217,7 @@ mod tests {
         let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["orders"]));
         let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["user.b.*", "orders"]));
         let mut c = hub.subscribe(&other, UserId::parse("a").unwrap(), pats(&["orders"]));
-        hub.publish(&[
-            note(&t, 1, "orders", None),
-            note(&t, 2, "user.b.inbox", None),
-            note(&t, 3, "orders", Some(&["b"])),
-        ]);
+        hub.publish(&[note(&t, 1, "orders", None), note(&t, 2, "user.b.inbox", None), note(&t, 3, "orders", Some(&["b"]))]);
         let ids = |s: &mut Subscription| std::iter::from_fn(|| s.rx.try_recv().ok()).map(|d| d.id).collect::<Vec<_>>();
         assert_eq!(ids(&mut a), vec![1]);
         assert_eq!(ids(&mut b), vec![1, 2, 3]);

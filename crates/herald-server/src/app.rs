@@ -39,7 +39,9 @@ fn routes(cfg: &mut ServiceConfig) {
 
 /// The routes and the OpenAPI document they describe, built together.
 pub(crate) fn routes_and_spec() -> (
-    App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>>,
+    App<
+        impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+    >,
     utoipa::openapi::OpenApi,
 ) {
     App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts()
@@ -52,7 +54,9 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError
 /// The complete application for one worker.
 pub(crate) fn app(
     state: web::Data<AppState>,
-) -> App<impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>> {
+) -> App<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+> {
     let (app, spec) = routes_and_spec();
     let spec_json = web::Bytes::from(spec.to_json().expect("the OpenAPI document serializes"));
     let max_body = state.limits.max_body_bytes;

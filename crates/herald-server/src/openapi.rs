@@ -57,7 +57,9 @@ impl Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A JWT signed by one of the tenant's signing keys (header `kid`), with claims `sub`, `exp` and `herald.subscribe`."))
+                    .description(Some(
+                        "A JWT signed by one of the tenant's signing keys (header `kid`), with claims `sub`, `exp` and `herald.subscribe`.",
+                    ))
                     .build(),
             ),
         );

@@ -105,9 +105,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     use actix_web::error::JsonPayloadError as J;
     let api = match err {
-        J::OverflowKnownLength { length, limit } => {
-            ApiError::PayloadTooLarge(format!("the body is {length} bytes; the limit is {limit}"))
-        }
+        J::OverflowKnownLength { length, limit } => ApiError::PayloadTooLarge(format!("the body is {length} bytes; the limit is {limit}")),
         J::Overflow { limit } => ApiError::PayloadTooLarge(format!("the body exceeds the limit of {limit} bytes")),
         J::ContentType => ApiError::UnsupportedMediaType("send the body as `Content-Type: application/json`".into()),
         J::Deserialize(e) if e.is_data() => ApiError::Domain(DomainError::invalid("body", e.to_string())),

@@ -125,9 +125,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
     if let Some(after) = resume
         && app.store.history_truncated_after(&tenant, &patterns, after).await?
     {
-        pending.push_back(Event::Data(
-            Data::new(format!(r#"{{"last_event_id":{after}}}"#)).event("history-truncated"),
-        ));
+        pending.push_back(Event::Data(Data::new(format!(r#"{{"last_event_id":{after}}}"#)).event("history-truncated")));
     }
 
     let now = chrono::Utc::now().timestamp();
@@ -147,9 +145,8 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         page: app.stream.replay_page,
         finished: false,
     };
-    let events = futures_util::stream::unfold(feed, |mut feed| async move {
-        feed.next_event().await.map(|e| (Ok::<_, Infallible>(e), feed))
-    });
+    let events =
+        futures_util::stream::unfold(feed, |mut feed| async move { feed.next_event().await.map(|e| (Ok::<_, Infallible>(e), feed)) });
     let sse = Sse::from_stream(events).with_retry_duration(app.stream.retry).with_keep_alive(app.stream.heartbeat);
     let mut res = sse.respond_to(&req).map_into_boxed_body();
     // Tell nginx-style proxies not to buffer the stream.

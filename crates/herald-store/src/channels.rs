@@ -8,9 +8,7 @@ use herald_core::names::ChannelName;
 use herald_core::pattern::ChannelPattern;
 use herald_core::retention::Retention;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use crate::clock::now_micros;
 use crate::entity::{channel, notification};
@@ -63,10 +61,8 @@ impl Store {
 
     /// Channels in name order, after `after`.
     pub async fn list_channels(&self, tenant: &TenantId, after: Option<&ChannelName>, limit: u64) -> Result<Vec<Channel>, StoreError> {
-        let mut q = channel::Entity::find()
-            .filter(channel::Column::TenantId.eq(tenant.as_str()))
-            .order_by_asc(channel::Column::Name)
-            .limit(limit);
+        let mut q =
+            channel::Entity::find().filter(channel::Column::TenantId.eq(tenant.as_str())).order_by_asc(channel::Column::Name).limit(limit);
         if let Some(after) = after {
             q = q.filter(channel::Column::Name.gt(after.as_str()));
         }

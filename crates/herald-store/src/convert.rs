@@ -28,13 +28,7 @@ pub(crate) fn api_key(m: api_key::Model) -> Result<ApiKey, StoreError> {
         id: ApiKeyId::parse(&m.id).map_err(corrupt("key id"))?,
         tenant: TenantId::parse(&m.tenant_id).map_err(corrupt("tenant id"))?,
         name: KeyName::parse(m.name).map_err(corrupt("key name"))?,
-        scopes: m
-            .scopes
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("scopes"))?,
+        scopes: m.scopes.split(',').filter(|s| !s.is_empty()).map(str::parse).collect::<Result<_, _>>().map_err(corrupt("scopes"))?,
         created_at: to_datetime(m.created_at),
     })
 }

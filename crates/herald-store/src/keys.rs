@@ -14,12 +14,7 @@ use crate::{Store, StoreError, convert};
 
 impl Store {
     /// Creates a key and returns it with its secret, which is not kept.
-    pub async fn create_api_key(
-        &self,
-        tenant: &TenantId,
-        name: &KeyName,
-        scopes: &[KeyScope],
-    ) -> Result<(ApiKey, String), StoreError> {
+    pub async fn create_api_key(&self, tenant: &TenantId, name: &KeyName, scopes: &[KeyScope]) -> Result<(ApiKey, String), StoreError> {
         self.get_tenant(tenant).await?;
         let secret = secret::generate(secret::API_KEY_PREFIX);
         let scopes_text = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
@@ -38,10 +33,8 @@ impl Store {
     }
 
     pub async fn list_api_keys(&self, tenant: &TenantId, after: Option<&ApiKeyId>, limit: u64) -> Result<Vec<ApiKey>, StoreError> {
-        let mut q = api_key::Entity::find()
-            .filter(api_key::Column::TenantId.eq(tenant.as_str()))
-            .order_by_asc(api_key::Column::Id)
-            .limit(limit);
+        let mut q =
+            api_key::Entity::find().filter(api_key::Column::TenantId.eq(tenant.as_str())).order_by_asc(api_key::Column::Id).limit(limit);
         if let Some(after) = after {
             q = q.filter(api_key::Column::Id.gt(after.as_str()));
         }
@@ -64,10 +57,7 @@ impl Store {
     /// Finds the key a presented secret belongs to, in any tenant; the caller
     /// then checks that tenant against the one addressed.
     pub async fn find_api_key_by_secret(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
-        let row = api_key::Entity::find()
-            .filter(api_key::Column::SecretHash.eq(secret::hash(presented)))
-            .one(&self.db)
-            .await?;
+        let row = api_key::Entity::find().filter(api_key::Column::SecretHash.eq(secret::hash(presented))).one(&self.db).await?;
         row.map(convert::api_key).transpose()
     }
 }

@@ -25,9 +25,9 @@ pub mod tenants;
 use std::sync::Arc;
 use std::time::Duration;
 
+use herald_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
-use herald_migration::MigratorTrait;
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use error::StoreError;
@@ -54,14 +54,10 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let is_sqlite = url.starts_with("sqlite:");
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(StoreError::Config(format!(
-                "unsupported database URL `{url}`: use sqlite://PATH or postgres://…"
-            )));
+            return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")));
         }
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+        opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
         if is_sqlite {
             opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)

@@ -30,10 +30,7 @@ impl Store {
 
     /// Is this a stored operator key?
     pub async fn is_operator_key(&self, presented: &str) -> Result<bool, StoreError> {
-        let n = operator_key::Entity::find()
-            .filter(operator_key::Column::SecretHash.eq(secret::hash(presented)))
-            .count(&self.db)
-            .await?;
+        let n = operator_key::Entity::find().filter(operator_key::Column::SecretHash.eq(secret::hash(presented))).count(&self.db).await?;
         Ok(n > 0)
     }
 }

@@ -191,11 +191,7 @@ async fn commit_tenant<'a>(
     now: i64,
 ) -> Result<Option<(Vec<Vec<Seq>>, Vec<Arc<Notification>>)>, StoreError> {
     let t = tenant.as_str();
-    let keys: Vec<&str> = jobs
-        .clone()
-        .flatten()
-        .filter_map(|n| n.idempotency_key.as_ref().map(|k| k.as_str()))
-        .collect();
+    let keys: Vec<&str> = jobs.clone().flatten().filter_map(|n| n.idempotency_key.as_ref().map(|k| k.as_str())).collect();
     let mut known: HashMap<String, Seq> = HashMap::new();
     if !keys.is_empty() {
         idempotency_key::Entity::delete_many()

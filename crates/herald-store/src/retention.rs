@@ -117,11 +117,7 @@ impl Store {
                 break;
             }
             let _w = self.write_guard().await;
-            let n = notification::Entity::delete_many()
-                .filter(notification::Column::Id.is_in(ids))
-                .exec(&self.db)
-                .await?
-                .rows_affected;
+            let n = notification::Entity::delete_many().filter(notification::Column::Id.is_in(ids)).exec(&self.db).await?.rows_affected;
             deleted += n;
             if n < DELETE_BATCH {
                 break;

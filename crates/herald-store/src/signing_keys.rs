@@ -43,7 +43,12 @@ impl Store {
         Ok((convert::signing_key(row)?, secret))
     }
 
-    pub async fn list_signing_keys(&self, tenant: &TenantId, after: Option<&SigningKeyId>, limit: u64) -> Result<Vec<SigningKey>, StoreError> {
+    pub async fn list_signing_keys(
+        &self,
+        tenant: &TenantId,
+        after: Option<&SigningKeyId>,
+        limit: u64,
+    ) -> Result<Vec<SigningKey>, StoreError> {
         let mut q = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(tenant.as_str()))
             .order_by_asc(signing_key::Column::Id)

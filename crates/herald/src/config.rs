@@ -139,7 +139,10 @@ impl Config {
     /// Fails fast, naming the setting, on values Herald cannot run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")) {
+        if !(self.database_url.starts_with("sqlite:")
+            || self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://"))
+        {
             return bad("database_url must start with sqlite: or postgres://");
         }
         if self.operator_key.as_deref().is_some_and(|k| k.len() < 16) {
@@ -151,7 +154,11 @@ impl Config {
         if self.stream.subscriber_queue == 0 || self.stream.replay_page == 0 {
             return bad("stream.subscriber_queue and stream.replay_page must be at least 1");
         }
-        if self.limits.max_body_bytes < 1024 || self.limits.max_data_bytes == 0 || self.limits.max_batch == 0 || self.limits.publish_queue == 0 {
+        if self.limits.max_body_bytes < 1024
+            || self.limits.max_data_bytes == 0
+            || self.limits.max_batch == 0
+            || self.limits.publish_queue == 0
+        {
             return bad("limits: max_body_bytes must be at least 1024; max_data_bytes, max_batch and publish_queue at least 1");
         }
         if self.stream.subscriber_queue < 2 * self.limits.max_batch {
@@ -174,6 +181,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
 mod tests {
     use super::*;
 

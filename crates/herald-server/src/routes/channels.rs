@@ -67,7 +67,11 @@ fn channel_name(raw: &str) -> ApiResult<ChannelName> {
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[post("/v1/tenants/{tenant}/channels")]
-pub(crate) async fn create_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, body: web::Json<CreateChannel>) -> ApiResult<HttpResponse> {
+pub(crate) async fn create_channel(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    body: web::Json<CreateChannel>,
+) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let name = ChannelName::parse(body.name)?;
     body.retention.validate()?;
@@ -88,7 +92,11 @@ pub(crate) async fn create_channel(TenantAdmin(tenant): TenantAdmin, app: web::D
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[get("/v1/tenants/{tenant}/channels")]
-pub(crate) async fn list_channels(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub(crate) async fn list_channels(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(ChannelName::parse).transpose()?;
     let limit = q.limit();
     let items: Vec<ChannelView> = app.store.list_channels(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
@@ -108,7 +116,11 @@ pub(crate) async fn list_channels(TenantAdmin(tenant): TenantAdmin, app: web::Da
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[get("/v1/tenants/{tenant}/channels/{channel}")]
-pub(crate) async fn get_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub(crate) async fn get_channel(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let channel = app.store.get_channel(&tenant, &channel_name(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
@@ -153,7 +165,11 @@ pub(crate) async fn update_channel(
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[delete("/v1/tenants/{tenant}/channels/{channel}")]
-pub(crate) async fn delete_channel(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub(crate) async fn delete_channel(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     app.store.delete_channel(&tenant, &channel_name(&path.1)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,11 @@
 //! Tenant API keys (`publish`, `admin`). The secret is shown once.
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use herald_core::DomainError;
 use herald_core::ids::ApiKeyId;
 use herald_core::keys::KeyScope;
 use herald_core::model::ApiKey;
 use herald_core::names::KeyName;
-use herald_core::DomainError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -66,7 +66,11 @@ impl From<ApiKey> for KeyView {
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[post("/v1/tenants/{tenant}/keys")]
-pub(crate) async fn create_key(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, body: web::Json<CreateKey>) -> ApiResult<HttpResponse> {
+pub(crate) async fn create_key(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    body: web::Json<CreateKey>,
+) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let name = KeyName::parse(body.name)?;
     let mut scopes = body.scopes.iter().map(|s| s.parse::<KeyScope>()).collect::<Result<Vec<_>, _>>()?;
@@ -99,7 +103,11 @@ pub(crate) async fn create_key(TenantAdmin(tenant): TenantAdmin, app: web::Data<
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[get("/v1/tenants/{tenant}/keys")]
-pub(crate) async fn list_keys(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub(crate) async fn list_keys(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(ApiKeyId::parse).transpose()?;
     let limit = q.limit();
     let items: Vec<KeyView> = app.store.list_api_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
@@ -119,7 +127,11 @@ pub(crate) async fn list_keys(TenantAdmin(tenant): TenantAdmin, app: web::Data<A
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[delete("/v1/tenants/{tenant}/keys/{key}")]
-pub(crate) async fn delete_key(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, path: web::Path<(String, String)>) -> ApiResult<HttpResponse> {
+pub(crate) async fn delete_key(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
     let id = ApiKeyId::parse(&path.1).map_err(|_| ApiError::NotFound("key not found".into()))?;
     app.store.delete_api_key(&tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())

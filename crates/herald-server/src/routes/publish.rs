@@ -84,7 +84,13 @@ pub(crate) struct PublishedBatch {
     pub ids: Vec<Seq>,
 }
 
-fn validate(tenant: &TenantId, channel: &str, body: PublishBody, header_key: Option<String>, limits: &Limits) -> ApiResult<NewNotification> {
+fn validate(
+    tenant: &TenantId,
+    channel: &str,
+    body: PublishBody,
+    header_key: Option<String>,
+    limits: &Limits,
+) -> ApiResult<NewNotification> {
     let channel = ChannelName::parse(channel)?;
     let event_type = EventType::parse(body.event_type)?;
     if body.data.get().len() > limits.max_data_bytes {
@@ -158,7 +164,11 @@ pub(crate) async fn publish(
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[post("/v1/tenants/{tenant}/notifications:batch")]
-pub(crate) async fn publish_batch(TenantPublisher(tenant): TenantPublisher, app: web::Data<AppState>, body: web::Json<BatchBody>) -> ApiResult<HttpResponse> {
+pub(crate) async fn publish_batch(
+    TenantPublisher(tenant): TenantPublisher,
+    app: web::Data<AppState>,
+    body: web::Json<BatchBody>,
+) -> ApiResult<HttpResponse> {
     let items = body.into_inner().notifications;
     if items.is_empty() {
         return Err(DomainError::invalid("notifications", "must not be empty").into());

@@ -3,11 +3,11 @@
 //! algorithm: a token naming another is refused.
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use herald_core::DomainError;
 use herald_core::ids::SigningKeyId;
 use herald_core::keys::SigningAlg;
 use herald_core::model::SigningKey;
 use herald_core::token::validate_public_key;
-use herald_core::DomainError;
 use herald_store::signing_keys::NewSigningKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -97,16 +97,15 @@ pub(crate) async fn create_signing_key(
     security(("operator_key" = []), ("api_key" = []))
 )]
 #[get("/v1/tenants/{tenant}/signing-keys")]
-pub(crate) async fn list_signing_keys(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub(crate) async fn list_signing_keys(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    q: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(SigningKeyId::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<SigningKeyView> = app
-        .store
-        .list_signing_keys(&tenant, after.as_ref(), limit)
-        .await?
-        .into_iter()
-        .map(|k| SigningKeyView::new(k, None))
-        .collect();
+    let items: Vec<SigningKeyView> =
+        app.store.list_signing_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(|k| SigningKeyView::new(k, None)).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |k| k.kid.clone())))
 }
 
