@@ -94,16 +94,18 @@ pub fn read_kid(token: &str) -> Result<String, TokenError> {
     header.kid.ok_or(TokenError::MissingKid)
 }
 
-/// Verifies signature, pinned algorithm and expiry, and returns the subscriber.
-pub fn verify(token: &str, key: &VerifyingKey) -> Result<Subscriber, TokenError> {
+/// Verifies signature, pinned algorithm and expiry (against `now`, Unix
+/// seconds), and returns the subscriber.
+pub fn verify(token: &str, key: &VerifyingKey, now: i64) -> Result<Subscriber, TokenError> {
     let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
     if header.alg != key.alg.to_jwt() {
         return Err(TokenError::AlgorithmMismatch { got: format!("{:?}", header.alg), want: key.alg });
     }
     let decoding = decoding_key(key.alg, &key.material).map_err(|_| TokenError::BadSignature)?;
     let mut validation = Validation::new(key.alg.to_jwt());
-    // Expiry is exact: the stream closes at `exp`, so acceptance must agree.
-    validation.leeway = 0;
+    // Expiry is checked below against the caller's clock, exactly: the
+    // stream closes at `exp`, so acceptance must agree.
+    validation.validate_exp = false;
     validation.validate_aud = false;
     validation.set_required_spec_claims(&["exp", "sub"]);
     let data = decode::<SubscriberClaims>(token, &decoding, &validation).map_err(|e| {
@@ -116,6 +118,10 @@ pub fn verify(token: &str, key: &VerifyingKey) -> Result<Subscriber, TokenError>
             _ => TokenError::Malformed,
         }
     })?;
+    // RFC 7519: the token must not be accepted on or after `exp`.
+    if data.claims.exp <= now {
+        return Err(TokenError::Expired);
+    }
     Subscriber::from_claims(data.claims)
 }
 
@@ -170,7 +176,7 @@ mod tests {
     fn hs256_round_trip() {
         let t = mint("sk_1", SigningAlg::HS256, &SigningMaterial::Secret("s3cret".into()), &claims(now() + 60)).unwrap();
         assert_eq!(read_kid(&t).unwrap(), "sk_1");
-        let sub = verify(&t, &hs_key("s3cret")).unwrap();
+        let sub = verify(&t, &hs_key("s3cret"), now()).unwrap();
         assert_eq!(sub.user.as_str(), "42");
         assert_eq!(sub.allowed.len(), 1);
     }
@@ -179,9 +185,11 @@ mod tests {
     fn expired_and_badly_signed_tokens_are_refused() {
         let material = SigningMaterial::Secret("s3cret".into());
         let old = mint("k", SigningAlg::HS256, &material, &claims(now() - 1)).unwrap();
-        assert_eq!(verify(&old, &hs_key("s3cret")).unwrap_err(), TokenError::Expired);
+        assert_eq!(verify(&old, &hs_key("s3cret"), now()).unwrap_err(), TokenError::Expired);
+        let now_exp = mint("k", SigningAlg::HS256, &material, &claims(now())).unwrap();
+        assert_eq!(verify(&now_exp, &hs_key("s3cret"), now()).unwrap_err(), TokenError::Expired);
         let t = mint("k", SigningAlg::HS256, &material, &claims(now() + 60)).unwrap();
-        assert_eq!(verify(&t, &hs_key("other")).unwrap_err(), TokenError::BadSignature);
+        assert_eq!(verify(&t, &hs_key("other"), now()).unwrap_err(), TokenError::BadSignature);
     }
 
     #[test]
@@ -190,14 +198,14 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims(now() + 60)).unwrap());
         let token = format!("{header}.{body}.");
         assert_eq!(read_kid(&token).unwrap_err(), TokenError::Malformed);
-        assert!(verify(&token, &hs_key("x")).is_err());
+        assert!(verify(&token, &hs_key("x"), now()).is_err());
     }
 
     #[test]
     fn algorithm_is_pinned_by_the_key() {
         let t = mint("k", SigningAlg::HS256, &SigningMaterial::Secret("pem-text".into()), &claims(now() + 60)).unwrap();
         let es = VerifyingKey { alg: SigningAlg::ES256, material: KeyMaterial::PublicPem("pem-text".into()) };
-        assert!(matches!(verify(&t, &es).unwrap_err(), TokenError::AlgorithmMismatch { .. }));
+        assert!(matches!(verify(&t, &es, now()).unwrap_err(), TokenError::AlgorithmMismatch { .. }));
     }
 
     #[test]

@@ -164,7 +164,10 @@ impl Hub {
                 let mut delivery: Option<Arc<Delivery>> = None;
                 for id in exact.iter().chain(wild) {
                     let sub = &room.subs[id];
-                    if !n.is_for(&sub.user) {
+                    // Once a subscriber missed one notification it must get
+                    // none after it, or a resume from a later id would skip
+                    // the missed one.
+                    if !n.is_for(&sub.user) || overflowed.iter().any(|(t, o)| o == id && t == &n.tenant) {
                         continue;
                     }
                     let d = delivery.get_or_insert_with(|| {
@@ -252,6 +255,22 @@ mod tests {
         assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         hub.publish(&[note(&t, 4, "x", None)]);
         assert_eq!(fast.rx.try_recv().unwrap().id, 4);
+    }
+
+    #[test]
+    fn an_overflowed_subscriber_gets_nothing_later_in_the_same_batch() {
+        let hub = Hub::new(1);
+        let t = TenantId::generate();
+        let mut s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x", "y"]));
+        // 2 overflows the one-slot queue; 3 would fit again if the reader
+        // drained meanwhile, but must not be sent.
+        hub.publish(&[note(&t, 1, "x", None), note(&t, 2, "x", None)]);
+        assert_eq!(s.rx.try_recv().unwrap().id, 1);
+        assert!(matches!(s.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        let mut s2 = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]));
+        hub.publish(&[note(&t, 3, "x", None), note(&t, 4, "x", None), note(&t, 5, "x", None)]);
+        assert_eq!(s2.rx.try_recv().unwrap().id, 3);
+        assert!(s2.rx.try_recv().is_err());
     }
 
     #[test]

@@ -72,5 +72,9 @@ pub(crate) fn app(
             }),
         )
         .default_service(web::to(not_found))
-        .wrap(actix_web::middleware::Logger::new(r#"%a "%r" %s %b %Dms"#))
+        // The path only: query strings can carry subscriber tokens.
+        .wrap(
+            actix_web::middleware::Logger::new(r#"%a "%{request}xi" %s %b %Dms"#)
+                .custom_request_replace("request", |req| format!("{} {}", req.method(), req.path())),
+        )
 }

@@ -109,7 +109,8 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
     let token = subscriber_token(&req, q.access_token)?;
     let kid = read_kid(&token).map_err(DomainError::from)?;
     let key = app.store.verifying_key(&tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
-    let subscriber = verify(&token, &key).map_err(DomainError::from)?;
+    let now = chrono::Utc::now().timestamp();
+    let subscriber = verify(&token, &key, now).map_err(DomainError::from)?;
 
     if q.channel.is_empty() {
         return Err(DomainError::invalid("channel", "name at least one `channel` to receive").into());
@@ -128,7 +129,6 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         pending.push_back(Event::Data(Data::new(format!(r#"{{"last_event_id":{after}}}"#)).event("history-truncated")));
     }
 
-    let now = chrono::Utc::now().timestamp();
     let ttl = Duration::from_secs(subscriber.expires_at.saturating_sub(now).max(0) as u64);
     let feed = Feed {
         store: app.store.clone(),

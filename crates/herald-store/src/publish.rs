@@ -319,3 +319,81 @@ async fn commit_tenant<'a>(
         .collect();
     Ok(Some((seqs, committed)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use herald_core::names::{EventType, IdempotencyKey, TenantName};
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    fn note(tenant: &TenantId, channel: &str, key: Option<&str>) -> NewNotification {
+        NewNotification {
+            tenant: tenant.clone(),
+            channel: ChannelName::parse(channel).unwrap(),
+            event_type: EventType::parse("t").unwrap(),
+            data: RawValue::from_string("{}".into()).unwrap(),
+            recipients: None,
+            idempotency_key: key.map(|k| IdempotencyKey::parse(k).unwrap()),
+        }
+    }
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn a_group_commits_per_tenant_and_a_missing_tenant_fails_alone() {
+        let (store, _dir) = store().await;
+        let a = store.create_tenant(&TenantName::parse("a").unwrap()).await.unwrap().id;
+        let b = store.create_tenant(&TenantName::parse("b").unwrap()).await.unwrap().id;
+        let gone = TenantId::generate();
+        let jobs = [
+            vec![note(&a, "x", None), note(&a, "y", Some("k"))],
+            vec![note(&gone, "x", None)],
+            vec![note(&b, "x", None)],
+            vec![note(&a, "x", Some("k")), note(&a, "z", None)],
+        ];
+        let groups: Vec<&[NewNotification]> = jobs.iter().map(Vec::as_slice).collect();
+        let (results, committed) = store.commit_group(&groups).await.unwrap();
+        assert_eq!(results[0].as_ref().unwrap(), &vec![1, 2]);
+        assert!(matches!(results[1], Err(StoreError::NotFound("tenant"))));
+        assert_eq!(results[2].as_ref().unwrap(), &vec![1]);
+        // The repeated key maps to the earlier notification; only `z` is new.
+        assert_eq!(results[3].as_ref().unwrap(), &vec![2, 3]);
+        let order: Vec<(String, Seq)> = committed.iter().map(|n| (n.tenant.to_string(), n.id)).collect();
+        assert_eq!(order, vec![(a.to_string(), 1), (a.to_string(), 2), (a.to_string(), 3), (b.to_string(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn the_hook_sees_commits_in_order_before_publishers_are_answered() {
+        let (store, _dir) = store().await;
+        let a = store.create_tenant(&TenantName::parse("a").unwrap()).await.unwrap().id;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let (publisher, _task) = Publisher::start(
+            store.clone(),
+            Arc::new(move |batch: &[Arc<Notification>]| sink.lock().unwrap().extend(batch.iter().map(|n| n.id))),
+            64,
+            8,
+        );
+        let mut handles = Vec::new();
+        for _ in 0..50 {
+            let p = publisher.clone();
+            let n = note(&a, "x", None);
+            handles.push(tokio::spawn(async move { p.publish(vec![n.clone(), n]).await.unwrap() }));
+        }
+        for h in handles {
+            let ids = h.await.unwrap();
+            let seen = seen.lock().unwrap();
+            assert!(ids.iter().all(|id| seen.contains(id)), "answered before the hook saw it");
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, (1..=100).collect::<Vec<_>>());
+    }
+}

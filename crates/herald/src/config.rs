@@ -131,8 +131,9 @@ impl Config {
             }
             fig = fig.merge(Toml::file(file));
         }
-        // HERALD_CONFIG names the file; it is not a setting.
-        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config"]).split("__"));
+        // HERALD_CONFIG names the file and HERALD_TOKEN_SECRET feeds
+        // `herald token`; neither is a server setting.
+        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config", "token_secret"]).split("__"));
         fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 

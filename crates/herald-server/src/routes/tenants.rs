@@ -80,7 +80,7 @@ pub(crate) async fn create_tenant(_: Operator, app: web::Data<AppState>, body: w
 )]
 #[get("/v1/tenants")]
 pub(crate) async fn list_tenants(_: Operator, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
-    let after = q.after.as_deref().map(tenant_id).transpose()?;
+    let after = q.after.as_deref().map(TenantId::parse).transpose()?;
     let limit = q.limit();
     let items: Vec<TenantView> = app.store.list_tenants(after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |t| t.id.clone())))
