@@ -19,14 +19,80 @@ pub struct Server {
     pub base: String,
     pub operator_key: String,
     pub client: reqwest::Client,
-    _dir: Option<tempfile::TempDir>,
+    _db: Option<TestDb>,
 }
 
 pub const OPERATOR_KEY: &str = "hop_test-operator-key-0123456789";
 
-pub fn test_config(dir: &std::path::Path) -> Config {
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL server tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("HERALD_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database of one test: a SQLite file in a temporary directory, or a
+/// PostgreSQL database created for the test and dropped after it.
+pub struct TestDb {
+    pub url: String,
+    _dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn create(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => TestDb { url: format!("sqlite://{}", dir.path().join("herald.db").display()), _dir: dir, pg_name: None },
+            Backend::Postgres => {
+                let admin = postgres_admin_url();
+                let name = format!("herald_test_{}", uuid_like());
+                let conn = sea_orm::Database::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL tests need a server at {admin} (set HERALD_TEST_POSTGRES to another URL): {e}")
+                });
+                use sea_orm::ConnectionTrait;
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+                conn.close().await.unwrap();
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                TestDb { url: format!("{base}/{name}"), _dir: dir, pg_name: Some(name) }
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop runs outside async context guarantees: use a private runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sea_orm::ConnectionTrait;
+                if let Ok(conn) = sea_orm::Database::connect(postgres_admin_url()).await {
+                    let _ = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = conn.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos, N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub fn test_config(database_url: &str) -> Config {
     Config {
-        database_url: format!("sqlite://{}", dir.join("herald.db").display()),
+        database_url: database_url.to_owned(),
         operator_key: Some(OPERATOR_KEY.into()),
         workers: 2,
         shutdown_timeout_seconds: 1,
@@ -35,15 +101,15 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 }
 
 impl Server {
-    pub async fn start() -> Server {
-        Self::start_with(|_| {}).await
+    pub async fn start(backend: Backend) -> Server {
+        Self::start_with(backend, |_| {}).await
     }
 
     /// Starts a server in this process, on its own runtime thread, after
     /// `tweak` has adjusted the configuration.
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path());
+    pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Server {
+        let db = TestDb::create(backend).await;
+        let mut config = test_config(&db.url);
         tweak(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -53,14 +119,14 @@ impl Server {
                 panic!("server failed: {e:#}");
             }
         });
-        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _dir: Some(dir) };
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _db: Some(db) };
         server.wait_healthy().await;
         server
     }
 
     /// A server started elsewhere (e.g. as a child process).
     pub async fn attach(base: String) -> Server {
-        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _dir: None };
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _db: None };
         server.wait_healthy().await;
         server
     }
@@ -240,4 +306,70 @@ pub fn herald_bin() -> &'static str {
 
 pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/fixtures").join(name)).unwrap()
+}
+
+/// A `herald serve` child process. Killed (SIGKILL) when dropped.
+pub struct Node {
+    pub base: String,
+    child: std::process::Child,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Node {
+    /// Starts the real binary on a free port with extra `HERALD_*`
+    /// variables; returns once it printed its address.
+    pub fn spawn(database_url: &str, env: &[(&str, &str)]) -> Node {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new(herald_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", database_url])
+            .env_remove("HERALD_CONFIG")
+            .env("HERALD_OPERATOR_KEY", OPERATOR_KEY)
+            .env("HERALD_WORKERS", "2")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(i) = line.find("listening on http://") {
+                    let url: String = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
+                    let _ = tx.send(url);
+                }
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("herald did not start: {:?}", log.lock().unwrap());
+            }
+        };
+        Node { base, child, log }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Log lines so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

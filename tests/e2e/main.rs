@@ -1,6 +1,31 @@
 //! End-to-end tests: each starts a real Herald on 127.0.0.1:0 with its own
 //! SQLite file and talks HTTP to it, reading streams with a real SSE parser.
 
+/// Defines a test once and runs it on each backend: `name::sqlite` and
+/// `name::postgres`. The PostgreSQL variant fails (never skips) when the
+/// server is missing.
+macro_rules! e2e {
+    ($(#[$meta:meta])* async fn $name:ident($b:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($b: crate::harness::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(crate::harness::Backend::Sqlite).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(crate::harness::Backend::Postgres).await
+            }
+        }
+    };
+}
+
 mod harness;
 
 mod admin;

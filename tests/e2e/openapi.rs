@@ -20,7 +20,7 @@ fn committed_openapi_matches_the_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn served_spec_is_the_committed_one() {
-    let s = Server::start().await;
+    let s = Server::start(Backend::Sqlite).await;
     let served: serde_json::Value = s.client.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     let generated: serde_json::Value = serde_json::from_str(&herald_server::openapi_json()).unwrap();
     assert_eq!(served, generated);

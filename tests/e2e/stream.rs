@@ -7,153 +7,160 @@ use serde_json::json;
 
 use crate::harness::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn publish_reaches_two_subscribers() {
-    let s = Server::start().await;
-    let t = s.tenant("acme").await;
-    let mut a = s.subscribe(&t, &t.token("1", &["orders"]), &["orders"], None).await;
-    let mut b = s.subscribe(&t, &t.token("2", &["orders", "user.2.*"]), &["orders"], None).await;
-    let id = s.publish(&t, "orders", json!({"type": "order.created", "data": {"order": 7, "note": "é"}})).await;
+e2e! {
+    async fn publish_reaches_two_subscribers(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let mut a = s.subscribe(&t, &t.token("1", &["orders"]), &["orders"], None).await;
+        let mut b = s.subscribe(&t, &t.token("2", &["orders", "user.2.*"]), &["orders"], None).await;
+        let id = s.publish(&t, "orders", json!({"type": "order.created", "data": {"order": 7, "note": "é"}})).await;
 
-    for sub in [&mut a, &mut b] {
+        for sub in [&mut a, &mut b] {
+            let events = sub.take(1, WAIT).await;
+            let e = &events[0];
+            assert_eq!(e.id, id.to_string());
+            assert_eq!(e.event, "order.created");
+            let d = data(e);
+            assert_eq!(d["id"], id);
+            assert_eq!(d["channel"], "orders");
+            assert_eq!(d["type"], "order.created");
+            assert_eq!(d["data"], json!({"order": 7, "note": "é"}));
+            assert!(d["created_at"].as_str().unwrap().ends_with('Z'));
+        }
+    }
+}
+
+e2e! {
+    async fn recipients_limit_delivery_to_listed_users(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let mut alice = s.subscribe(&t, &t.token("alice", &["team"]), &["team"], None).await;
+        let mut bob = s.subscribe(&t, &t.token("bob", &["team"]), &["team"], None).await;
+        let private = s.publish(&t, "team", json!({"type": "dm", "data": 1, "recipients": ["bob"]})).await;
+        let public = s.publish(&t, "team", json!({"type": "all", "data": 2})).await;
+        assert_eq!(ids(&bob.take(2, WAIT).await), vec![private, public]);
+        assert_eq!(ids(&alice.take(1, WAIT).await), vec![public]);
+        alice.expect_quiet(Duration::from_millis(300)).await;
+        // Replay honours recipients too.
+        let mut alice_again = s.subscribe(&t, &t.token("alice", &["team"]), &["team"], Some(0)).await;
+        assert_eq!(ids(&alice_again.take(1, WAIT).await), vec![public]);
+        alice_again.expect_quiet(Duration::from_millis(300)).await;
+    }
+}
+
+e2e! {
+    async fn wildcard_patterns_select_channels(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let token = t.token("42", &["user.42.>"]);
+        let mut one = s.subscribe(&t, &token, &["user.42.*"], None).await;
+        let mut tail = s.subscribe(&t, &token, &["user.42.>"], None).await;
+        let inbox = s.publish(&t, "user.42.inbox", json!({"type": "a"})).await;
+        let deep = s.publish(&t, "user.42.inbox.urgent", json!({"type": "b"})).await;
+        let _other = s.publish(&t, "user.43.inbox", json!({"type": "c"})).await;
+        let last = s.publish(&t, "user.42.alerts", json!({"type": "d"})).await;
+        assert_eq!(ids(&one.take(2, WAIT).await), vec![inbox, last]);
+        assert_eq!(ids(&tail.take(3, WAIT).await), vec![inbox, deep, last]);
+    }
+}
+
+e2e! {
+    async fn stream_headers_retry_and_heartbeat(b) {
+        let s = Server::start_with(b, |c| {
+            c.stream.heartbeat_seconds = 1;
+            c.stream.retry_ms = 1234;
+        })
+        .await;
+        let t = s.tenant("acme").await;
+        let res = s.open_stream(&t, &t.token("1", &["orders"]), &["orders"], None).await;
+        assert_eq!(res.status(), 200);
+        let h = res.headers();
+        assert_eq!(h["content-type"], "text/event-stream");
+        assert_eq!(h["cache-control"], "no-cache");
+        assert_eq!(h["x-accel-buffering"], "no");
+        // Read the raw bytes: comments are invisible to SSE parsers by design.
+        let mut body = res.bytes_stream();
+        let mut seen = String::new();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while seen.matches(": keep-alive").count() < 2 {
+            let chunk = tokio::time::timeout_at(deadline, body.next()).await.expect("heartbeats within the deadline").unwrap().unwrap();
+            seen.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+        assert!(seen.starts_with("retry: 1234\n\n"), "{seen:?}");
+    }
+}
+
+e2e! {
+    async fn token_expiry_ends_the_stream_with_an_event(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let exp = now() + 2;
+        let mut sub = s.subscribe(&t, &t.token_exp("1", &["orders"], exp), &["orders"], None).await;
+        let id = s.publish(&t, "orders", json!({"type": "x"})).await;
         let events = sub.take(1, WAIT).await;
-        let e = &events[0];
-        assert_eq!(e.id, id.to_string());
-        assert_eq!(e.event, "order.created");
-        let d = data(e);
-        assert_eq!(d["id"], id);
-        assert_eq!(d["channel"], "orders");
-        assert_eq!(d["type"], "order.created");
-        assert_eq!(d["data"], json!({"order": 7, "note": "é"}));
-        assert!(d["created_at"].as_str().unwrap().ends_with('Z'));
+        assert_eq!(ids(&events), vec![id]);
+        let e = sub.next(Duration::from_secs(5)).await.expect("token-expired event");
+        assert_eq!(e.event, "token-expired");
+        assert_eq!(data(&e)["exp"], exp);
+        assert!(sub.next(Duration::from_secs(2)).await.is_none(), "the stream closes after token-expired");
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recipients_limit_delivery_to_listed_users() {
-    let s = Server::start().await;
-    let t = s.tenant("acme").await;
-    let mut alice = s.subscribe(&t, &t.token("alice", &["team"]), &["team"], None).await;
-    let mut bob = s.subscribe(&t, &t.token("bob", &["team"]), &["team"], None).await;
-    let private = s.publish(&t, "team", json!({"type": "dm", "data": 1, "recipients": ["bob"]})).await;
-    let public = s.publish(&t, "team", json!({"type": "all", "data": 2})).await;
-    assert_eq!(ids(&bob.take(2, WAIT).await), vec![private, public]);
-    assert_eq!(ids(&alice.take(1, WAIT).await), vec![public]);
-    alice.expect_quiet(Duration::from_millis(300)).await;
-    // Replay honours recipients too.
-    let mut alice_again = s.subscribe(&t, &t.token("alice", &["team"]), &["team"], Some(0)).await;
-    assert_eq!(ids(&alice_again.take(1, WAIT).await), vec![public]);
-    alice_again.expect_quiet(Duration::from_millis(300)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wildcard_patterns_select_channels() {
-    let s = Server::start().await;
-    let t = s.tenant("acme").await;
-    let token = t.token("42", &["user.42.>"]);
-    let mut one = s.subscribe(&t, &token, &["user.42.*"], None).await;
-    let mut tail = s.subscribe(&t, &token, &["user.42.>"], None).await;
-    let inbox = s.publish(&t, "user.42.inbox", json!({"type": "a"})).await;
-    let deep = s.publish(&t, "user.42.inbox.urgent", json!({"type": "b"})).await;
-    let _other = s.publish(&t, "user.43.inbox", json!({"type": "c"})).await;
-    let last = s.publish(&t, "user.42.alerts", json!({"type": "d"})).await;
-    assert_eq!(ids(&one.take(2, WAIT).await), vec![inbox, last]);
-    assert_eq!(ids(&tail.take(3, WAIT).await), vec![inbox, deep, last]);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stream_headers_retry_and_heartbeat() {
-    let s = Server::start_with(|c| {
-        c.stream.heartbeat_seconds = 1;
-        c.stream.retry_ms = 1234;
-    })
-    .await;
-    let t = s.tenant("acme").await;
-    let res = s.open_stream(&t, &t.token("1", &["orders"]), &["orders"], None).await;
-    assert_eq!(res.status(), 200);
-    let h = res.headers();
-    assert_eq!(h["content-type"], "text/event-stream");
-    assert_eq!(h["cache-control"], "no-cache");
-    assert_eq!(h["x-accel-buffering"], "no");
-    // Read the raw bytes: comments are invisible to SSE parsers by design.
-    let mut body = res.bytes_stream();
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while seen.matches(": keep-alive").count() < 2 {
-        let chunk = tokio::time::timeout_at(deadline, body.next()).await.expect("heartbeats within the deadline").unwrap().unwrap();
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+e2e! {
+    async fn token_from_query_and_cookie(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let token = t.token("1", &["orders"]);
+        let url = s.url(&format!("/v1/tenants/{}/stream?channel=orders", t.id));
+        let by_query = s.client.get(format!("{url}&access_token={token}")).send().await.unwrap();
+        assert_eq!(by_query.status(), 200);
+        let by_cookie = s.client.get(&url).header("Cookie", format!("herald_token={token}")).send().await.unwrap();
+        assert_eq!(by_cookie.status(), 200);
+        let id = s.publish(&t, "orders", json!({"type": "x"})).await;
+        assert_eq!(ids(&Sse::new(by_query).take(1, WAIT).await), vec![id]);
+        assert_eq!(ids(&Sse::new(by_cookie).take(1, WAIT).await), vec![id]);
     }
-    assert!(seen.starts_with("retry: 1234\n\n"), "{seen:?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_expiry_ends_the_stream_with_an_event() {
-    let s = Server::start().await;
-    let t = s.tenant("acme").await;
-    let exp = now() + 2;
-    let mut sub = s.subscribe(&t, &t.token_exp("1", &["orders"], exp), &["orders"], None).await;
-    let id = s.publish(&t, "orders", json!({"type": "x"})).await;
-    let events = sub.take(1, WAIT).await;
-    assert_eq!(ids(&events), vec![id]);
-    let e = sub.next(Duration::from_secs(5)).await.expect("token-expired event");
-    assert_eq!(e.event, "token-expired");
-    assert_eq!(data(&e)["exp"], exp);
-    assert!(sub.next(Duration::from_secs(2)).await.is_none(), "the stream closes after token-expired");
-}
+e2e! {
+    /// A subscriber that stops reading is cut off when its queue overflows; the
+    /// others get everything on time, and the slow one resumes from history
+    /// with nothing lost or doubled.
+    async fn slow_subscriber_is_disconnected_without_slowing_others(b) {
+        let s = Server::start_with(b, |c| {
+            c.stream.subscriber_queue = 100;
+            c.limits.max_batch = 50;
+        })
+        .await;
+        let t = s.tenant("acme").await;
+        let token = t.token("1", &["bulk"]);
+        let mut slow = s.subscribe(&t, &token, &["bulk"], None).await;
+        let mut fast = s.subscribe(&t, &token, &["bulk"], None).await;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn token_from_query_and_cookie() {
-    let s = Server::start().await;
-    let t = s.tenant("acme").await;
-    let token = t.token("1", &["orders"]);
-    let url = s.url(&format!("/v1/tenants/{}/stream?channel=orders", t.id));
-    let by_query = s.client.get(format!("{url}&access_token={token}")).send().await.unwrap();
-    assert_eq!(by_query.status(), 200);
-    let by_cookie = s.client.get(&url).header("Cookie", format!("herald_token={token}")).send().await.unwrap();
-    assert_eq!(by_cookie.status(), 200);
-    let id = s.publish(&t, "orders", json!({"type": "x"})).await;
-    assert_eq!(ids(&Sse::new(by_query).take(1, WAIT).await), vec![id]);
-    assert_eq!(ids(&Sse::new(by_cookie).take(1, WAIT).await), vec![id]);
-}
+        // Enough bytes to fill the kernel's socket buffers of the idle reader.
+        let blob = "x".repeat(60_000);
+        let total = 300;
+        let mut published = Vec::new();
+        for chunk in 0..(total / 50) {
+            let batch: Vec<_> =
+                (0..50).map(|i| json!({"channel": "bulk", "type": "blob", "data": {"n": chunk * 50 + i, "blob": blob}})).collect();
+            let (st, r) = s.post(&format!("/v1/tenants/{}/notifications:batch", t.id), &t.publish_key, json!({"notifications": batch})).await;
+            assert_eq!(st, 201, "{r}");
+            published.extend(r["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()));
+            // The fast reader keeps up while publishing goes on.
+            assert_eq!(ids(&fast.take(50, WAIT).await), published[published.len() - 50..]);
+        }
 
-/// A subscriber that stops reading is cut off when its queue overflows; the
-/// others get everything on time, and the slow one resumes from history
-/// with nothing lost or doubled.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slow_subscriber_is_disconnected_without_slowing_others() {
-    let s = Server::start_with(|c| {
-        c.stream.subscriber_queue = 100;
-        c.limits.max_batch = 50;
-    })
-    .await;
-    let t = s.tenant("acme").await;
-    let token = t.token("1", &["bulk"]);
-    let mut slow = s.subscribe(&t, &token, &["bulk"], None).await;
-    let mut fast = s.subscribe(&t, &token, &["bulk"], None).await;
-
-    // Enough bytes to fill the kernel's socket buffers of the idle reader.
-    let blob = "x".repeat(60_000);
-    let total = 300;
-    let mut published = Vec::new();
-    for chunk in 0..(total / 50) {
-        let batch: Vec<_> =
-            (0..50).map(|i| json!({"channel": "bulk", "type": "blob", "data": {"n": chunk * 50 + i, "blob": blob}})).collect();
-        let (st, r) = s.post(&format!("/v1/tenants/{}/notifications:batch", t.id), &t.publish_key, json!({"notifications": batch})).await;
-        assert_eq!(st, 201, "{r}");
-        published.extend(r["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()));
-        // The fast reader keeps up while publishing goes on.
-        assert_eq!(ids(&fast.take(50, WAIT).await), published[published.len() - 50..]);
+        // The slow reader now drains what it had; its stream then ends early.
+        let mut got = Vec::new();
+        while let Some(e) = slow.next(Duration::from_secs(3)).await {
+            got.push(e.id.parse::<i64>().unwrap());
+        }
+        assert!(got.len() < total, "the slow subscriber should have been cut off, got all {}", got.len());
+        assert_eq!(got, published[..got.len()], "what it got before the cut is a gapless prefix");
+        let mut resumed = s.subscribe(&t, &token, &["bulk"], got.last().copied().or(Some(0))).await;
+        let rest = ids(&resumed.take(total - got.len(), WAIT).await);
+        got.extend(rest);
+        assert_eq!(got, published);
     }
-
-    // The slow reader now drains what it had; its stream then ends early.
-    let mut got = Vec::new();
-    while let Some(e) = slow.next(Duration::from_secs(3)).await {
-        got.push(e.id.parse::<i64>().unwrap());
-    }
-    assert!(got.len() < total, "the slow subscriber should have been cut off, got all {}", got.len());
-    assert_eq!(got, published[..got.len()], "what it got before the cut is a gapless prefix");
-    let mut resumed = s.subscribe(&t, &token, &["bulk"], got.last().copied().or(Some(0))).await;
-    let rest = ids(&resumed.take(total - got.len(), WAIT).await);
-    got.extend(rest);
-    assert_eq!(got, published);
 }
