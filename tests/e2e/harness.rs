@@ -41,7 +41,7 @@ pub fn postgres_admin_url() -> String {
 pub struct TestDb {
     pub url: String,
     _dir: tempfile::TempDir,
-    pg_name: Option<String>,
+    pub pg_name: Option<String>,
 }
 
 impl TestDb {
@@ -52,9 +52,9 @@ impl TestDb {
             Backend::Postgres => {
                 let admin = postgres_admin_url();
                 let name = format!("herald_test_{}", uuid_like());
-                let conn = sea_orm::Database::connect(&admin).await.unwrap_or_else(|e| {
-                    panic!("PostgreSQL tests need a server at {admin} (set HERALD_TEST_POSTGRES to another URL): {e}")
-                });
+                let conn = sea_orm::Database::connect(&admin)
+                    .await
+                    .unwrap_or_else(|e| panic!("PostgreSQL tests need a server at {admin} (set HERALD_TEST_POSTGRES to another URL): {e}"));
                 use sea_orm::ConnectionTrait;
                 conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
                 conn.close().await.unwrap();

@@ -31,6 +31,7 @@ mod harness;
 mod admin;
 mod auth;
 mod cli;
+mod cluster;
 mod crash;
 mod errors;
 mod isolation;

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod claims;
+pub mod cluster;
 pub mod error;
 pub mod ids;
 pub mod keys;

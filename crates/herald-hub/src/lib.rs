@@ -10,6 +10,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod relay;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -146,6 +148,11 @@ impl Hub {
     /// Ends every stream of a tenant (it was deleted).
     pub fn close_tenant(&self, tenant: &TenantId) {
         self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+    }
+
+    /// Has this tenant any live stream on this node?
+    pub fn has_subscribers(&self, tenant: &TenantId) -> bool {
+        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).contains_key(tenant)
     }
 
     pub fn subscriber_count(&self) -> usize {

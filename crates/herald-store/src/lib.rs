@@ -15,8 +15,10 @@ mod error;
 
 pub mod channels;
 pub mod keys;
+pub mod log_source;
 pub mod notifications;
 pub mod operator;
+pub mod pg_bus;
 pub mod publish;
 pub mod retention;
 pub mod signing_keys;
@@ -36,6 +38,8 @@ pub use error::StoreError;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Kept for connections outside the pool (LISTEN).
+    url: Arc<str>,
     /// SQLite allows one writer at a time and a deferred transaction that
     /// upgrades to a write can fail instead of waiting; serialising this
     /// process's write transactions avoids both. `None` on PostgreSQL.
@@ -71,7 +75,7 @@ impl Store {
             opts.max_connections(16).min_connections(1);
         }
         let db = Database::connect(opts).await.map_err(StoreError::Db)?;
-        Ok(Self { write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), db })
+        Ok(Self { write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), db, url: url.into() })
     }
 
     /// Applies pending migrations.
@@ -82,6 +86,10 @@ impl Store {
     /// Round-trips a trivial query (for health checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.db.ping().await.map_err(StoreError::Db)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.get_database_backend() == DbBackend::Postgres
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -48,6 +48,10 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080; env HERALD_LISTEN].
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
+    /// Bus between nodes sharing a database: none, postgres or nats://host:port
+    /// [default: postgres on PostgreSQL, none on SQLite; env HERALD_BUS].
+    #[arg(long, value_name = "BUS")]
+    pub bus: Option<String>,
     #[command(flatten)]
     pub db: DatabaseArgs,
 }

@@ -27,6 +27,15 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Seconds open connections get to finish on shutdown.
     pub shutdown_timeout_seconds: u64,
+    /// How nodes sharing a database tell each other about commits: `none`,
+    /// `postgres` (LISTEN/NOTIFY) or `nats://host:port`. Unset: `postgres`
+    /// on a PostgreSQL database, `none` on SQLite (single node).
+    pub bus: Option<String>,
+    /// NATS subject for announcements (with a `nats://` bus).
+    pub nats_subject: String,
+    /// Milliseconds between checks of every tenant's head in the database,
+    /// which catch up whatever the bus missed (with a bus only).
+    pub poll_interval_ms: u64,
     pub stream: StreamConfig,
     pub limits: LimitsConfig,
     pub retention: RetentionConfig,
@@ -87,6 +96,9 @@ impl Default for Config {
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_seconds: 10,
+            bus: None,
+            nats_subject: "herald.commits".into(),
+            poll_interval_ms: 1000,
             stream: StreamConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
@@ -121,7 +133,31 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The bus a configuration asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusChoice {
+    None,
+    Postgres,
+    Nats(String),
+}
+
 impl Config {
+    fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The bus to use, after defaulting by database.
+    pub fn bus_choice(&self) -> Result<BusChoice, ConfigError> {
+        match self.bus.as_deref() {
+            None if self.is_postgres() => Ok(BusChoice::Postgres),
+            None | Some("none") => Ok(BusChoice::None),
+            Some("postgres") if self.is_postgres() => Ok(BusChoice::Postgres),
+            Some("postgres") => Err(ConfigError::Invalid("bus `postgres` needs a PostgreSQL database_url".into())),
+            Some(url) if url.starts_with("nats://") => Ok(BusChoice::Nats(url.to_owned())),
+            Some(other) => Err(ConfigError::Invalid(format!("bus `{other}`: use none, postgres or nats://host:port"))),
+        }
+    }
+
     /// Defaults, then `file` (if given), then `HERALD_*` variables.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -164,6 +200,10 @@ impl Config {
         }
         if self.stream.subscriber_queue < 2 * self.limits.max_batch {
             return bad("stream.subscriber_queue must be at least twice limits.max_batch (one commit is queued at once)");
+        }
+        self.bus_choice()?;
+        if self.poll_interval_ms == 0 || self.nats_subject.is_empty() {
+            return bad("poll_interval_ms must be at least 1 and nats_subject not empty");
         }
         if self.retention.interval_seconds == 0 {
             return bad("retention.interval_seconds must be at least 1");

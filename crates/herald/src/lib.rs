@@ -14,14 +14,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use herald_core::cluster::Bus;
 use herald_core::retention::Retention;
 use herald_core::secret;
 use herald_hub::Hub;
+use herald_hub::relay::{Relay, RelayConfig};
 use herald_server::{AppState, Limits, ServeOptions, StreamSettings};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
-pub use config::Config;
+pub use config::{BusChoice, Config};
+
+/// Connects the configured bus between nodes.
+async fn connect_bus(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<dyn Bus>>> {
+    Ok(match config.bus_choice()? {
+        BusChoice::None => None,
+        BusChoice::Postgres => Some(Arc::new(herald_store::pg_bus::PgBus::new(store.clone())?)),
+        BusChoice::Nats(url) => Some(Arc::new(
+            herald_bus_nats::NatsBus::connect(&url, &config.nats_subject)
+                .await
+                .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?,
+        )),
+    })
+}
 
 /// Connects to the database and applies pending migrations.
 pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
@@ -44,12 +59,17 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     }
 
     let hub = Hub::new(config.stream.subscriber_queue);
-    let fanout = hub.clone();
+    let bus = connect_bus(&config, &store).await?;
+    let bus_name = bus.as_ref().map_or("none", |b| b.name());
+    let relay_config = RelayConfig { poll_every: Duration::from_millis(config.poll_interval_ms), page: config.stream.replay_page };
+    let (relay, _relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting the relay: {e}"))?;
     // A commit hands all its notifications to a subscriber at once; half the
     // queue leaves a reader that is a little behind room for the next one.
     let max_group = config.stream.subscriber_queue / 2;
     let (publisher, _writer) =
-        Publisher::start(store.clone(), Arc::new(move |batch| fanout.publish(batch)), config.limits.publish_queue, max_group);
+        Publisher::start(store.clone(), Arc::new(move |batch| relay.committed(batch)), config.limits.publish_queue, max_group);
 
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
     tokio::spawn(herald_store::retention::run(store.clone(), defaults, Duration::from_secs(config.retention.interval_seconds)));
@@ -74,6 +94,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let addr = listener.local_addr().context("reading the listener's address")?;
     tracing::info!(
         database = store.backend_name(),
+        bus = bus_name,
         workers,
         "herald {} listening on http://{addr} (API http://{addr}/v1, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),

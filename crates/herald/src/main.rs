@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
             let mut config = Config::load(cli.config.as_deref())?;
             config.listen = args.listen.unwrap_or(config.listen);
             config.database_url = args.db.database_url.unwrap_or(config.database_url);
+            config.bus = args.bus.or(config.bus);
             config.validate()?;
             logging::init(config.log_format);
             let listener = TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;

@@ -1,0 +1,399 @@
+//! The relay: the one feeder of the hub, keeping each tenant's live order
+//! equal to its id order whichever node committed what.
+//!
+//! It learns of commits three ways: this node's own commits (with their
+//! payloads, straight from the writer), announcements from other nodes over
+//! the bus, and a periodic look at every tenant's head in the database (which
+//! covers announcements lost while the bus was down). It keeps a cursor per
+//! tenant, the last id handed to the hub; whatever lies between the cursor
+//! and a newly learnt id is read back from the database first. Ids commit in
+//! order within a tenant, so when id N is known committed, everything below
+//! it is too and the read is complete.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald_core::cluster::{Announcement, Bus, BusEvent, BusListener, LogSource};
+use herald_core::ids::{Seq, TenantId};
+use herald_core::notification::Notification;
+use tokio::sync::mpsc;
+
+use crate::Hub;
+
+/// Relay settings.
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// How often every tenant's head is compared with the cursors (only
+    /// with a bus: a single node learns everything from its own commits).
+    pub poll_every: Duration,
+    /// Rows per read when catching up.
+    pub page: u64,
+}
+
+/// Handle for the writer's commit hook. Cheap to clone.
+#[derive(Clone)]
+pub struct Relay {
+    local: mpsc::UnboundedSender<Vec<Arc<Notification>>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Relay")
+    }
+}
+
+impl Relay {
+    /// Reads every tenant's head, then starts the relay task. Call before
+    /// serving: cursors must predate every subscriber and local commit.
+    pub async fn start(
+        hub: Hub,
+        log: Arc<dyn LogSource>,
+        bus: Option<Arc<dyn Bus>>,
+        config: RelayConfig,
+    ) -> Result<(Relay, tokio::task::JoinHandle<()>), herald_core::cluster::BoxError> {
+        let cursors: HashMap<TenantId, Seq> = log.heads().await?.into_iter().collect();
+        let (local, local_rx) = mpsc::unbounded_channel();
+        let announcer = bus.clone().map(spawn_announcer);
+        let listener = bus.as_ref().map(|b| b.listen());
+        let task = Task { hub, log, cursors, announcer, config };
+        let handle = tokio::spawn(task.run(local_rx, listener, bus.is_some()));
+        Ok((Relay { local }, handle))
+    }
+
+    /// Hands this node's newly committed notifications over, in commit order.
+    pub fn committed(&self, batch: &[Arc<Notification>]) {
+        if !batch.is_empty() {
+            let _ = self.local.send(batch.to_vec());
+        }
+    }
+}
+
+/// Sends announcements from a task of its own so a slow bus never delays
+/// local delivery; bursts are coalesced to one announcement per tenant.
+fn spawn_announcer(bus: Arc<dyn Bus>) -> mpsc::UnboundedSender<Announcement> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Announcement>();
+    tokio::spawn(async move {
+        let mut failing = false;
+        while let Some(first) = rx.recv().await {
+            let mut latest: HashMap<TenantId, Seq> = HashMap::new();
+            latest.insert(first.tenant, first.seq);
+            while let Ok(a) = rx.try_recv() {
+                let e = latest.entry(a.tenant).or_default();
+                *e = (*e).max(a.seq);
+            }
+            let batch: Vec<Announcement> = latest.into_iter().map(|(tenant, seq)| Announcement { tenant, seq }).collect();
+            match bus.announce(&batch).await {
+                Ok(()) if failing => {
+                    failing = false;
+                    tracing::info!(bus = bus.name(), "announcing on the bus works again");
+                }
+                Ok(()) => {}
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(bus = bus.name(), error = %e, "could not announce commits; other nodes catch up by polling the database");
+                }
+                Err(_) => {}
+            }
+        }
+    });
+    tx
+}
+
+struct Task {
+    hub: Hub,
+    log: Arc<dyn LogSource>,
+    cursors: HashMap<TenantId, Seq>,
+    announcer: Option<mpsc::UnboundedSender<Announcement>>,
+    config: RelayConfig,
+}
+
+async fn next_bus_event(listener: &mut Option<Box<dyn BusListener>>) -> BusEvent {
+    match listener {
+        Some(l) => l.next_event().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut local: mpsc::UnboundedReceiver<Vec<Arc<Notification>>>,
+        mut listener: Option<Box<dyn BusListener>>,
+        poll: bool,
+    ) {
+        let mut tick = tokio::time::interval(self.config.poll_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                batch = local.recv() => match batch {
+                    Some(batch) => self.local(batch).await,
+                    None => break,
+                },
+                event = next_bus_event(&mut listener) => match event {
+                    BusEvent::Announcement(a) => self.advance(&a.tenant, a.seq).await,
+                    BusEvent::Connected => {
+                        tracing::info!("bus connected; catching up from the database");
+                        self.poll().await;
+                    }
+                    BusEvent::Disconnected(why) => {
+                        tracing::warn!(reason = %why, "bus connection lost; reconnecting, and polling the database meanwhile");
+                        self.poll().await;
+                    }
+                },
+                _ = tick.tick(), if poll => self.poll().await,
+            }
+        }
+    }
+
+    fn cursor(&self, tenant: &TenantId) -> Seq {
+        self.cursors.get(tenant).copied().unwrap_or(0)
+    }
+
+    /// This node's commits: usually contiguous with the cursor, so they go
+    /// straight to the hub; a gap means another node committed in between.
+    async fn local(&mut self, batch: Vec<Arc<Notification>>) {
+        let mut start = 0;
+        while start < batch.len() {
+            let tenant = batch[start].tenant.clone();
+            let end = start + batch[start..].iter().take_while(|n| n.tenant == tenant).count();
+            let run = &batch[start..end];
+            start = end;
+            let first = run[0].id;
+            if first > self.cursor(&tenant) + 1 {
+                self.fill(&tenant, first - 1).await;
+            }
+            let cursor = self.cursor(&tenant);
+            let fresh: Vec<Arc<Notification>> = run.iter().filter(|n| n.id > cursor).cloned().collect();
+            let Some(last) = fresh.last().map(|n| n.id) else { continue };
+            self.hub.publish(&fresh);
+            self.cursors.insert(tenant.clone(), last);
+            if let Some(a) = &self.announcer {
+                let _ = a.send(Announcement { tenant, seq: last });
+            }
+        }
+    }
+
+    /// Another node's commits, up to `upto`.
+    async fn advance(&mut self, tenant: &TenantId, upto: Seq) {
+        if upto <= self.cursor(tenant) {
+            return;
+        }
+        if self.hub.has_subscribers(tenant) {
+            self.fill(tenant, upto).await;
+        } else {
+            // Nobody here listens: a stream that subscribes later replays
+            // everything up to this point from the database itself.
+            self.cursors.insert(tenant.clone(), upto);
+        }
+    }
+
+    async fn poll(&mut self) {
+        match self.log.heads().await {
+            Ok(heads) => {
+                for (tenant, head) in heads {
+                    self.advance(&tenant, head).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read tenant heads"),
+        }
+    }
+
+    /// Hands `(cursor, upto]` from the database to the hub. Should the
+    /// database stay unreachable, the tenant's streams are closed instead:
+    /// their clients resume from history, so nothing is skipped silently.
+    async fn fill(&mut self, tenant: &TenantId, upto: Seq) {
+        let mut after = self.cursor(tenant);
+        let mut failures = 0;
+        while after < upto {
+            match self.log.committed_range(tenant, after, upto, self.config.page).await {
+                Ok(rows) if rows.is_empty() => break, // pruned or deleted meanwhile
+                Ok(rows) => {
+                    after = rows.last().map_or(upto, |n| n.id);
+                    let rows: Vec<Arc<Notification>> = rows.into_iter().map(Arc::new).collect();
+                    self.hub.publish(&rows);
+                }
+                Err(e) if failures < 3 => {
+                    failures += 1;
+                    tracing::warn!(%tenant, error = %e, "could not read missed notifications; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << failures)).await;
+                }
+                Err(e) => {
+                    tracing::error!(%tenant, error = %e, "could not read missed notifications; closing the tenant's streams so they resume from history");
+                    self.hub.close_tenant(tenant);
+                    break;
+                }
+            }
+        }
+        self.cursors.insert(tenant.clone(), upto);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use herald_core::cluster::{BoxError, BoxFuture};
+    use herald_core::names::{ChannelName, EventType, UserId};
+    use herald_core::pattern::ChannelPattern;
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::Subscription;
+
+    /// An in-memory log standing in for the database.
+    #[derive(Default)]
+    struct FakeLog {
+        rows: Mutex<Vec<Notification>>,
+        reads: AtomicUsize,
+        broken: std::sync::atomic::AtomicBool,
+    }
+
+    impl FakeLog {
+        fn commit(&self, tenant: &TenantId, id: Seq) -> Arc<Notification> {
+            let n = Notification {
+                tenant: tenant.clone(),
+                id,
+                channel: ChannelName::parse("c").unwrap(),
+                event_type: EventType::parse("t").unwrap(),
+                data: RawValue::from_string("{}".into()).unwrap(),
+                recipients: None,
+                created_at: chrono::Utc::now(),
+            };
+            self.rows.lock().unwrap().push(n.clone());
+            Arc::new(n)
+        }
+    }
+
+    impl LogSource for FakeLog {
+        fn committed_range<'a>(
+            &'a self,
+            tenant: &'a TenantId,
+            after: Seq,
+            upto: Seq,
+            limit: u64,
+        ) -> BoxFuture<'a, Result<Vec<Notification>, BoxError>> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let broken = self.broken.load(Ordering::SeqCst);
+            let rows: Vec<Notification> = self
+                .rows
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|n| &n.tenant == tenant && n.id > after && n.id <= upto)
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            Box::pin(async move { if broken { Err("database down".into()) } else { Ok(rows) } })
+        }
+
+        fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>> {
+            let mut heads: HashMap<TenantId, Seq> = HashMap::new();
+            for n in self.rows.lock().unwrap().iter() {
+                let h = heads.entry(n.tenant.clone()).or_default();
+                *h = (*h).max(n.id);
+            }
+            Box::pin(async move { Ok(heads.into_iter().collect()) })
+        }
+    }
+
+    /// A bus whose announcements the test injects.
+    struct FakeBus {
+        inbound: Mutex<Option<mpsc::UnboundedReceiver<BusEvent>>>,
+    }
+
+    struct FakeListener(mpsc::UnboundedReceiver<BusEvent>);
+
+    impl BusListener for FakeListener {
+        fn next_event(&mut self) -> BoxFuture<'_, BusEvent> {
+            Box::pin(async move { self.0.recv().await.unwrap_or(BusEvent::Disconnected("closed".into())) })
+        }
+    }
+
+    impl Bus for FakeBus {
+        fn name(&self) -> &'static str {
+            "fake"
+        }
+        fn announce<'a>(&'a self, _: &'a [Announcement]) -> BoxFuture<'a, Result<(), BoxError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn listen(&self) -> Box<dyn BusListener> {
+            Box::new(FakeListener(self.inbound.lock().unwrap().take().unwrap()))
+        }
+    }
+
+    fn config() -> RelayConfig {
+        RelayConfig { poll_every: Duration::from_secs(3600), page: 2 }
+    }
+
+    async fn ids(sub: &mut Subscription, n: usize) -> Vec<Seq> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(tokio::time::timeout(Duration::from_secs(5), sub.rx.recv()).await.unwrap().unwrap().id);
+        }
+        out
+    }
+
+    fn subscribe(hub: &Hub, t: &TenantId) -> Subscription {
+        hub.subscribe(t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()])
+    }
+
+    #[tokio::test]
+    async fn local_commits_go_straight_through_and_gaps_are_read_first() {
+        let log = Arc::new(FakeLog::default());
+        let t = TenantId::generate();
+        log.commit(&t, 1); // before start: the cursor begins at 1
+        let hub = Hub::new(64);
+        let (relay, _task) = Relay::start(hub.clone(), log.clone(), None, config()).await.unwrap();
+        let mut sub = subscribe(&hub, &t);
+        relay.committed(&[log.commit(&t, 2), log.commit(&t, 3)]);
+        assert_eq!(ids(&mut sub, 2).await, vec![2, 3]);
+        assert_eq!(log.reads.load(Ordering::SeqCst), 0, "contiguous local commits need no read");
+        // Another node committed 4..=6; ours is 7.
+        for id in 4..=6 {
+            log.commit(&t, id);
+        }
+        relay.committed(&[log.commit(&t, 7)]);
+        assert_eq!(ids(&mut sub, 4).await, vec![4, 5, 6, 7]);
+    }
+
+    #[tokio::test]
+    async fn announcements_are_filled_only_where_someone_listens() {
+        let log = Arc::new(FakeLog::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bus: Arc<dyn Bus> = Arc::new(FakeBus { inbound: Mutex::new(Some(rx)) });
+        let hub = Hub::new(64);
+        let (relay, _task) = Relay::start(hub.clone(), log.clone(), Some(bus), config()).await.unwrap();
+        let quiet = TenantId::generate();
+        let busy = TenantId::generate();
+        let mut sub = subscribe(&hub, &busy);
+        for id in 1..=3 {
+            log.commit(&quiet, id);
+            log.commit(&busy, id);
+        }
+        tx.send(BusEvent::Announcement(Announcement { tenant: quiet.clone(), seq: 3 })).unwrap();
+        tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 3 })).unwrap();
+        assert_eq!(ids(&mut sub, 3).await, vec![1, 2, 3]);
+        // Pages of 2: two reads for `busy`, none for `quiet`.
+        assert_eq!(log.reads.load(Ordering::SeqCst), 2);
+        // A stale announcement changes nothing; the next local commit follows on.
+        tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 2 })).unwrap();
+        relay.committed(&[log.commit(&busy, 4)]);
+        assert_eq!(ids(&mut sub, 1).await, vec![4]);
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_gap_closes_the_tenants_streams_instead_of_skipping() {
+        let log = Arc::new(FakeLog::default());
+        let hub = Hub::new(64);
+        let (relay, _task) = Relay::start(hub.clone(), log.clone(), None, config()).await.unwrap();
+        let t = TenantId::generate();
+        let mut sub = subscribe(&hub, &t);
+        log.commit(&t, 1);
+        log.broken.store(true, Ordering::SeqCst);
+        relay.committed(&[log.commit(&t, 2)]);
+        let end = tokio::time::timeout(Duration::from_secs(10), sub.rx.recv()).await.unwrap();
+        assert!(end.is_none(), "the stream ends rather than receiving 2 without 1");
+    }
+}

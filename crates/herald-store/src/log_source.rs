@@ -1,0 +1,57 @@
+//! Reading committed notifications back for the relay (see
+//! `herald_hub::relay`): a range of one tenant's log, and every tenant's head.
+
+use herald_core::cluster::{BoxError, BoxFuture, LogSource};
+use herald_core::ids::{Seq, TenantId};
+use herald_core::notification::Notification;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::entity::{notification, tenant};
+use crate::{Store, StoreError, convert};
+
+impl Store {
+    /// Notifications of `tenant` with `after < id <= upto`, oldest first.
+    pub async fn committed_range(&self, tenant: &TenantId, after: Seq, upto: Seq, limit: u64) -> Result<Vec<Notification>, StoreError> {
+        notification::Entity::find()
+            .filter(notification::Column::TenantId.eq(tenant.as_str()))
+            .filter(notification::Column::Seq.gt(after))
+            .filter(notification::Column::Seq.lte(upto))
+            .order_by_asc(notification::Column::Seq)
+            .limit(limit)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|row| convert::notification(tenant, row))
+            .collect()
+    }
+
+    /// Every tenant's last committed id.
+    pub async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError> {
+        let rows: Vec<(String, i64)> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .column(tenant::Column::LastSeq)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(id, seq)| TenantId::parse(&id).map(|t| (t, seq)).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}"))))
+            .collect()
+    }
+}
+
+impl LogSource for Store {
+    fn committed_range<'a>(
+        &'a self,
+        tenant: &'a TenantId,
+        after: Seq,
+        upto: Seq,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Vec<Notification>, BoxError>> {
+        Box::pin(async move { Store::committed_range(self, tenant, after, upto, limit).await.map_err(Into::into) })
+    }
+
+    fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>> {
+        Box::pin(async move { Store::heads(self).await.map_err(Into::into) })
+    }
+}
