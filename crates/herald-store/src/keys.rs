@@ -48,6 +48,7 @@ impl Store {
             .filter(api_key::Column::Id.eq(id.as_str()))
             .exec(&self.db)
             .await?;
+        self.keys.forget_key(id);
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("key"));
         }

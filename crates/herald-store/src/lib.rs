@@ -12,6 +12,7 @@ mod clock;
 mod convert;
 mod entity;
 mod error;
+mod key_cache;
 
 pub mod channels;
 pub mod keys;
@@ -40,6 +41,7 @@ pub struct Store {
     db: DatabaseConnection,
     /// Kept for connections outside the pool (LISTEN).
     url: Arc<str>,
+    keys: Arc<key_cache::KeyCache>,
     /// SQLite allows one writer at a time and a deferred transaction that
     /// upgrades to a write can fail instead of waiting; serialising this
     /// process's write transactions avoids both. `None` on PostgreSQL.
@@ -56,6 +58,12 @@ impl Store {
     /// Connects to `sqlite://path` (the file is created when missing) or
     /// `postgres://…`.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Duration::from_secs(5)).await
+    }
+
+    /// Like [`Store::connect`], caching API key lookups for `key_cache_ttl`
+    /// (zero disables the cache).
+    pub async fn connect_with(url: &str, key_cache_ttl: Duration) -> Result<Self, StoreError> {
         let is_sqlite = url.starts_with("sqlite:");
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")));
@@ -75,7 +83,12 @@ impl Store {
             opts.max_connections(16).min_connections(1);
         }
         let db = Database::connect(opts).await.map_err(StoreError::Db)?;
-        Ok(Self { write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))), db, url: url.into() })
+        Ok(Self {
+            write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            db,
+            url: url.into(),
+            keys: Arc::new(key_cache::KeyCache::new(key_cache_ttl)),
+        })
     }
 
     /// Applies pending migrations.

@@ -68,6 +68,7 @@ impl Store {
             return Err(StoreError::NotFound("tenant"));
         }
         txn.commit().await?;
+        self.keys.forget_tenant(id);
         Ok(())
     }
 }

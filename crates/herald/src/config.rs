@@ -27,6 +27,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Seconds open connections get to finish on shutdown.
     pub shutdown_timeout_seconds: u64,
+    /// Seconds an API key lookup is cached. Revoking a key takes effect at
+    /// once on the node that revoked it, and within this time on others.
+    pub key_cache_seconds: u64,
     /// How nodes sharing a database tell each other about commits: `none`,
     /// `postgres` (LISTEN/NOTIFY) or `nats://host:port`. Unset: `postgres`
     /// on a PostgreSQL database, `none` on SQLite (single node).
@@ -96,6 +99,7 @@ impl Default for Config {
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_seconds: 10,
+            key_cache_seconds: 5,
             bus: None,
             nats_subject: "herald.commits".into(),
             poll_interval_ms: 1000,

@@ -39,8 +39,8 @@ async fn connect_bus(config: &Config, store: &Store) -> anyhow::Result<Option<Ar
 }
 
 /// Connects to the database and applies pending migrations.
-pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
-    let store = Store::connect(database_url).await.with_context(|| format!("opening the database {database_url}"))?;
+pub async fn open_store(database_url: &str, key_cache: Duration) -> anyhow::Result<Store> {
+    let store = Store::connect_with(database_url, key_cache).await.with_context(|| format!("opening the database {database_url}"))?;
     store.migrate().await.context("applying database migrations")?;
     Ok(store)
 }
@@ -48,7 +48,7 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Store> {
 /// Runs Herald on `listener` until shutdown.
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
-    let store = open_store(&config.database_url).await?;
+    let store = open_store(&config.database_url, Duration::from_secs(config.key_cache_seconds)).await?;
 
     let operator_key_hash = config.operator_key.as_deref().map(secret::hash);
     if operator_key_hash.is_none()

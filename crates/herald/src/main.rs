@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
             config.database_url = db.database_url.unwrap_or(config.database_url);
             logging::init(config.log_format);
             runtime()?.block_on(async {
-                herald::open_store(&config.database_url).await?;
+                herald::open_store(&config.database_url, std::time::Duration::ZERO).await?;
                 tracing::info!(database = %config.database_url, "migrations applied");
                 anyhow::Ok(())
             })
