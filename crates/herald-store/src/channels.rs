@@ -7,8 +7,8 @@ use herald_core::model::Channel;
 use herald_core::names::ChannelName;
 use herald_core::pattern::ChannelPattern;
 use herald_core::retention::Retention;
-use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use crate::clock::now_micros;
 use crate::entity::{channel, notification};
@@ -24,18 +24,6 @@ pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retentio
         pruned_seq: Set(0),
         created_at: Set(now_micros()),
     }
-}
-
-/// Creates the channels that do not exist yet; existing ones are untouched.
-pub(crate) async fn ensure_exist<C: ConnectionTrait>(db: &C, tenant: &TenantId, names: &[&ChannelName]) -> Result<(), StoreError> {
-    if names.is_empty() {
-        return Ok(());
-    }
-    channel::Entity::insert_many(names.iter().map(|n| new_row(tenant, n, Retention::default())))
-        .on_conflict(OnConflict::columns([channel::Column::TenantId, channel::Column::Name]).do_nothing().to_owned())
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
 }
 
 impl Store {

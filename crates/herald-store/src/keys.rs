@@ -58,7 +58,15 @@ impl Store {
     /// Finds the key a presented secret belongs to, in any tenant; the caller
     /// then checks that tenant against the one addressed.
     pub async fn find_api_key_by_secret(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
-        let row = api_key::Entity::find().filter(api_key::Column::SecretHash.eq(secret::hash(presented))).one(&self.db).await?;
-        row.map(convert::api_key).transpose()
+        let hash = secret::hash(presented);
+        if let Some(key) = self.keys.get(&hash) {
+            return Ok(Some(key));
+        }
+        let row = api_key::Entity::find().filter(api_key::Column::SecretHash.eq(hash.as_str())).one(&self.db).await?;
+        let key = row.map(convert::api_key).transpose()?;
+        if let Some(k) = &key {
+            self.keys.put(hash, k.clone());
+        }
+        Ok(key)
     }
 }

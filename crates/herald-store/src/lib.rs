@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bulk;
 mod clock;
 mod convert;
 mod entity;

@@ -17,13 +17,12 @@ use std::sync::Arc;
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::ChannelName;
 use herald_core::notification::{NewNotification, Notification};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{now_micros, to_datetime};
-use crate::entity::{idempotency_key, notification, tenant};
-use crate::{Store, StoreError, channels};
+use crate::entity::idempotency_key;
+use crate::{Store, StoreError, bulk};
 
 /// How long an idempotency key keeps returning the first publish's id.
 pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 24 * 3600 * 1_000_000;
@@ -242,42 +241,16 @@ async fn commit_tenant<'a>(
 
     let mut first_seq = 0;
     if !fresh.is_empty() {
-        let bumped = tenant::Entity::update_many()
-            .col_expr(tenant::Column::LastSeq, Expr::col(tenant::Column::LastSeq).add(fresh.len() as i64))
-            .filter(tenant::Column::Id.eq(t))
-            .exec(txn)
-            .await?;
-        if bumped.rows_affected == 0 {
+        let Some(last) = bulk::bump_head(txn, tenant, fresh.len() as i64).await? else {
             return Ok(None);
-        }
-        let last: i64 = tenant::Entity::find_by_id(t)
-            .select_only()
-            .column(tenant::Column::LastSeq)
-            .into_tuple()
-            .one(txn)
-            .await?
-            .ok_or(StoreError::NotFound("tenant"))?;
+        };
         first_seq = last - fresh.len() as i64 + 1;
 
         let mut names: Vec<&ChannelName> = fresh.iter().map(|n| &n.channel).collect();
         names.sort();
         names.dedup();
-        channels::ensure_exist(txn, tenant, &names).await?;
-
-        for (c, chunk) in fresh.chunks(INSERT_CHUNK).enumerate() {
-            let base = first_seq + (c * INSERT_CHUNK) as i64;
-            let rows = chunk.iter().enumerate().map(|(i, n)| notification::ActiveModel {
-                id: sea_orm::NotSet,
-                tenant_id: Set(t.to_owned()),
-                seq: Set(base + i as i64),
-                channel: Set(n.channel.to_string()),
-                event_type: Set(n.event_type.to_string()),
-                data: Set(n.data.get().to_owned()),
-                recipients: Set(n.recipients.as_ref().map(|r| serde_json::to_string(r).expect("strings serialize"))),
-                created_at: Set(now),
-            });
-            notification::Entity::insert_many(rows).exec_without_returning(txn).await?;
-        }
+        bulk::ensure_channels(txn, tenant, &names, now).await?;
+        bulk::insert_notifications(txn, tenant, &fresh, first_seq, now).await?;
         let keyed: Vec<idempotency_key::ActiveModel> = pending_keys
             .iter()
             .map(|(k, &i)| idempotency_key::ActiveModel {
