@@ -15,7 +15,11 @@ use crate::state::AppState;
 use crate::stream;
 
 fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(system::healthz)
+    // The router tries routes in this order, so the hot ones come first.
+    cfg.service(publish::publish)
+        .service(publish::publish_batch)
+        .service(stream::stream)
+        .service(system::healthz)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)
@@ -31,10 +35,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(channels::list_channels)
         .service(channels::get_channel)
         .service(channels::update_channel)
-        .service(channels::delete_channel)
-        .service(publish::publish)
-        .service(publish::publish_batch)
-        .service(stream::stream);
+        .service(channels::delete_channel);
 }
 
 /// The routes and the OpenAPI document they describe, built together.
