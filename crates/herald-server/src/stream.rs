@@ -140,7 +140,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         phase: if resume.is_some() { Phase::History } else { Phase::Subscribe },
         sub: None,
         pending,
-        expires: tokio::time::Instant::now() + ttl,
+        expires: Box::pin(tokio::time::sleep(ttl)),
         exp: subscriber.expires_at,
         page: app.stream.replay_page,
         finished: false,
@@ -175,7 +175,8 @@ struct Feed {
     phase: Phase,
     sub: Option<Subscription>,
     pending: VecDeque<Event>,
-    expires: tokio::time::Instant,
+    /// Fires at the token's `exp`; one timer for the stream's life.
+    expires: std::pin::Pin<Box<tokio::time::Sleep>>,
     exp: i64,
     page: u64,
     finished: bool,
@@ -207,7 +208,7 @@ impl Feed {
             if self.finished {
                 return None;
             }
-            if tokio::time::Instant::now() >= self.expires {
+            if self.expires.is_elapsed() {
                 return Some(self.expired_event());
             }
             match self.phase {
@@ -216,7 +217,10 @@ impl Feed {
                     self.phase = Phase::Live;
                 }
                 Phase::History => {
-                    let page = match self.store.replay(&self.tenant, &self.patterns, Some(&self.user), self.cursor, self.page).await {
+                    // Boxed: an idle stream's state machine should not be as
+                    // large as a database query in flight.
+                    let query = Box::pin(self.store.replay(&self.tenant, &self.patterns, Some(&self.user), self.cursor, self.page));
+                    let page = match query.await {
                         Ok(page) => page,
                         Err(e) => {
                             // End the stream; the client resumes from its last id.
@@ -247,7 +251,7 @@ impl Feed {
                             // the stream so the client resumes from history.
                             None => return None,
                         },
-                        _ = tokio::time::sleep_until(self.expires) => return Some(self.expired_event()),
+                        _ = &mut self.expires => return Some(self.expired_event()),
                     }
                 }
             }
