@@ -48,6 +48,29 @@ pub enum Command {
     ///
     /// Example: herald-bench latency --publish-url http://127.0.0.1:8080 --subscribe-url http://127.0.0.1:8081 --operator-key hop_…
     Latency(LatencyArgs),
+    /// SSE fan-out: many idle subscribers, then notifications to all of them.
+    ///
+    /// Opens --subscribers event streams (spread over --source-ips local
+    /// addresses 127.0.0.1, 127.0.0.2, … so their number can pass the
+    /// ephemeral-port limit of one address), waits until every one has
+    /// received a warm-up event, then publishes --messages notifications at
+    /// --rate per second on one connection, each carrying its sequence
+    /// number and send time. Reports the connect rate, delivered events per
+    /// second, lost, duplicated and out-of-order events (all must be zero),
+    /// publish-to-receive latency and, with --server-pid, the server's
+    /// memory per idle connection, its peak and its CPU use.
+    ///
+    /// Herald mode (--url, operator key) creates its own tenant and keys.
+    /// Template mode (--subscribe-template and --publish-template, each URL
+    /// naming `{channel}`) drives any server that delivers a POSTed body as
+    /// the SSE `data:` line, such as Nchan or Pushpin.
+    ///
+    /// One process raises its open-file limit to the hard limit and can
+    /// hold about that many streams less a hundred; run several processes
+    /// side by side for more (their JSON lines add up: the counters sum).
+    ///
+    /// Example: herald-bench --threads 2 fanout --url http://127.0.0.1:8080 --operator-key hop_… --subscribers 10000 --messages 100 --rate 50 --server-pid 1234
+    Fanout(FanoutArgs),
 }
 
 #[derive(Debug, Args)]
@@ -128,4 +151,85 @@ pub struct LatencyArgs {
     /// counting them lost, in seconds.
     #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub drain: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    /// Base URL of the Herald node to load (Herald mode).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["subscribe_template", "publish_template"], required_unless_present = "subscribe_template")]
+    pub url: Option<String>,
+
+    /// The operator key (`hop_…`), Herald mode only: creates the run's tenant and keys.
+    #[arg(long, env = "HERALD_OPERATOR_KEY", hide_env_values = true, value_name = "KEY")]
+    pub operator_key: Option<String>,
+
+    /// Template mode: the stream URL of a channel, e.g. `http://127.0.0.1:8090/sub/{channel}`.
+    #[arg(long, value_name = "URL", requires = "publish_template")]
+    pub subscribe_template: Option<String>,
+
+    /// Template mode: where to POST a notification for a channel, e.g.
+    /// `http://127.0.0.1:8090/pub/{channel}`; any 2xx answer is success.
+    #[arg(long, value_name = "URL", requires = "subscribe_template")]
+    pub publish_template: Option<String>,
+
+    /// Event streams to open and hold.
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub subscribers: u32,
+
+    /// Notifications to publish; every subscriber should receive each one.
+    #[arg(long, default_value_t = 100, value_name = "M", value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub messages: u32,
+
+    /// Notifications per second, on a fixed schedule.
+    #[arg(long, default_value_t = 10, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub rate: u32,
+
+    /// Notifications per publish: 1 uses Herald's single endpoint, more its
+    /// batch endpoint (with --channels C a batch holds B x C items; the
+    /// server's default limit is 1000). In template mode, B sequential POSTs.
+    #[arg(long, default_value_t = 1, value_name = "B", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch: u32,
+
+    /// Channels the subscribers are spread over, round robin. Each
+    /// notification is published to every channel, so every subscriber
+    /// still expects all --messages.
+    #[arg(long, default_value_t = 1, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub channels: u32,
+
+    /// Local source addresses 127.0.0.1 ..= 127.0.0.K to bind subscriber
+    /// sockets to, round robin (0: let the kernel choose). Only for
+    /// loopback targets.
+    #[arg(long, default_value_t = 1, value_name = "K", value_parser = clap::value_parser!(u8).range(0..=254))]
+    pub source_ips: u8,
+
+    /// Stream connects in flight at once (pushpin copes with about 20).
+    #[arg(long, default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connect_concurrency: u32,
+
+    /// Give up on one stream's connect and response head after this many seconds.
+    #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+
+    /// The server's process id (on this machine), to read its memory and
+    /// CPU time from /proc.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// Pause after every stream is live before measuring idle memory, in seconds.
+    #[arg(long, default_value_t = 2, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=600))]
+    pub settle: u64,
+
+    /// Stay idle this long after connecting, before publishing, and report
+    /// the server's CPU use over that window (needs --server-pid).
+    #[arg(long, default_value_t = 0, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub idle: u64,
+
+    /// After the last publish, how long to wait for stragglers before
+    /// counting them lost, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub drain: u64,
+
+    /// Upper bound on the whole run, setup included, in seconds.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub timeout: u64,
 }

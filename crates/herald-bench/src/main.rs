@@ -3,19 +3,27 @@
 //!
 //! - `publish`: publish throughput and request latency ([`publish`]).
 //! - `latency`: publish-to-receive latency through one or two nodes ([`latency`]).
+//! - `fanout`: many SSE subscribers, connect rate, delivery and memory ([`fanout`]).
 
 #![forbid(unsafe_code)]
 
 mod api;
+mod chunked;
 mod cli;
 mod conn;
 mod endpoint;
+mod fanout;
+mod fanpub;
 mod latency;
+mod procfs;
 mod publish;
+mod rawstream;
 mod report;
+mod seqs;
 mod setup;
 mod sse;
 mod stats;
+mod subscriber;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,6 +42,7 @@ fn main() -> ExitCode {
     let bench = match &cli.command {
         Command::Publish(_) => "publish",
         Command::Latency(_) => "latency",
+        Command::Fanout(_) => "fanout",
     };
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -67,6 +76,14 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
             Command::Latency(args) => {
                 let bound = Duration::from_secs(args.timeout) + GRACE;
                 let report = tokio::time::timeout(bound, latency::run(args, cli.allow_remote))
+                    .await
+                    .with_context(|| format!("gave up after {bound:?}"))??;
+                emit(&report.lines(), &report);
+                anyhow::Ok(report.ok)
+            }
+            Command::Fanout(args) => {
+                let bound = Duration::from_secs(args.timeout) + GRACE;
+                let report = tokio::time::timeout(bound, fanout::run(args, cli.allow_remote, cli.threads))
                     .await
                     .with_context(|| format!("gave up after {bound:?}"))??;
                 emit(&report.lines(), &report);

@@ -147,6 +147,146 @@ impl LatencyReport {
     }
 }
 
+/// The server's resources during a `fanout` run (with `--server-pid`).
+#[derive(Debug, Serialize)]
+pub struct ServerUsage {
+    pub pid: u32,
+    /// VmRSS before the first stream opened.
+    pub rss_before_kib: u64,
+    /// VmRSS once every stream was live, after the settle pause.
+    pub rss_connected_kib: u64,
+    /// VmRSS after the drain.
+    pub rss_end_kib: u64,
+    /// VmHWM (peak VmRSS) at the end.
+    pub rss_peak_kib: u64,
+    /// (rss_connected - rss_before) / connected streams.
+    pub kib_per_idle_connection: f64,
+    /// CPU use during the --idle window, in % of one core (null without it).
+    pub idle_cpu_pct: Option<f64>,
+    /// CPU use from the first publish to the end of the drain, in % of one core.
+    pub publish_cpu_pct: f64,
+}
+
+/// Figures of a `fanout` run. Counters add up across processes.
+#[derive(Debug, Serialize)]
+pub struct FanoutReport {
+    pub bench: &'static str,
+    /// `herald` or `template`.
+    pub mode: &'static str,
+    /// The Herald URL or the subscribe template.
+    pub target: String,
+    pub tenant: Option<String>,
+    pub subscribers: u32,
+    pub channels: u32,
+    pub messages: u32,
+    pub rate: u32,
+    pub batch: u32,
+    pub source_ips: u8,
+    pub threads: u16,
+    /// The open-file limit in force.
+    pub fd_limit: u64,
+    pub connected: u64,
+    pub connect_failed: u64,
+    pub first_connect_error: Option<String>,
+    /// From the first connect to the last answered one.
+    pub connect_s: f64,
+    pub connects_per_s: f64,
+    /// Streams that received a warm-up event before publishing began.
+    pub live: u64,
+    pub warmup_s: f64,
+    /// Notifications acknowledged (2xx) on every channel.
+    pub published: u64,
+    pub publish_errors_total: u64,
+    pub publish_errors: Errors,
+    pub first_publish_error: Option<String>,
+    pub publish_s: f64,
+    pub publish_rate_achieved: f64,
+    /// Latest start of a publish behind its schedule.
+    pub max_schedule_lag_us: u64,
+    /// One publish step (a request, or B x C requests), send to last answer.
+    pub publish_latency: Summary,
+    /// connected x published.
+    pub expected_events: u64,
+    /// Measured events received, copies included.
+    pub received_events: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    /// Received although their publish was not acknowledged.
+    pub unacknowledged: u64,
+    /// Events neither measured nor warm-up (or unreadable).
+    pub unexpected: u64,
+    /// Streams that ended or broke after opening (never reconnected).
+    pub streams_ended: u64,
+    pub first_stream_end: Option<String>,
+    /// From the first publish to the last measured event received.
+    pub delivery_s: f64,
+    pub delivered_per_s: f64,
+    /// Publish (send time in the payload) to receipt, first copies only.
+    pub latency: Summary,
+    pub server: Option<ServerUsage>,
+    /// This generator's peak VmRSS.
+    pub generator_rss_peak_kib: u64,
+    /// Every stream connected and stayed open, every publish was
+    /// acknowledged, nothing lost, duplicated, reordered or unexpected.
+    pub ok: bool,
+}
+
+impl FanoutReport {
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "fanout ({}): {} subscribers on {} channel(s) from {} source IP(s), {} messages at {}/s, batch {} against {}",
+                self.mode, self.subscribers, self.channels, self.source_ips, self.messages, self.rate, self.batch, self.target
+            ),
+            format!(
+                "  connect:    {} connected, {} failed in {:.2} s ({:.0} /s); {} live after warm-up ({:.2} s); fd limit {}",
+                self.connected, self.connect_failed, self.connect_s, self.connects_per_s, self.live, self.warmup_s, self.fd_limit
+            ),
+        ];
+        if let Some(e) = &self.first_connect_error {
+            out.push(format!("    first connect error: {e}"));
+        }
+        out.push(format!(
+            "  publish:    {} of {} acknowledged in {:.2} s ({:.1} /s); errors {} ({}); max schedule lag {}",
+            self.published,
+            self.messages,
+            self.publish_s,
+            self.publish_rate_achieved,
+            self.publish_errors_total,
+            self.publish_errors.line(),
+            ms(self.max_schedule_lag_us)
+        ));
+        out.push(format!("    publish step: {}", self.publish_latency.line()));
+        if let Some(e) = &self.first_publish_error {
+            out.push(format!("    first publish error: {e}"));
+        }
+        out.push(format!(
+            "  delivered:  {} of {} events in {:.2} s ({:.0} events/s)",
+            self.received_events, self.expected_events, self.delivery_s, self.delivered_per_s
+        ));
+        out.push(format!(
+            "  accounting: lost {}  duplicated {}  out-of-order {}  unacknowledged {}  unexpected {}  streams ended {}",
+            self.lost, self.duplicated, self.out_of_order, self.unacknowledged, self.unexpected, self.streams_ended
+        ));
+        if let Some(e) = &self.first_stream_end {
+            out.push(format!("    first stream end: {e}"));
+        }
+        out.push(format!("  latency:    {}", self.latency.line()));
+        if let Some(s) = &self.server {
+            out.push(format!(
+                "  server:     pid {} RSS {} KiB before, {} KiB connected ({:.2} KiB per idle connection), {} KiB at end, peak {} KiB",
+                s.pid, s.rss_before_kib, s.rss_connected_kib, s.kib_per_idle_connection, s.rss_end_kib, s.rss_peak_kib
+            ));
+            let idle = s.idle_cpu_pct.map_or_else(|| "not measured".to_owned(), |p| format!("{p:.1}%"));
+            out.push(format!("  server cpu: idle {idle} of one core; publishing {:.1}%", s.publish_cpu_pct));
+        }
+        out.push(format!("  generator:  peak RSS {} KiB, {} thread(s)", self.generator_rss_peak_kib, self.threads));
+        out.push(format!("  result:     {}", if self.ok { "ok" } else { "FAILED" }));
+        out
+    }
+}
+
 /// A run that could not finish: still one JSON line, for scripts.
 #[derive(Debug, Serialize)]
 pub struct Failure {

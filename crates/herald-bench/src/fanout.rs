@@ -1,0 +1,356 @@
+//! `fanout`: many idle event streams, then notifications to all of them.
+//!
+//! Phases, each bounded by the run's deadline: open every stream (at most
+//! --connect-concurrency connects in flight), publish warm-up events until
+//! every open stream has one (so the server has surely subscribed it),
+//! settle and read the server's memory, optionally stay idle, publish the
+//! measured notifications on a fixed schedule, drain, then stop every
+//! subscriber and add up what each saw.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use crate::api::{Api as AdminApi, bearer};
+use crate::cli::FanoutArgs;
+use crate::endpoint::Endpoint;
+use crate::fanpub::{Api, PLACEHOLDER, Publisher, split_template};
+use crate::procfs::{self, Memory};
+use crate::report::{FanoutReport, ServerUsage};
+use crate::setup::{self, unix_micros};
+use crate::stats::{Errors, Latency};
+use crate::subscriber::{self, Shared, Spec};
+
+/// Longest a single publish may take.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often to publish a warm-up event while streams are not all live.
+const WARMUP_EVERY: Duration = Duration::from_millis(500);
+/// How long warm-up may take.
+const WARMUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often the run looks at the subscribers' progress.
+const POLL: Duration = Duration::from_millis(20);
+/// Open files kept free for the publisher and /proc reads.
+const FD_RESERVE: u64 = 100;
+/// Failed sequence numbers kept to tell unacknowledged deliveries apart.
+const MAX_FAILED_KEPT: usize = 10_000;
+
+/// What the subscribers connect to and the publisher publishes through.
+struct Plan {
+    mode: &'static str,
+    target: String,
+    tenant: Option<String>,
+    spec: Spec,
+    publisher: Publisher,
+}
+
+async fn herald_plan(args: &FanoutArgs, url: &str, allow_remote: bool, sources: Vec<IpAddr>) -> anyhow::Result<Plan> {
+    let endpoint = Endpoint::resolve(url, allow_remote).await?;
+    let op = args.operator_key.as_deref().context("Herald mode needs --operator-key or HERALD_OPERATOR_KEY")?;
+    let mut api = AdminApi::new(endpoint.clone());
+    let tenant = setup::create_tenant(&mut api, op, "fanout").await?;
+    let signing = setup::create_signing_key(&mut api, op, &tenant.id).await?;
+    drop(api);
+    let channels: Vec<String> = (0..args.channels).map(|c| format!("fanout.{c}")).collect();
+    // One token for every subscriber: minting is not what is measured.
+    let token = setup::subscriber_token(&signing, "herald-bench", &channels, args.timeout + 60)?;
+    println!("setup: tenant {} ({}) on {}", tenant.name, tenant.id, endpoint.url);
+    let paths = channels
+        .iter()
+        .map(|ch| Ok(endpoint.uri(&format!("/v1/tenants/{}/stream?channel={ch}&access_token={token}", tenant.id))?.to_string()))
+        .collect::<anyhow::Result<_>>()?;
+    let spec = stream_spec(args, &endpoint, paths, sources);
+    let api = Api::Herald { tenant: tenant.id.clone(), auth: bearer(&tenant.publish_key)? };
+    Ok(Plan {
+        mode: "herald",
+        target: url.to_owned(),
+        tenant: Some(tenant.id),
+        spec,
+        publisher: Publisher::new(endpoint, api, channels, PUBLISH_TIMEOUT),
+    })
+}
+
+async fn template_plan(args: &FanoutArgs, sub: &str, publ: &str, allow_remote: bool, sources: Vec<IpAddr>) -> anyhow::Result<Plan> {
+    if args.channels > 1 && !(sub.contains(PLACEHOLDER) && publ.contains(PLACEHOLDER)) {
+        bail!("with --channels above 1 both templates must name {PLACEHOLDER}");
+    }
+    let (sub_base, sub_rest) = split_template(sub)?;
+    let (pub_base, pub_rest) = split_template(publ)?;
+    let sub_ep = Endpoint::resolve(&sub_base, allow_remote).await?;
+    let pub_ep = Endpoint::resolve(&pub_base, allow_remote).await?;
+    // Fresh channel names, so nothing a peer kept from earlier runs arrives.
+    let run = setup::run_name("fanout");
+    let channels: Vec<String> = (0..args.channels).map(|c| format!("{run}-{c}")).collect();
+    let paths = channels.iter().map(|ch| sub_rest.replace(PLACEHOLDER, ch)).collect();
+    let uris = channels.iter().map(|ch| pub_ep.uri(&pub_rest.replace(PLACEHOLDER, ch))).collect::<anyhow::Result<_>>()?;
+    println!("setup: channels {run}-0 .. {run}-{} via {sub} and {publ}", args.channels - 1);
+    let spec = stream_spec(args, &sub_ep, paths, sources);
+    Ok(Plan {
+        mode: "template",
+        target: sub.to_owned(),
+        tenant: None,
+        spec,
+        publisher: Publisher::new(pub_ep, Api::Template { uris }, channels, PUBLISH_TIMEOUT),
+    })
+}
+
+fn stream_spec(args: &FanoutArgs, endpoint: &Endpoint, paths: Vec<String>, sources: Vec<IpAddr>) -> Spec {
+    Spec {
+        addr: endpoint.addr,
+        host: endpoint.host.to_str().unwrap_or_default().to_owned(),
+        paths,
+        sources,
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        messages: u64::from(args.messages),
+    }
+}
+
+/// Polls `done` every [`POLL`] until it holds or `until` passes; tells which.
+async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= until {
+            return false;
+        }
+        tokio::time::sleep_until((Instant::now() + POLL).min(until)).await;
+    }
+}
+
+fn server_memory(pid: Option<u32>) -> anyhow::Result<Option<Memory>> {
+    pid.map(|p| procfs::memory(&p.to_string()).with_context(|| format!("reading the memory of server pid {p}"))).transpose()
+}
+
+fn server_cpu(pid: Option<u32>) -> Option<f64> {
+    pid.and_then(|p| procfs::cpu_seconds(&p.to_string()).ok())
+}
+
+/// Runs the `fanout` benchmark and returns its figures.
+pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow::Result<FanoutReport> {
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.timeout);
+    let publish_secs = f64::from(args.messages) / f64::from(args.rate);
+    let needed = publish_secs + (args.idle + args.settle + args.drain) as f64 + 10.0;
+    if needed > args.timeout as f64 {
+        bail!(
+            "publishing {} at {}/s plus --idle, --settle and --drain takes about {needed:.0} s; raise --timeout",
+            args.messages,
+            args.rate
+        );
+    }
+    let fd_limit = procfs::raise_fd_limit()?;
+    let n = u64::from(args.subscribers);
+    if n + FD_RESERVE > fd_limit {
+        bail!(
+            "{n} streams need more open files than this process may hold ({fd_limit}); use at most {} per process and run several",
+            fd_limit.saturating_sub(FD_RESERVE)
+        );
+    }
+    let sources: Vec<IpAddr> = (1..=args.source_ips).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect();
+    let plan = match (&args.url, &args.subscribe_template, &args.publish_template) {
+        (Some(url), None, None) => herald_plan(args, url, allow_remote, sources).await?,
+        (None, Some(sub), Some(publ)) => template_plan(args, sub, publ, allow_remote, sources).await?,
+        _ => bail!("give either --url, or both --subscribe-template and --publish-template"),
+    };
+    let Plan { mode, target, tenant, spec, mut publisher } = plan;
+    if !spec.sources.is_empty() && !spec.addr.ip().is_loopback() {
+        bail!("--source-ips binds to 127.0.0.x, which only reaches loopback targets; pass --source-ips 0");
+    }
+    let pid = args.server_pid;
+    let mem_before = server_memory(pid)?;
+
+    // Connect.
+    println!("connecting {n} subscribers ({} at a time) ...", args.connect_concurrency);
+    let shared = Arc::new(Shared::new(usize::from(threads) * 8));
+    let spec = Arc::new(spec);
+    let slots = Arc::new(Semaphore::new(args.connect_concurrency as usize));
+    let (stop_tx, stop) = watch::channel(false);
+    let connect_start_us = unix_micros();
+    let tasks: Vec<_> = (0..args.subscribers as usize)
+        .map(|i| tokio::spawn(subscriber::run(i, spec.clone(), shared.clone(), slots.clone(), stop.clone())))
+        .collect();
+    wait_until(deadline, || shared.connected.load(Relaxed) + shared.connect_failed.load(Relaxed) >= n).await;
+    let connected = shared.connected.load(Relaxed);
+    let connect_s = shared.connects_done_us.load(Relaxed).saturating_sub(connect_start_us) as f64 / 1e6;
+
+    // Warm up: every open stream must have received something.
+    println!("warming up {connected} streams ...");
+    let warm_start = Instant::now();
+    let warm_until = deadline.min(warm_start + WARMUP_TIMEOUT);
+    let mut round = 0;
+    let mut warm_error = None;
+    while Instant::now() < warm_until {
+        if let Err((kind, detail)) = publisher.warm_up(round).await {
+            warm_error = Some(format!("warm-up publish failed ({kind}): {detail}"));
+            break;
+        }
+        round += 1;
+        let next = (Instant::now() + WARMUP_EVERY).min(warm_until);
+        if wait_until(next, || shared.warmed.load(Relaxed) + shared.ended.load(Relaxed) >= connected).await {
+            break;
+        }
+    }
+    if let Some(e) = warm_error {
+        let _ = stop_tx.send(true);
+        bail!(e);
+    }
+    let live = shared.warmed.load(Relaxed);
+    let warmup_s = warm_start.elapsed().as_secs_f64();
+
+    // Idle: memory once settled, then CPU over the idle window.
+    tokio::time::sleep_until((Instant::now() + Duration::from_secs(args.settle)).min(deadline)).await;
+    let mem_connected = server_memory(pid)?;
+    let mut idle_cpu_pct = None;
+    if args.idle > 0 {
+        println!("idle for {} s ...", args.idle);
+        let (cpu0, t0) = (server_cpu(pid), Instant::now());
+        tokio::time::sleep_until((t0 + Duration::from_secs(args.idle)).min(deadline)).await;
+        if let (Some(a), Some(b)) = (cpu0, server_cpu(pid)) {
+            idle_cpu_pct = Some(100.0 * (b - a) / t0.elapsed().as_secs_f64());
+        }
+    }
+
+    // Publish on the schedule: group g (sequence numbers g*B ..) is due at g*B / rate.
+    println!("publishing {} messages at {}/s (batch {}) to {live} live streams ...", args.messages, args.rate, args.batch);
+    let messages = u64::from(args.messages);
+    let batch = u64::from(args.batch);
+    let cpu_publish0 = server_cpu(pid);
+    let publish_start = Instant::now() + Duration::from_millis(10);
+    let first_publish_us = unix_micros() + 10_000;
+    let mut published = 0u64;
+    let mut failed_seqs = Vec::new();
+    let mut errors = Errors::default();
+    let mut first_publish_error = None;
+    let mut max_lag_us = 0u64;
+    let mut publish_latency = Latency::default();
+    for first in (0..messages).step_by(batch as usize) {
+        let count = batch.min(messages - first);
+        let due = publish_start + Duration::from_secs_f64(first as f64 / f64::from(args.rate));
+        if due >= deadline {
+            errors.add("deadline");
+            failed_seqs.extend((first..first + count).take(MAX_FAILED_KEPT.saturating_sub(failed_seqs.len())));
+            continue;
+        }
+        tokio::time::sleep_until(due).await;
+        max_lag_us = max_lag_us.max(due.elapsed().as_micros() as u64);
+        let sent = Instant::now();
+        match publisher.publish(first, count).await {
+            Ok(()) => {
+                publish_latency.record(sent.elapsed());
+                published += count;
+            }
+            Err((kind, detail)) => {
+                first_publish_error.get_or_insert_with(|| format!("seq {first}: {kind}: {detail}"));
+                errors.add(kind);
+                failed_seqs.extend((first..first + count).take(MAX_FAILED_KEPT.saturating_sub(failed_seqs.len())));
+            }
+        }
+    }
+    let publish_s = publish_start.elapsed().as_secs_f64();
+
+    // Drain: until every open stream has every acknowledged event.
+    let drain_until = deadline.min(Instant::now() + Duration::from_secs(args.drain));
+    wait_until(drain_until, || shared.distinct.load(Relaxed) >= (connected - shared.ended.load(Relaxed)) * published).await;
+    let publish_cpu_pct = match (cpu_publish0, server_cpu(pid)) {
+        (Some(a), Some(b)) => 100.0 * (b - a) / publish_start.elapsed().as_secs_f64().max(1e-3),
+        _ => 0.0,
+    };
+    let mem_end = server_memory(pid)?;
+    let _ = stop_tx.send(true);
+
+    // Sum up every subscriber.
+    let (mut lost, mut duplicated, mut out_of_order, mut unacknowledged, mut unexpected) = (0, 0, 0, 0, 0);
+    for task in tasks {
+        let o = task.await.context("a subscriber panicked")?;
+        if !o.connected {
+            continue;
+        }
+        let unacked = failed_seqs.iter().filter(|&&s| o.seqs.contains(s)).count() as u64;
+        unacknowledged += unacked;
+        lost += published.saturating_sub(o.seqs.distinct - unacked);
+        duplicated += o.seqs.duplicated;
+        out_of_order += o.seqs.out_of_order;
+        unexpected += o.unexpected;
+    }
+    let received = shared.received.load(Relaxed);
+    let last_event_us = shared.last_event_us.load(Relaxed);
+    let delivery_s = last_event_us.saturating_sub(first_publish_us) as f64 / 1e6;
+    let connect_failed = shared.connect_failed.load(Relaxed);
+    let streams_ended = shared.ended.load(Relaxed);
+    let publish_errors_total = errors.total();
+    let server = match (pid, mem_before, mem_connected, mem_end) {
+        (Some(pid), Some(before), Some(conn), Some(end)) => Some(ServerUsage {
+            pid,
+            rss_before_kib: before.rss_kib,
+            rss_connected_kib: conn.rss_kib,
+            rss_end_kib: end.rss_kib,
+            rss_peak_kib: end.hwm_kib,
+            kib_per_idle_connection: if connected > 0 { (conn.rss_kib as f64 - before.rss_kib as f64) / connected as f64 } else { 0.0 },
+            idle_cpu_pct,
+            publish_cpu_pct,
+        }),
+        _ => None,
+    };
+    let ok = connect_failed == 0
+        && connected == n
+        && live == connected
+        && streams_ended == 0
+        && publish_errors_total == 0
+        && published == messages
+        && lost == 0
+        && duplicated == 0
+        && out_of_order == 0
+        && unacknowledged == 0
+        && unexpected == 0;
+    let first_connect_error = shared.first_connect_error.lock().expect("error slot poisoned").clone();
+    let first_stream_end = shared.first_end.lock().expect("error slot poisoned").clone();
+    Ok(FanoutReport {
+        bench: "fanout",
+        mode,
+        target,
+        tenant,
+        subscribers: args.subscribers,
+        channels: args.channels,
+        messages: args.messages,
+        rate: args.rate,
+        batch: args.batch,
+        source_ips: args.source_ips,
+        threads,
+        fd_limit,
+        connected,
+        connect_failed,
+        first_connect_error,
+        connect_s,
+        connects_per_s: if connect_s > 0.0 { connected as f64 / connect_s } else { 0.0 },
+        live,
+        warmup_s,
+        published,
+        publish_errors_total,
+        publish_errors: errors,
+        first_publish_error,
+        publish_s,
+        publish_rate_achieved: if publish_s > 0.0 { published as f64 / publish_s } else { 0.0 },
+        max_schedule_lag_us: max_lag_us,
+        publish_latency: publish_latency.summary(),
+        expected_events: connected * published,
+        received_events: received,
+        lost,
+        duplicated,
+        out_of_order,
+        unacknowledged,
+        unexpected,
+        streams_ended,
+        first_stream_end,
+        delivery_s,
+        delivered_per_s: if delivery_s > 0.0 { received as f64 / delivery_s } else { 0.0 },
+        latency: shared.latency().summary(),
+        server,
+        generator_rss_peak_kib: procfs::memory("self").map(|m| m.hwm_kib).unwrap_or(0),
+        ok,
+    })
+}

@@ -1,0 +1,75 @@
+//! What Linux tells about a process in `/proc`: resident memory (`VmRSS`,
+//! and its peak `VmHWM`) and CPU time used, so a run can report what the
+//! server spent on it. Also raises this process's open-file limit.
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+
+/// Clock ticks per second of `/proc/PID/stat` times (USER_HZ: 100 on every
+/// mainstream Linux build).
+const TICKS_PER_S: f64 = 100.0;
+
+/// Resident memory of a process, in KiB.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Memory {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+}
+
+/// Reads `VmRSS` and `VmHWM` of `pid` (`"self"` for this process).
+pub fn memory(pid: &str) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    let field = |name: &str| -> anyhow::Result<u64> {
+        let line = text.lines().find(|l| l.starts_with(name)).with_context(|| format!("{path} has no {name}"))?;
+        let kib = line[name.len()..].trim().trim_end_matches("kB").trim();
+        kib.parse().with_context(|| format!("{path}: bad {name} `{line}`"))
+    };
+    Ok(Memory { rss_kib: field("VmRSS:")?, hwm_kib: field("VmHWM:")? })
+}
+
+/// CPU seconds (user + system) used so far by `pid`.
+pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    parse_cpu(&text).with_context(|| format!("{path} is not as expected"))
+}
+
+/// `utime + stime` from a `/proc/PID/stat` line. The command name (field 2)
+/// may hold spaces and parentheses, so fields are counted after its last `)`.
+fn parse_cpu(stat: &str) -> anyhow::Result<f64> {
+    let after = &stat[stat.rfind(')').context("no command name")? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the name: state is field 3, utime field 14, stime field 15.
+    if fields.len() < 13 {
+        bail!("too few fields");
+    }
+    let utime: u64 = fields[11].parse()?;
+    let stime: u64 = fields[12].parse()?;
+    Ok((utime + stime) as f64 / TICKS_PER_S)
+}
+
+/// Raises this process's soft limit on open files to its hard limit and
+/// returns the limit now in force.
+pub fn raise_fd_limit() -> anyhow::Result<u64> {
+    rlimit::increase_nofile_limit(u64::MAX).context("raising the open-file limit")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let m = memory("self").unwrap();
+        assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib, "{m:?}");
+        assert!(cpu_seconds("self").unwrap() >= 0.0);
+        assert!(raise_fd_limit().unwrap() >= 256);
+    }
+
+    #[test]
+    fn command_names_with_spaces_and_parentheses_parse() {
+        let stat = "42 (a b) c)) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 100 1000 10";
+        assert_eq!(parse_cpu(stat).unwrap(), 3.0);
+    }
+}
