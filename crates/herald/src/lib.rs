@@ -62,13 +62,13 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let bus = connect_bus(&config, &store).await?;
     let bus_name = bus.as_ref().map_or("none", |b| b.name());
     let relay_config = RelayConfig { poll_every: Duration::from_millis(config.poll_interval_ms), page: config.stream.replay_page };
-    let (relay, _relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
+    let (relay, relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting the relay: {e}"))?;
     // A commit hands all its notifications to a subscriber at once; half the
     // queue leaves a reader that is a little behind room for the next one.
     let max_group = config.stream.subscriber_queue / 2;
-    let (publisher, _writer) =
+    let (publisher, writer_task) =
         Publisher::start(store.clone(), Arc::new(move |batch| relay.committed(batch)), config.limits.publish_queue, max_group);
 
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
@@ -99,9 +99,15 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         "herald {} listening on http://{addr} (API http://{addr}/v1, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
-    herald_server::serve(state, listener, ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) })
-        .await
-        .context("serving HTTP")?;
+    let server = herald_server::serve(state, listener, ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) });
+    // The writer and the relay live as long as the server. Should one end
+    // (a panic), stop the process rather than run on half-broken: publishes
+    // would fail and streams would wait forever; a supervisor restarts us.
+    tokio::select! {
+        served = server => served.context("serving HTTP")?,
+        ended = writer_task => anyhow::bail!("the publish writer stopped unexpectedly: {ended:?}"),
+        ended = relay_task => anyhow::bail!("the fan-out relay stopped unexpectedly: {ended:?}"),
+    }
     tracing::info!("herald stopped");
     Ok(())
 }
