@@ -99,7 +99,11 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         "herald {} listening on http://{addr} (API http://{addr}/v1, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
-    let server = herald_server::serve(state, listener, ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) });
+    let server = herald_server::serve(
+        state,
+        listener,
+        ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) },
+    );
     // The writer and the relay live as long as the server. Should one end
     // (a panic), stop the process rather than run on half-broken: publishes
     // would fail and streams would wait forever; a supervisor restarts us.
