@@ -20,6 +20,13 @@ pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions) -
     let data = web::Data::new(state);
     HttpServer::new(move || crate::app::app(data.clone()))
         .workers(opts.workers.max(1))
+        // Each event should leave at once: Nagle's algorithm would hold a
+        // small write back until the previous one is acknowledged (up to
+        // 40 ms with delayed ACKs). Queued events are still coalesced into
+        // one write by the dispatcher.
+        .tcp_nodelay(true)
+        // Reconnect storms (a node restart) arrive as bursts of connects.
+        .backlog(4096)
         .shutdown_timeout(opts.shutdown_timeout.as_secs().max(1))
         .listen(listener)?
         .run()
