@@ -164,3 +164,34 @@ e2e! {
         assert_eq!(got, published);
     }
 }
+
+e2e! {
+    async fn multi_line_data_arrives_intact_live_and_replayed(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let token = t.token("1", &["orders"]);
+        let mut live = s.subscribe(&t, &token, &["orders"], None).await;
+        // Pretty-printed JSON keeps its newlines (and a CR LF) in the stored
+        // text; each line must become its own `data:` field on the wire.
+        let body = "{\n  \"type\": \"order.created\",\r\n  \"data\": {\n    \"order\": 7,\n    \"lines\": [1, 2]\n  }\n}";
+        let res = reqwest::Client::new()
+            .post(s.url(&format!("/v1/tenants/{}/channels/orders/notifications", t.id)))
+            .bearer_auth(&t.publish_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let id = res.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
+        let before = s.publish(&t, "orders", json!({"type": "marker"})).await;
+        let live_events = live.take(2, WAIT).await;
+        assert_eq!(ids(&live_events), vec![id, before]);
+        assert_eq!(data(&live_events[0])["data"], json!({"order": 7, "lines": [1, 2]}));
+        // The replayed event is the same bytes as the live one.
+        let mut replay = s.subscribe(&t, &token, &["orders"], Some(id - 1)).await;
+        let replayed = replay.take(2, WAIT).await;
+        assert_eq!(ids(&replayed), vec![id, before]);
+        assert_eq!(replayed[0].data, live_events[0].data);
+    }
+}

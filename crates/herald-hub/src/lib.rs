@@ -7,37 +7,42 @@
 //! from the hub, its stream ends after draining what was queued, and the
 //! client resumes from history with `Last-Event-ID`. So a slow reader never
 //! slows the others and never loses anything.
+//!
+//! The hub also keeps time for its streams: one ticker sends heartbeats,
+//! spread evenly over the heartbeat period, and ends streams whose token
+//! expired, so an idle stream costs no timer of its own.
 
 #![forbid(unsafe_code)]
 
+pub mod frame;
 pub mod relay;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use bytestring::ByteString;
-use herald_core::ids::{Seq, TenantId};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use herald_core::ids::TenantId;
 use herald_core::names::UserId;
 use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
 use tokio::sync::mpsc;
 
-/// One notification ready for the wire.
-#[derive(Debug)]
-pub struct Delivery {
-    pub id: Seq,
-    pub event_type: ByteString,
-    /// The subscriber-visible JSON, shared by every stream.
-    pub json: ByteString,
-}
+pub use crate::frame::Frame;
 
 type SubId = u64;
 
 struct Sub {
     user: UserId,
     patterns: Vec<ChannelPattern>,
-    tx: mpsc::Sender<Arc<Delivery>>,
+    /// The token's `exp` (unix seconds): nothing is delivered at or after it.
+    exp: i64,
+    tx: mpsc::Sender<Frame>,
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// One tenant's live subscribers, indexed so a publish visits only the
@@ -104,7 +109,7 @@ impl std::fmt::Debug for Hub {
 
 /// A live subscription. Dropping it unregisters the subscriber.
 pub struct Subscription {
-    pub rx: mpsc::Receiver<Arc<Delivery>>,
+    pub rx: mpsc::Receiver<Frame>,
     hub: Hub,
     tenant: TenantId,
     id: SubId,
@@ -122,14 +127,15 @@ impl Hub {
         Self { inner: Arc::new(Inner { rooms: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), queue: queue.max(1) }) }
     }
 
-    /// Registers a subscriber. Patterns must already be authorized.
-    pub fn subscribe(&self, tenant: &TenantId, user: UserId, mut patterns: Vec<ChannelPattern>) -> Subscription {
+    /// Registers a subscriber whose token expires at `exp` (unix seconds).
+    /// Patterns must already be authorized.
+    pub fn subscribe(&self, tenant: &TenantId, user: UserId, mut patterns: Vec<ChannelPattern>, exp: i64) -> Subscription {
         patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         patterns.dedup();
         let (tx, rx) = mpsc::channel(self.inner.queue);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        rooms.entry(tenant.clone()).or_default().insert(id, Sub { user, patterns, tx });
+        rooms.entry(tenant.clone()).or_default().insert(id, Sub { user, patterns, exp, tx });
         Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }
     }
 
@@ -161,38 +167,94 @@ impl Hub {
 
     /// Fans out committed notifications, in the order given (commit order).
     pub fn publish(&self, batch: &[Arc<Notification>]) {
-        let mut overflowed: Vec<(TenantId, SubId)> = Vec::new();
+        let now = unix_now();
+        let mut gone: Vec<(TenantId, SubId)> = Vec::new();
         {
             let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
             for n in batch {
                 let Some(room) = rooms.get(&n.tenant) else { continue };
                 let exact = room.exact.get(n.channel.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                 let wild = room.wild.iter().filter(|id| room.subs[*id].patterns.iter().any(|p| p.matches(&n.channel)));
-                let mut delivery: Option<Arc<Delivery>> = None;
+                let mut frame: Option<Frame> = None;
                 for id in exact.iter().chain(wild) {
                     let sub = &room.subs[id];
                     // Once a subscriber missed one notification it must get
                     // none after it, or a resume from a later id would skip
                     // the missed one.
-                    if !n.is_for(&sub.user) || overflowed.iter().any(|(t, o)| o == id && t == &n.tenant) {
+                    if !n.is_for(&sub.user) || gone.iter().any(|(t, o)| o == id && t == &n.tenant) {
                         continue;
                     }
-                    let d = delivery.get_or_insert_with(|| {
-                        Arc::new(Delivery {
-                            id: n.id,
-                            event_type: ByteString::from(n.event_type.as_str()),
-                            json: ByteString::from(n.wire_json()),
-                        })
-                    });
-                    if sub.tx.try_send(d.clone()).is_err() {
-                        overflowed.push((n.tenant.clone(), *id));
+                    if sub.exp <= now {
+                        let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
+                        gone.push((n.tenant.clone(), *id));
+                        continue;
+                    }
+                    let f = frame.get_or_insert_with(|| Frame::notification(n));
+                    if sub.tx.try_send(f.clone()).is_err() {
+                        tracing::debug!(tenant = %n.tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
+                        gone.push((n.tenant.clone(), *id));
                     }
                 }
             }
         }
-        for (tenant, id) in overflowed {
-            tracing::debug!(%tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
-            self.remove(&tenant, &[id]);
+        self.remove_all(gone);
+    }
+
+    fn remove_all(&self, mut gone: Vec<(TenantId, SubId)>) {
+        if gone.is_empty() {
+            return;
+        }
+        gone.sort();
+        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+        for (tenant, id) in gone {
+            if let Some(room) = rooms.get_mut(&tenant) {
+                room.remove(id);
+                if room.subs.is_empty() {
+                    rooms.remove(&tenant);
+                }
+            }
+        }
+    }
+
+    /// One second of the hub's clock: a heartbeat to every stream whose
+    /// turn it is (each gets one per `every` ticks, their turns spread over
+    /// the ticks so heartbeats do not come in one burst), and `token-expired`
+    /// to streams whose token expired. Returns how many heartbeats were sent.
+    pub fn tick(&self, tick: u64, every: u64) -> usize {
+        let now = unix_now();
+        let every = every.max(1);
+        let mut sent = 0;
+        let mut gone = Vec::new();
+        {
+            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+            for (tenant, room) in rooms.iter() {
+                for (id, sub) in &room.subs {
+                    if sub.exp <= now {
+                        let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
+                        gone.push((tenant.clone(), *id));
+                    } else if (id.wrapping_add(tick)).is_multiple_of(every) {
+                        // A full queue means the stream is busy, so it
+                        // needs no heartbeat.
+                        sent += usize::from(sub.tx.try_send(Frame::heartbeat()).is_ok());
+                    }
+                }
+            }
+        }
+        self.remove_all(gone);
+        sent
+    }
+
+    /// Runs the clock: `tick` once a second, for ever. A heartbeat reaches
+    /// each stream every `heartbeat` (rounded to whole seconds, at least 1).
+    pub async fn run_clock(self, heartbeat: Duration) {
+        let every = heartbeat.as_secs().max(1);
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut tick = 0u64;
+        loop {
+            interval.tick().await;
+            tick = tick.wrapping_add(1);
+            self.tick(tick, every);
         }
     }
 }
@@ -200,6 +262,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use herald_core::ids::Seq;
     use herald_core::names::{ChannelName, EventType};
     use serde_json::value::RawValue;
 
@@ -215,6 +278,8 @@ mod tests {
         })
     }
 
+    const FAR: i64 = i64::MAX;
+
     fn pats(ps: &[&str]) -> Vec<ChannelPattern> {
         ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
     }
@@ -224,11 +289,11 @@ mod tests {
         let hub = Hub::new(16);
         let t = TenantId::generate();
         let other = TenantId::generate();
-        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["orders"]));
-        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["user.b.*", "orders"]));
-        let mut c = hub.subscribe(&other, UserId::parse("a").unwrap(), pats(&["orders"]));
+        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["orders"]), FAR);
+        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["user.b.*", "orders"]), FAR);
+        let mut c = hub.subscribe(&other, UserId::parse("a").unwrap(), pats(&["orders"]), FAR);
         hub.publish(&[note(&t, 1, "orders", None), note(&t, 2, "user.b.inbox", None), note(&t, 3, "orders", Some(&["b"]))]);
-        let ids = |s: &mut Subscription| std::iter::from_fn(|| s.rx.try_recv().ok()).map(|d| d.id).collect::<Vec<_>>();
+        let ids = |s: &mut Subscription| std::iter::from_fn(|| s.rx.try_recv().ok()).map(|d| d.id.unwrap()).collect::<Vec<_>>();
         assert_eq!(ids(&mut a), vec![1]);
         assert_eq!(ids(&mut b), vec![1, 2, 3]);
         assert_eq!(ids(&mut c), Vec::<Seq>::new());
@@ -238,45 +303,45 @@ mod tests {
     fn same_bytes_are_shared_between_subscribers() {
         let hub = Hub::new(4);
         let t = TenantId::generate();
-        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["x"]));
-        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["x"]));
+        let mut a = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["x"]), FAR);
+        let mut b = hub.subscribe(&t, UserId::parse("b").unwrap(), pats(&["x"]), FAR);
         hub.publish(&[note(&t, 1, "x", None)]);
         let (da, db) = (a.rx.try_recv().unwrap(), b.rx.try_recv().unwrap());
-        assert!(Arc::ptr_eq(&da, &db));
+        assert_eq!(da.bytes.as_ptr(), db.bytes.as_ptr());
     }
 
     #[test]
     fn overflowing_subscriber_is_dropped_and_others_keep_going() {
         let hub = Hub::new(2);
         let t = TenantId::generate();
-        let mut slow = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]));
-        let mut fast = hub.subscribe(&t, UserId::parse("f").unwrap(), pats(&["x"]));
+        let mut slow = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]), FAR);
+        let mut fast = hub.subscribe(&t, UserId::parse("f").unwrap(), pats(&["x"]), FAR);
         for i in 1..=3 {
             hub.publish(&[note(&t, i, "x", None)]);
             while fast.rx.try_recv().is_ok() {}
         }
         assert_eq!(hub.subscriber_count(), 1);
         // The slow one drains what it had, then sees the end of its stream.
-        assert_eq!(slow.rx.try_recv().unwrap().id, 1);
-        assert_eq!(slow.rx.try_recv().unwrap().id, 2);
+        assert_eq!(slow.rx.try_recv().unwrap().id.unwrap(), 1);
+        assert_eq!(slow.rx.try_recv().unwrap().id.unwrap(), 2);
         assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         hub.publish(&[note(&t, 4, "x", None)]);
-        assert_eq!(fast.rx.try_recv().unwrap().id, 4);
+        assert_eq!(fast.rx.try_recv().unwrap().id.unwrap(), 4);
     }
 
     #[test]
     fn an_overflowed_subscriber_gets_nothing_later_in_the_same_batch() {
         let hub = Hub::new(1);
         let t = TenantId::generate();
-        let mut s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x", "y"]));
+        let mut s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x", "y"]), FAR);
         // 2 overflows the one-slot queue; 3 would fit again if the reader
         // drained meanwhile, but must not be sent.
         hub.publish(&[note(&t, 1, "x", None), note(&t, 2, "x", None)]);
-        assert_eq!(s.rx.try_recv().unwrap().id, 1);
+        assert_eq!(s.rx.try_recv().unwrap().id.unwrap(), 1);
         assert!(matches!(s.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
-        let mut s2 = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]));
+        let mut s2 = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]), FAR);
         hub.publish(&[note(&t, 3, "x", None), note(&t, 4, "x", None), note(&t, 5, "x", None)]);
-        assert_eq!(s2.rx.try_recv().unwrap().id, 3);
+        assert_eq!(s2.rx.try_recv().unwrap().id.unwrap(), 3);
         assert!(s2.rx.try_recv().is_err());
     }
 
@@ -284,9 +349,70 @@ mod tests {
     fn dropping_a_subscription_unregisters_it() {
         let hub = Hub::new(2);
         let t = TenantId::generate();
-        let s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["a.>"]));
+        let s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["a.>"]), FAR);
         assert_eq!(hub.subscriber_count(), 1);
         drop(s);
         assert_eq!(hub.subscriber_count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    fn pats(ps: &[&str]) -> Vec<ChannelPattern> {
+        ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
+    }
+
+    #[test]
+    fn heartbeats_are_spread_over_the_period() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let mut subs: Vec<_> = (0..6).map(|i| hub.subscribe(&t, UserId::parse(format!("u{i}")).unwrap(), pats(&["x"]), i64::MAX)).collect();
+        // Over one period of 3 ticks each stream gets exactly one heartbeat,
+        // a third of them per tick.
+        let per_tick: Vec<usize> = (1..=3).map(|tick| hub.tick(tick, 3)).collect();
+        assert_eq!(per_tick, vec![2, 2, 2]);
+        for s in &mut subs {
+            let f = s.rx.try_recv().unwrap();
+            assert_eq!(&f.bytes[..], frame::HEARTBEAT);
+            assert!(s.rx.try_recv().is_err());
+        }
+    }
+
+    #[test]
+    fn expired_tokens_get_token_expired_and_their_stream_ends() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let past = unix_now() - 1;
+        let mut old = hub.subscribe(&t, UserId::parse("old").unwrap(), pats(&["x"]), past);
+        let mut live = hub.subscribe(&t, UserId::parse("live").unwrap(), pats(&["x"]), i64::MAX);
+        hub.tick(1, 1000);
+        let f = old.rx.try_recv().unwrap();
+        assert!(f.last && f.id.is_none());
+        assert_eq!(&f.bytes[..], format!("event: token-expired\ndata: {{\"exp\":{past}}}\n\n").as_bytes());
+        assert!(matches!(old.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        assert!(live.rx.try_recv().is_err());
+        assert_eq!(hub.subscriber_count(), 1);
+    }
+
+    #[test]
+    fn nothing_is_delivered_on_an_expired_token() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let mut s = hub.subscribe(&t, UserId::parse("u").unwrap(), pats(&["x"]), unix_now() - 1);
+        let n = Arc::new(Notification {
+            tenant: t.clone(),
+            id: 1,
+            channel: herald_core::names::ChannelName::parse("x").unwrap(),
+            event_type: herald_core::names::EventType::parse("t").unwrap(),
+            data: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+            recipients: None,
+            created_at: chrono::Utc::now(),
+        });
+        hub.publish(&[n]);
+        let f = s.rx.try_recv().unwrap();
+        assert!(f.last && f.id.is_none(), "token-expired instead of the notification");
+        assert!(s.rx.try_recv().is_err());
     }
 }

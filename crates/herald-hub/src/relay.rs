@@ -330,13 +330,13 @@ mod tests {
     async fn ids(sub: &mut Subscription, n: usize) -> Vec<Seq> {
         let mut out = Vec::new();
         for _ in 0..n {
-            out.push(tokio::time::timeout(Duration::from_secs(5), sub.rx.recv()).await.unwrap().unwrap().id);
+            out.push(tokio::time::timeout(Duration::from_secs(5), sub.rx.recv()).await.unwrap().unwrap().id.unwrap());
         }
         out
     }
 
     fn subscribe(hub: &Hub, t: &TenantId) -> Subscription {
-        hub.subscribe(t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()])
+        hub.subscribe(t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()], i64::MAX)
     }
 
     #[tokio::test]

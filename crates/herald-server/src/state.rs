@@ -9,8 +9,6 @@ use herald_store::publish::Publisher;
 /// Stream behaviour knobs.
 #[derive(Clone, Debug)]
 pub struct StreamSettings {
-    /// Interval between `: keep-alive` comments.
-    pub heartbeat: Duration,
     /// The `retry:` sent at the start of each stream.
     pub retry: Duration,
     /// Rows fetched per history query while replaying.

@@ -10,20 +10,24 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, Responder, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use actix_web_lab::extract::Query;
-use actix_web_lab::sse::{Data, Event, Sse};
+use bytes::{Bytes, BytesMut};
+use futures_util::Stream;
+use futures_util::future::BoxFuture;
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::UserId;
-use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
 use herald_core::token::{TokenError, read_kid, verify};
 use herald_core::{DomainError, limits};
-use herald_hub::{Delivery, Hub, Subscription};
-use herald_store::Store;
+use herald_hub::{Frame, Hub, Subscription};
+use herald_store::notifications::ReplayPage;
+use herald_store::{Store, StoreError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -123,35 +127,36 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
 
     let resume = last_event_id(&req, q.last_event_id)?;
     let mut pending = VecDeque::new();
+    pending.push_back(Frame::retry(app.stream.retry.as_millis()).bytes);
     if let Some(after) = resume
         && app.store.history_truncated_after(&tenant, &patterns, after).await?
     {
-        pending.push_back(Event::Data(Data::new(format!(r#"{{"last_event_id":{after}}}"#)).event("history-truncated")));
+        pending.push_back(Frame::control("history-truncated", &format!(r#"{{"last_event_id":{after}}}"#), false).bytes);
     }
 
-    let ttl = Duration::from_secs(subscriber.expires_at.saturating_sub(now).max(0) as u64);
     let feed = Feed {
         store: app.store.clone(),
         hub: app.hub.clone(),
         tenant,
         user: subscriber.user,
-        patterns,
+        patterns: patterns.into(),
         cursor: resume.unwrap_or(0),
         phase: if resume.is_some() { Phase::History } else { Phase::Subscribe },
         sub: None,
+        replay: None,
         pending,
-        expires: Box::pin(tokio::time::sleep(ttl)),
         exp: subscriber.expires_at,
         page: app.stream.replay_page,
         finished: false,
     };
-    let events =
-        futures_util::stream::unfold(feed, |mut feed| async move { feed.next_event().await.map(|e| (Ok::<_, Infallible>(e), feed)) });
-    let sse = Sse::from_stream(events).with_retry_duration(app.stream.retry).with_keep_alive(app.stream.heartbeat);
-    let mut res = sse.respond_to(&req).map_into_boxed_body();
-    // Tell nginx-style proxies not to buffer the stream.
-    res.headers_mut().insert(header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no"));
-    Ok(res)
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // No compression middleware may hold events back to fill a block.
+        .insert_header((header::CONTENT_ENCODING, "identity"))
+        // Tell nginx-style proxies not to buffer the stream.
+        .insert_header((header::HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")))
+        .streaming(feed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,95 +168,128 @@ enum Phase {
     Live,
 }
 
-/// One stream's state machine.
+/// One stream's state machine, polled by the HTTP layer as the response
+/// body. It holds no timer: heartbeats and token expiry come from the hub's
+/// clock once the stream is live. Hand-written rather than an `async` block
+/// so that each event costs a queue pop, not a move of the whole state.
 struct Feed {
     store: Store,
     hub: Hub,
     tenant: TenantId,
     user: UserId,
-    patterns: Vec<ChannelPattern>,
+    patterns: Arc<[ChannelPattern]>,
     /// Highest id sent (or scanned past) so far.
     cursor: Seq,
     phase: Phase,
     sub: Option<Subscription>,
-    pending: VecDeque<Event>,
-    /// Fires at the token's `exp`; one timer for the stream's life.
-    expires: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// The history query in flight (boxed: an idle stream should not be as
+    /// large as a database query).
+    replay: Option<BoxFuture<'static, Result<ReplayPage, StoreError>>>,
+    /// Encoded frames to send before anything else.
+    pending: VecDeque<Bytes>,
     exp: i64,
     page: u64,
     finished: bool,
 }
 
-fn history_event(n: &Notification) -> Event {
-    Event::Data(Data::new(n.wire_json()).id(n.id.to_string()).event(n.event_type.as_str().to_owned()))
-}
-
-fn live_event(d: &Delivery) -> Event {
-    Event::Data(Data::new(d.json.clone()).id(d.id.to_string()).event(d.event_type.clone()))
-}
+/// Frames taken from the queue for one write: several events queued behind
+/// a busy socket go out in one `send`.
+const COALESCE: usize = 64;
 
 impl Feed {
-    fn expired_event(&mut self) -> Event {
-        self.finished = true;
-        Event::Data(Data::new(format!(r#"{{"exp":{}}}"#, self.exp)).event("token-expired"))
-    }
-
     fn subscribe(&mut self) {
-        self.sub = Some(self.hub.subscribe(&self.tenant, self.user.clone(), self.patterns.clone()));
+        self.sub = Some(self.hub.subscribe(&self.tenant, self.user.clone(), self.patterns.to_vec(), self.exp));
     }
 
-    async fn next_event(&mut self) -> Option<Event> {
+    /// Keeps a live frame unless the hand-over already sent it.
+    fn accept(&mut self, frame: Frame) -> Option<Bytes> {
+        self.finished |= frame.last;
+        match frame.id {
+            Some(id) if id <= self.cursor => None,
+            Some(id) => {
+                self.cursor = id;
+                Some(frame.bytes)
+            }
+            None => Some(frame.bytes),
+        }
+    }
+
+    fn start_replay(&mut self) -> BoxFuture<'static, Result<ReplayPage, StoreError>> {
+        let (store, tenant, patterns, user) = (self.store.clone(), self.tenant.clone(), self.patterns.clone(), self.user.clone());
+        let (after, limit) = (self.cursor, self.page);
+        Box::pin(async move { store.replay(&tenant, &patterns, Some(&user), after, limit).await })
+    }
+
+    /// Everything already queued for this stream, as one chunk.
+    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         loop {
-            if let Some(e) = self.pending.pop_front() {
-                return Some(e);
-            }
-            if self.finished {
-                return None;
-            }
-            if self.expires.is_elapsed() {
-                return Some(self.expired_event());
-            }
-            match self.phase {
-                Phase::Subscribe => {
-                    self.subscribe();
-                    self.phase = Phase::Live;
+            let sub = self.sub.as_mut().expect("subscribed before going live");
+            // `None`: dropped by the hub (slow reader, expired token, tenant
+            // deleted): end the stream so the client resumes from history.
+            let Some(first) = ready!(sub.rx.poll_recv(cx)) else { return Poll::Ready(None) };
+            let Some(mut chunk) = self.accept(first) else { continue };
+            let mut joined: Option<BytesMut> = None;
+            for _ in 1..COALESCE {
+                if self.finished {
+                    break;
                 }
+                let Ok(frame) = self.sub.as_mut().expect("live").rx.try_recv() else { break };
+                if let Some(b) = self.accept(frame) {
+                    joined.get_or_insert_with(|| BytesMut::from(&chunk[..])).extend_from_slice(&b);
+                }
+            }
+            if let Some(j) = joined {
+                chunk = j.freeze();
+            }
+            return Poll::Ready(Some(chunk));
+        }
+    }
+}
+
+impl Stream for Feed {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(b) = this.pending.pop_front() {
+                return Poll::Ready(Some(Ok(b)));
+            }
+            if this.finished {
+                return Poll::Ready(None);
+            }
+            match this.phase {
+                Phase::Subscribe => {
+                    this.subscribe();
+                    this.phase = Phase::Live;
+                }
+                Phase::Live => return this.poll_live(cx).map(|c| c.map(Ok)),
                 Phase::History => {
-                    // Boxed: an idle stream's state machine should not be as
-                    // large as a database query in flight.
-                    let query = Box::pin(self.store.replay(&self.tenant, &self.patterns, Some(&self.user), self.cursor, self.page));
-                    let page = match query.await {
+                    if this.replay.is_none() {
+                        if chrono::Utc::now().timestamp() >= this.exp {
+                            this.finished = true;
+                            return Poll::Ready(Some(Ok(Frame::token_expired(this.exp).bytes)));
+                        }
+                        this.replay = Some(this.start_replay());
+                    }
+                    let result = ready!(this.replay.as_mut().expect("set above").as_mut().poll(cx));
+                    this.replay = None;
+                    let page = match result {
                         Ok(page) => page,
                         Err(e) => {
                             // End the stream; the client resumes from its last id.
-                            tracing::warn!(tenant = %self.tenant, error = %e, "history replay failed; closing stream");
-                            return None;
+                            tracing::warn!(tenant = %this.tenant, error = %e, "history replay failed; closing stream");
+                            return Poll::Ready(None);
                         }
                     };
-                    self.pending.extend(page.items.iter().map(history_event));
-                    self.cursor = page.next_after;
+                    this.pending.extend(page.items.iter().map(|n| Frame::notification(n).bytes));
+                    this.cursor = page.next_after;
                     if page.done {
-                        if self.sub.is_none() {
-                            self.subscribe();
+                        if this.sub.is_none() {
+                            this.subscribe();
                         } else {
-                            self.phase = Phase::Live;
+                            this.phase = Phase::Live;
                         }
-                    }
-                }
-                Phase::Live => {
-                    let sub = self.sub.as_mut().expect("subscribed before going live");
-                    tokio::select! {
-                        d = sub.rx.recv() => match d {
-                            Some(d) if d.id > self.cursor => {
-                                self.cursor = d.id;
-                                return Some(live_event(&d));
-                            }
-                            Some(_) => {}
-                            // Dropped by the hub (slow reader, tenant deleted): end
-                            // the stream so the client resumes from history.
-                            None => return None,
-                        },
-                        _ = &mut self.expires => return Some(self.expired_event()),
                     }
                 }
             }

@@ -1,9 +1,12 @@
 //! Publishing with group commit.
 //!
 //! Every publish goes through one writer task per process. The task takes
-//! whatever requests are waiting, commits them in one transaction, then calls
-//! the commit hook (the live fan-out) in commit order, and only then answers
-//! each request. This gives:
+//! whatever requests are waiting, commits them in one transaction, answers
+//! each request, then calls the commit hook (the live fan-out) in commit
+//! order. Answering first matters under load: the answer's wake-up is queued
+//! on its HTTP worker ahead of the thousands of stream wake-ups the fan-out
+//! causes, so a publisher is not kept waiting behind the delivery of what it
+//! published. This gives:
 //! - durability before acknowledgement (201 only after COMMIT);
 //! - hub order equal to commit order, which gapless replay relies on;
 //! - one fsync for many concurrent publishes.
@@ -105,10 +108,10 @@ async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>, max
         let groups: Vec<&[NewNotification]> = jobs.iter().map(|j| j.items.as_slice()).collect();
         match store.commit_group(&groups).await {
             Ok((results, committed)) => {
-                hook(&committed);
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(result);
                 }
+                hook(&committed);
             }
             Err(e) if jobs.len() == 1 => {
                 tracing::warn!(error = %e, "publish transaction failed");
@@ -118,14 +121,15 @@ async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>, max
                 // One bad request must not fail its neighbours: retry alone.
                 tracing::warn!(error = %e, requests = jobs.len(), "group commit failed; retrying requests one by one");
                 for job in jobs {
-                    let result = match store.commit_group(&[job.items.as_slice()]).await {
+                    match store.commit_group(&[job.items.as_slice()]).await {
                         Ok((mut results, committed)) => {
+                            let _ = job.reply.send(results.pop().unwrap_or(Err(StoreError::Closed)));
                             hook(&committed);
-                            results.pop().unwrap_or(Err(StoreError::Closed))
                         }
-                        Err(e) => Err(e),
-                    };
-                    let _ = job.reply.send(result);
+                        Err(e) => {
+                            let _ = job.reply.send(Err(e));
+                        }
+                    }
                 }
             }
         }

@@ -59,6 +59,8 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     }
 
     let hub = Hub::new(config.stream.subscriber_queue);
+    // Heartbeats and token expiry for every live stream, from one timer.
+    tokio::spawn(hub.clone().run_clock(config.heartbeat()));
     let bus = connect_bus(&config, &store).await?;
     let bus_name = bus.as_ref().map_or("none", |b| b.name());
     let relay_config = RelayConfig { poll_every: Duration::from_millis(config.poll_interval_ms), page: config.stream.replay_page };
@@ -78,11 +80,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         store: store.clone(),
         hub,
         publisher,
-        stream: StreamSettings {
-            heartbeat: config.heartbeat(),
-            retry: Duration::from_millis(config.stream.retry_ms),
-            replay_page: config.stream.replay_page,
-        },
+        stream: StreamSettings { retry: Duration::from_millis(config.stream.retry_ms), replay_page: config.stream.replay_page },
         limits: Limits {
             max_body_bytes: config.limits.max_body_bytes,
             max_data_bytes: config.limits.max_data_bytes,

@@ -1192,6 +1192,21 @@ where
     /// It covers these conditions:
     /// - `std::io::ErrorKind::ConnectionReset` after partial read;
     /// - all data read done.
+    /// Herald's patch: a response body that is still streaming (an event
+    /// stream can last hours) does not need the 8 KiB read buffer kept for
+    /// the next request; give its allocation back while it is empty.
+    /// `read_available` allocates again when the peer sends bytes.
+    fn release_idle_read_buf(self: Pin<&mut Self>) {
+        let this = self.project();
+        if this.read_buf.is_empty()
+            && this.read_buf.capacity() > 0
+            && this.payload.is_none()
+            && matches!(this.state.as_ref().get_ref(), State::SendPayload { .. } | State::SendErrorPayload { .. })
+        {
+            *this.read_buf = BytesMut::new();
+        }
+    }
+
     #[inline(always)] // TODO: bench this inline
     fn read_available(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Result<bool, DispatchError> {
         let this = self.project();
@@ -1236,6 +1251,38 @@ where
                 }
 
                 return Ok(false);
+            }
+
+            // Herald's patch: while the read buffer is released (a response
+            // body is streaming, see `release_idle_read_buf`), probe with a
+            // small stack buffer so that a peer which sends nothing costs
+            // no heap; allocate only when bytes actually arrive.
+            if this.read_buf.capacity() == 0 {
+                let mut probe = [0u8; 256];
+                let mut probe_buf = tokio::io::ReadBuf::new(&mut probe);
+                match io.as_mut().poll_read(cx, &mut probe_buf) {
+                    Poll::Ready(Ok(())) => {
+                        if !this.payload.as_ref().is_some_and(|pl| pl.is_dropped()) {
+                            this.flags.remove(Flags::FINISHED);
+                        }
+                        let filled = probe_buf.filled();
+                        if filled.is_empty() {
+                            return Ok(true);
+                        }
+                        this.read_buf.reserve(HW_BUFFER_SIZE);
+                        this.read_buf.extend_from_slice(filled);
+                        read_some = true;
+                        continue;
+                    }
+                    Poll::Pending => return Ok(false),
+                    Poll::Ready(Err(err)) => {
+                        return match err.kind() {
+                            io::ErrorKind::WouldBlock => Ok(false),
+                            io::ErrorKind::ConnectionReset if read_some => Ok(true),
+                            _ => Err(DispatchError::Io(err)),
+                        };
+                    }
+                }
             }
 
             // grow buffer if necessary.
@@ -1440,6 +1487,8 @@ where
                             break;
                         }
                     }
+
+                    inner.as_mut().release_idle_read_buf();
 
                     // client is gone
                     if inner.flags.contains(Flags::WRITE_DISCONNECT) {
