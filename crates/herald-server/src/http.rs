@@ -1,11 +1,30 @@
 //! Running the HTTP server on a listener the caller bound.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::{HttpServer, web};
 
 use crate::state::AppState;
+
+/// Pending connections the kernel queues before Herald accepts them.
+/// Reconnect storms (a node restart with thousands of streams) arrive as
+/// bursts of connects; the standard library's `bind` queues only 128, and
+/// the kernel drops connects beyond the queue (clients then retry after a
+/// second or more). The kernel caps this at `net.core.somaxconn`.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds the API's listening socket with a backlog for connect storms.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // A restarted node can take its port back while old connections linger.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(socket.into())
+}
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -25,10 +44,34 @@ pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions) -
         // 40 ms with delayed ACKs). Queued events are still coalesced into
         // one write by the dispatcher.
         .tcp_nodelay(true)
-        // Reconnect storms (a node restart) arrive as bursts of connects.
-        .backlog(4096)
+        // Only used for sockets actix binds itself; ours come from `bind`.
+        .backlog(LISTEN_BACKLOG as u32)
         .shutdown_timeout(opts.shutdown_timeout.as_secs().max(1))
         .listen(listener)?
         .run()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpStream;
+
+    use super::*;
+
+    /// Connects beyond the standard library's backlog of 128 complete while
+    /// nobody accepts (as during a reconnect storm); with a 128 queue the
+    /// kernel would drop the rest and they would time out.
+    #[test]
+    fn bind_queues_a_connect_storm() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<TcpStream> = (0..600)
+            .map(|i| TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap_or_else(|e| panic!("connect {i}: {e}")))
+            .collect();
+        assert_eq!(clients.len(), 600);
+        // Every one of them is really queued for accept.
+        listener.set_nonblocking(true).unwrap();
+        let accepted = std::iter::from_fn(|| listener.accept().ok()).take(600).count();
+        assert_eq!(accepted, 600);
+    }
 }

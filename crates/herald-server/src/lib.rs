@@ -17,6 +17,6 @@ mod routes;
 mod state;
 mod stream;
 
-pub use http::{ServeOptions, serve};
+pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve};
 pub use openapi::openapi_json;
 pub use state::{AppState, Limits, StreamSettings};

@@ -2,8 +2,6 @@
 
 #![forbid(unsafe_code)]
 
-use std::net::TcpListener;
-
 use anyhow::Context;
 use clap::Parser;
 use herald::cli::{Cli, Command};
@@ -37,7 +35,7 @@ fn main() -> anyhow::Result<()> {
             config.bus = args.bus.or(config.bus);
             config.validate()?;
             logging::init(config.log_format);
-            let listener = TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+            let listener = herald_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
             runtime()?.block_on(herald::run(config, listener))
         }
     }
