@@ -96,6 +96,9 @@ pub fn test_config(database_url: &str) -> Config {
         operator_key: Some(OPERATOR_KEY.into()),
         workers: 2,
         shutdown_timeout_seconds: 1,
+        // Many servers share this process: each plugin host reserves
+        // address space per pooled instance, so keep the pools small.
+        plugins: herald::config::PluginsConfig { max_instances: 16, ..Default::default() },
         ..Config::default()
     }
 }
@@ -371,5 +374,41 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// An example plugin component from `plugins/`, built on first use with
+/// `plugins/build.sh` (once per test process) so that `cargo test` alone
+/// runs the plugin tests. Fails loudly when the build fails.
+pub fn plugin_wasm(name: &str) -> Vec<u8> {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    BUILT.get_or_init(|| {
+        let out = std::process::Command::new("bash").arg(root.join("plugins/build.sh")).output().expect("running plugins/build.sh");
+        assert!(
+            out.status.success(),
+            "plugins/build.sh failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`):\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+    let path = root.join("plugins/dist").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+impl Server {
+    /// Uploads a plugin component; returns status and JSON.
+    pub async fn upload_plugin(&self, t: &Tenant, name: &str, version: &str, wasm: Vec<u8>) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .post(self.url(&format!("/v1/tenants/{}/plugins?name={name}&version={version}", t.id)))
+            .bearer_auth(&t.admin_key)
+            .header("content-type", "application/wasm")
+            .body(wasm)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
     }
 }

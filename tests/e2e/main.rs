@@ -36,6 +36,7 @@ mod crash;
 mod errors;
 mod isolation;
 mod openapi;
+mod plugins;
 mod publish;
 mod replay;
 mod retention;

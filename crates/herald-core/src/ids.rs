@@ -85,6 +85,14 @@ prefixed_id!(
     ChannelId, "ch", "channel id"
 );
 prefixed_id!(
+    /// One uploaded version of a plugin.
+    PluginId, "plg", "plugin id"
+);
+prefixed_id!(
+    /// A dead letter: a notification a fail-closed plugin chain kept out of delivery.
+    DeadLetterId, "dl", "dead letter id"
+);
+prefixed_id!(
     /// An operator key.
     OperatorKeyId, "op", "operator key id"
 );

@@ -16,6 +16,7 @@ pub mod model;
 pub mod names;
 pub mod notification;
 pub mod pattern;
+pub mod plugin;
 pub mod retention;
 pub mod secret;
 pub mod token;

@@ -21,3 +21,13 @@ pub const MAX_PATTERNS: usize = 64;
 pub const MAX_TOKEN: usize = 8 * 1024;
 /// Longest uploaded public key (PEM), in bytes.
 pub const MAX_PUBLIC_KEY_PEM: usize = 16 * 1024;
+/// Longest plugin name, in bytes.
+pub const MAX_PLUGIN_NAME: usize = 64;
+/// Longest plugin version, in bytes.
+pub const MAX_PLUGIN_VERSION: usize = 64;
+/// Most plugins in one channel's chain.
+pub const MAX_PLUGIN_CHAIN: usize = 8;
+/// Largest configuration of one plugin in a chain, as JSON text, in bytes.
+pub const MAX_PLUGIN_CONFIG: usize = 16 * 1024;
+/// Longest per-call deadline a chain step may ask for, in milliseconds.
+pub const MAX_PLUGIN_DEADLINE_MS: u64 = 1000;

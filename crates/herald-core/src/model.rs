@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::ids::{ApiKeyId, ChannelId, SigningKeyId, TenantId};
 use crate::keys::{KeyScope, SigningAlg};
 use crate::names::{ChannelName, KeyName, TenantName};
+use crate::plugin::{ChainStep, FailurePolicy};
 use crate::retention::Retention;
 
 #[derive(Clone, Debug)]
@@ -41,5 +42,9 @@ pub struct Channel {
     pub name: ChannelName,
     /// As configured; an unset bound falls back to the server default.
     pub retention: Retention,
+    /// Plugins run on this channel's notifications, in order.
+    pub plugins: Vec<ChainStep>,
+    /// What happens when one of them fails.
+    pub failure_policy: FailurePolicy,
     pub created_at: DateTime<Utc>,
 }

@@ -131,6 +131,31 @@ fn validate_idempotency_key(s: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+fn validate_plugin_name(s: &str) -> Result<(), DomainError> {
+    check_len("plugin name", s, limits::MAX_PLUGIN_NAME)?;
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(DomainError::invalid("plugin name", "use letters, digits, `-` and `_` only"));
+    }
+    Ok(())
+}
+
+fn validate_plugin_version(s: &str) -> Result<(), DomainError> {
+    check_len("plugin version", s, limits::MAX_PLUGIN_VERSION)?;
+    if !s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_')) {
+        return Err(DomainError::invalid("plugin version", "use letters, digits, `.`, `-`, `+` and `_` only (e.g. 1.2.0)"));
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// A tenant's name for a plugin, e.g. `redact`; channels refer to it.
+    PluginName, validate_plugin_name
+);
+string_newtype!(
+    /// A plugin version label, e.g. `1.2.0`; the newest upload is used
+    /// unless a chain step pins one.
+    PluginVersion, validate_plugin_version
+);
 string_newtype!(
     /// A tenant's human name, unique across the server.
     TenantName, validate_tenant_name

@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, json_error, path_error, query_error};
-use crate::routes::{channels, keys, publish, signing_keys, system, tenants};
+use crate::routes::{channels, keys, plugins, publish, signing_keys, system, tenants};
 use crate::state::AppState;
 use crate::stream;
 
@@ -35,7 +35,13 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(channels::list_channels)
         .service(channels::get_channel)
         .service(channels::update_channel)
-        .service(channels::delete_channel);
+        .service(channels::delete_channel)
+        .service(plugins::upload_plugin)
+        .service(plugins::list_plugins)
+        .service(plugins::get_plugin)
+        .service(plugins::delete_plugin)
+        .service(plugins::test_plugin)
+        .service(plugins::list_dead_letters);
 }
 
 /// The routes and the OpenAPI document they describe, built together.

@@ -12,6 +12,7 @@ mod auth;
 mod http;
 mod openapi;
 mod pagination;
+mod plugin_chain;
 mod problem;
 mod routes;
 mod state;
@@ -19,4 +20,5 @@ mod stream;
 
 pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve};
 pub use openapi::openapi_json;
+pub use plugin_chain::Chains;
 pub use state::{AppState, Limits, StreamSettings};

@@ -6,6 +6,8 @@ use herald_hub::Hub;
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
+use crate::plugin_chain::Chains;
+
 /// Stream behaviour knobs.
 #[derive(Clone, Debug)]
 pub struct StreamSettings {
@@ -32,6 +34,8 @@ pub struct AppState {
     pub store: Store,
     pub hub: Hub,
     pub publisher: Publisher,
+    /// Channels' plugin chains and the plugin host.
+    pub chains: Chains,
     pub stream: StreamSettings,
     pub limits: Limits,
     /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from

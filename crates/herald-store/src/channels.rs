@@ -6,6 +6,7 @@ use herald_core::ids::{ChannelId, Seq, TenantId};
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
 use herald_core::pattern::ChannelPattern;
+use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::retention::Retention;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
@@ -23,6 +24,8 @@ pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retentio
         max_age_seconds: Set(retention.max_age_seconds),
         pruned_seq: Set(0),
         created_at: Set(now_micros()),
+        plugins: Set("[]".to_owned()),
+        failure_policy: Set(FailurePolicy::default().as_str().to_owned()),
     }
 }
 
@@ -62,6 +65,33 @@ impl Store {
         let res = channel::Entity::update_many()
             .col_expr(channel::Column::MaxCount, Expr::value(retention.max_count))
             .col_expr(channel::Column::MaxAgeSeconds, Expr::value(retention.max_age_seconds))
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Name.eq(name.as_str()))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        drop(_w);
+        self.get_channel(tenant, name).await
+    }
+
+    /// Replaces the channel's plugin chain and failure policy. The chain
+    /// must already be validated (`herald_core::plugin::validate_chain`);
+    /// the plugins it names need not exist yet (a missing one fails calls
+    /// by the failure policy until it is uploaded).
+    pub async fn set_channel_plugins(
+        &self,
+        tenant: &TenantId,
+        name: &ChannelName,
+        chain: &[ChainStep],
+        policy: FailurePolicy,
+    ) -> Result<Channel, StoreError> {
+        let text = serde_json::to_string(chain).map_err(|e| StoreError::Corrupt(format!("plugin chain: {e}")))?;
+        let _w = self.write_guard().await;
+        let res = channel::Entity::update_many()
+            .col_expr(channel::Column::Plugins, Expr::value(text))
+            .col_expr(channel::Column::FailurePolicy, Expr::value(policy.as_str()))
             .filter(channel::Column::TenantId.eq(tenant.as_str()))
             .filter(channel::Column::Name.eq(name.as_str()))
             .exec(&self.db)

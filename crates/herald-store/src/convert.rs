@@ -1,15 +1,16 @@
 //! Rows to domain types. A row that fails validation is reported as corrupt
 //! rather than silently dropped or passed on.
 
-use herald_core::ids::{ApiKeyId, ChannelId, SigningKeyId, TenantId};
+use herald_core::ids::{ApiKeyId, ChannelId, DeadLetterId, PluginId, SigningKeyId, TenantId};
 use herald_core::model::{ApiKey, Channel, SigningKey, Tenant};
-use herald_core::names::{ChannelName, EventType, KeyName, TenantName, UserId};
+use herald_core::names::{ChannelName, EventType, KeyName, PluginName, PluginVersion, TenantName, UserId};
 use herald_core::notification::Notification;
+use herald_core::plugin::{DeadLetter, FailurePolicy, Hooks, Plugin};
 use herald_core::retention::Retention;
 
 use crate::StoreError;
 use crate::clock::to_datetime;
-use crate::entity::{api_key, channel, notification, signing_key, tenant};
+use crate::entity::{api_key, channel, dead_letter, notification, plugin, signing_key, tenant};
 
 fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Corrupt(format!("{what}: {e}"))
@@ -49,6 +50,35 @@ pub(crate) fn channel(m: channel::Model) -> Result<Channel, StoreError> {
         tenant: TenantId::parse(&m.tenant_id).map_err(corrupt("tenant id"))?,
         name: ChannelName::parse(m.name).map_err(corrupt("channel name"))?,
         retention: Retention { max_count: m.max_count, max_age_seconds: m.max_age_seconds },
+        plugins: serde_json::from_str(&m.plugins).map_err(corrupt("plugin chain"))?,
+        failure_policy: FailurePolicy::parse(&m.failure_policy).map_err(corrupt("failure policy"))?,
+        created_at: to_datetime(m.created_at),
+    })
+}
+
+pub(crate) fn plugin(m: plugin::Model) -> Result<Plugin, StoreError> {
+    Ok(Plugin {
+        id: PluginId::parse(&m.id).map_err(corrupt("plugin id"))?,
+        tenant: TenantId::parse(&m.tenant_id).map_err(corrupt("tenant id"))?,
+        name: PluginName::parse(m.name).map_err(corrupt("plugin name"))?,
+        version: PluginVersion::parse(m.version).map_err(corrupt("plugin version"))?,
+        sha256: m.sha256,
+        size: m.size.max(0) as u64,
+        hooks: Hooks { publish: m.hook_publish, deliver: m.hook_deliver },
+        created_at: to_datetime(m.created_at),
+    })
+}
+
+pub(crate) fn dead_letter(m: dead_letter::Model) -> Result<DeadLetter, StoreError> {
+    Ok(DeadLetter {
+        id: DeadLetterId::parse(&m.id).map_err(corrupt("dead letter id"))?,
+        tenant: TenantId::parse(&m.tenant_id).map_err(corrupt("tenant id"))?,
+        channel: ChannelName::parse(m.channel).map_err(corrupt("channel name"))?,
+        plugin: PluginName::parse(m.plugin).map_err(corrupt("plugin name"))?,
+        hook: m.hook,
+        outcome: m.outcome,
+        reason: m.reason,
+        notification: serde_json::from_str(&m.notification).map_err(corrupt("dead letter notification"))?,
         created_at: to_datetime(m.created_at),
     })
 }

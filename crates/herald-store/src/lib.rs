@@ -16,11 +16,13 @@ mod error;
 mod key_cache;
 
 pub mod channels;
+pub mod dead_letters;
 pub mod keys;
 pub mod log_source;
 pub mod notifications;
 pub mod operator;
 pub mod pg_bus;
+pub mod plugins;
 pub mod publish;
 pub mod retention;
 pub mod signing_keys;

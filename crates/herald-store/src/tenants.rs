@@ -6,7 +6,7 @@ use herald_core::names::TenantName;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use crate::clock::now_micros;
-use crate::entity::{api_key, channel, idempotency_key, notification, signing_key, tenant};
+use crate::entity::{api_key, channel, dead_letter, idempotency_key, notification, plugin, signing_key, tenant};
 use crate::{Store, StoreError, convert};
 
 impl Store {
@@ -61,6 +61,8 @@ impl Store {
         notification::Entity::delete_many().filter(notification::Column::TenantId.eq(t)).exec(&txn).await?;
         idempotency_key::Entity::delete_many().filter(idempotency_key::Column::TenantId.eq(t)).exec(&txn).await?;
         channel::Entity::delete_many().filter(channel::Column::TenantId.eq(t)).exec(&txn).await?;
+        plugin::Entity::delete_many().filter(plugin::Column::TenantId.eq(t)).exec(&txn).await?;
+        dead_letter::Entity::delete_many().filter(dead_letter::Column::TenantId.eq(t)).exec(&txn).await?;
         signing_key::Entity::delete_many().filter(signing_key::Column::TenantId.eq(t)).exec(&txn).await?;
         api_key::Entity::delete_many().filter(api_key::Column::TenantId.eq(t)).exec(&txn).await?;
         let res = tenant::Entity::delete_by_id(t).exec(&txn).await?;

@@ -42,6 +42,7 @@ pub struct Config {
     pub stream: StreamConfig,
     pub limits: LimitsConfig,
     pub retention: RetentionConfig,
+    pub plugins: PluginsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -90,6 +91,32 @@ pub struct RetentionConfig {
     pub default_max_age_seconds: Option<i64>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// A plugin call's deadline when its chain step sets none, in
+    /// milliseconds; a plugin still running then is cut off.
+    pub deadline_ms: u64,
+    /// Linear memory a plugin instance may grow to, in MiB.
+    pub memory_limit_mib: usize,
+    /// Fuel (roughly, WebAssembly instructions) per call; 0 turns fuel
+    /// metering off and leaves the deadline as the only CPU bound.
+    pub fuel: u64,
+    /// Largest component accepted on upload, in bytes.
+    pub max_component_bytes: usize,
+    /// Plugin instances alive at once, across all plugins.
+    pub max_instances: u32,
+    /// How long a node caches channels' chains and which version of a
+    /// plugin is newest, in milliseconds: changes reach every node within it.
+    pub cache_ms: u64,
+}
+
+impl Default for PluginsConfig {
+    fn default() -> Self {
+        Self { deadline_ms: 5, memory_limit_mib: 16, fuel: 0, max_component_bytes: 8 * 1024 * 1024, max_instances: 1000, cache_ms: 2000 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -106,6 +133,7 @@ impl Default for Config {
             stream: StreamConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
+            plugins: PluginsConfig::default(),
         }
     }
 }
@@ -217,6 +245,14 @@ impl Config {
             max_age_seconds: self.retention.default_max_age_seconds,
         };
         defaults.validate().map_err(|e| ConfigError::Invalid(format!("retention defaults: {e}")))?;
+        let p = &self.plugins;
+        if !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.deadline_ms)
+            || p.memory_limit_mib == 0
+            || p.max_component_bytes == 0
+            || p.max_instances == 0
+        {
+            return bad("plugins: deadline_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1");
+        }
         Ok(())
     }
 

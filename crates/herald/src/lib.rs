@@ -19,7 +19,8 @@ use herald_core::retention::Retention;
 use herald_core::secret;
 use herald_hub::Hub;
 use herald_hub::relay::{Relay, RelayConfig};
-use herald_server::{AppState, Limits, ServeOptions, StreamSettings};
+use herald_plugins::{HostConfig, PluginHost};
+use herald_server::{AppState, Chains, Limits, ServeOptions, StreamSettings};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
@@ -76,10 +77,22 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
     tokio::spawn(herald_store::retention::run(store.clone(), defaults, Duration::from_secs(config.retention.interval_seconds)));
 
+    let host = PluginHost::new(HostConfig {
+        max_component_bytes: config.plugins.max_component_bytes,
+        memory_limit_bytes: config.plugins.memory_limit_mib * 1024 * 1024,
+        default_deadline: Duration::from_millis(config.plugins.deadline_ms),
+        fuel: (config.plugins.fuel > 0).then_some(config.plugins.fuel),
+        max_instances: config.plugins.max_instances,
+        ..HostConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
+    let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms));
+
     let state = AppState {
         store: store.clone(),
         hub,
         publisher,
+        chains,
         stream: StreamSettings { retry: Duration::from_millis(config.stream.retry_ms), replay_page: config.stream.replay_page },
         limits: Limits {
             max_body_bytes: config.limits.max_body_bytes,

@@ -1,9 +1,12 @@
-//! Channels and their retention. Publishing to a new channel creates it
-//! with the server's default retention; create it first to choose your own.
+//! Channels, their retention and their plugin chain. Publishing to a new
+//! channel creates it with the server's defaults (no plugins); create it
+//! first to choose your own.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use herald_core::DomainError;
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
+use herald_core::plugin::{ChainStep, FailurePolicy, validate_chain};
 use herald_core::retention::Retention;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,13 +24,26 @@ pub(crate) struct CreateChannel {
     pub name: String,
     #[serde(default)]
     pub retention: Retention,
+    /// Plugins run on every notification of the channel, in order.
+    #[serde(default)]
+    pub plugins: Vec<ChainStep>,
+    /// What happens to a notification when a plugin fails (trap, timeout,
+    /// memory, invalid output): `fail-open` passes it on as it was,
+    /// `fail-closed` keeps it out of delivery as a dead letter.
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
 }
 
+/// Fields to change; absent fields keep their value.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateChannel {
     /// Replaces the retention policy.
-    pub retention: Retention,
+    pub retention: Option<Retention>,
+    /// Replaces the plugin chain (`[]` removes every plugin). Takes effect
+    /// for the next notification, without a restart.
+    pub plugins: Option<Vec<ChainStep>>,
+    pub failure_policy: Option<FailurePolicy>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,12 +54,21 @@ pub(crate) struct ChannelView {
     pub name: String,
     /// Unset bounds use the server defaults.
     pub retention: Retention,
+    pub plugins: Vec<ChainStep>,
+    pub failure_policy: FailurePolicy,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl From<Channel> for ChannelView {
     fn from(c: Channel) -> Self {
-        Self { id: c.id.to_string(), name: c.name.to_string(), retention: c.retention, created_at: c.created_at }
+        Self {
+            id: c.id.to_string(),
+            name: c.name.to_string(),
+            retention: c.retention,
+            plugins: c.plugins,
+            failure_policy: c.failure_policy,
+            created_at: c.created_at,
+        }
     }
 }
 
@@ -62,7 +87,7 @@ fn channel_name(raw: &str) -> ApiResult<ChannelName> {
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Channel exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name or retention", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, retention or plugin chain", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -75,7 +100,12 @@ pub(crate) async fn create_channel(
     let body = body.into_inner();
     let name = ChannelName::parse(body.name)?;
     body.retention.validate()?;
-    let channel = app.store.create_channel(&tenant, &name, body.retention).await?;
+    validate_chain(&body.plugins)?;
+    let mut channel = app.store.create_channel(&tenant, &name, body.retention).await?;
+    if !body.plugins.is_empty() || body.failure_policy != FailurePolicy::default() {
+        channel = app.store.set_channel_plugins(&tenant, &name, &body.plugins, body.failure_policy).await?;
+        app.chains.forget_channel(&tenant, &name);
+    }
     Ok(HttpResponse::Created().json(ChannelView::from(channel)))
 }
 
@@ -125,7 +155,8 @@ pub(crate) async fn get_channel(
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
 
-/// Change a channel's retention; the next retention pass applies it.
+/// Change a channel's retention (the next retention pass applies it), its
+/// plugin chain or its failure policy (the next notification sees them).
 #[utoipa::path(
     tag = "channels",
     params(("tenant" = String, Path, description = "Tenant id"), ("channel" = String, Path, description = "Channel name")),
@@ -135,7 +166,7 @@ pub(crate) async fn get_channel(
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid retention", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid retention or plugin chain, or nothing to change", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -147,8 +178,26 @@ pub(crate) async fn update_channel(
     body: web::Json<UpdateChannel>,
 ) -> ApiResult<HttpResponse> {
     let name = channel_name(&path.1)?;
-    body.retention.validate()?;
-    let channel = app.store.set_channel_retention(&tenant, &name, body.retention).await?;
+    let body = body.into_inner();
+    if body.retention.is_none() && body.plugins.is_none() && body.failure_policy.is_none() {
+        return Err(DomainError::invalid("body", "give at least one of `retention`, `plugins`, `failure_policy`").into());
+    }
+    if let Some(r) = &body.retention {
+        r.validate()?;
+    }
+    if let Some(chain) = &body.plugins {
+        validate_chain(chain)?;
+    }
+    let mut channel = app.store.get_channel(&tenant, &name).await?;
+    if let Some(r) = body.retention {
+        channel = app.store.set_channel_retention(&tenant, &name, r).await?;
+    }
+    if body.plugins.is_some() || body.failure_policy.is_some() {
+        let chain = body.plugins.unwrap_or(channel.plugins);
+        let policy = body.failure_policy.unwrap_or(channel.failure_policy);
+        channel = app.store.set_channel_plugins(&tenant, &name, &chain, policy).await?;
+        app.chains.forget_channel(&tenant, &name);
+    }
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
 

@@ -4,6 +4,7 @@
 
 pub(crate) mod channels;
 pub(crate) mod keys;
+pub(crate) mod plugins;
 pub(crate) mod publish;
 pub(crate) mod signing_keys;
 pub(crate) mod system;

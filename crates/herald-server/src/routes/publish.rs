@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::auth::TenantPublisher;
+use crate::plugin_chain::Outcome;
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::{AppState, Limits};
 
@@ -72,16 +73,52 @@ pub(crate) struct BatchBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Published {
-    /// The notification's position in the tenant's log (its SSE `id`).
+    /// The notification's position in the tenant's log (its SSE `id`);
+    /// null when a plugin withheld it.
     #[schema(example = 42)]
-    pub id: Seq,
+    pub id: Option<Seq>,
+    /// Set when the channel's plugin chain withheld the notification
+    /// (answered with 200 instead of 201).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withheld>,
+}
+
+/// A notification a plugin kept out of storage and delivery.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Withheld {
+    #[schema(example = "keyword-filter")]
+    pub plugin: String,
+    pub reason: String,
+    /// The dead letter that records it (`GET /v1/tenants/{tenant}/dead-letters`).
+    #[schema(example = "dl_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b")]
+    pub dead_letter: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PublishedBatch {
-    /// Ids in the order of the request.
+    /// Ids in the order of the request; null where a plugin withheld the notification.
     #[schema(example = json!([42, 43]))]
-    pub ids: Vec<Seq>,
+    pub ids: Vec<Option<Seq>>,
+    /// What plugins withheld, by position in the request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<WithheldAt>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WithheldAt {
+    /// Position in the request.
+    pub index: usize,
+    #[serde(flatten)]
+    pub withheld: Withheld,
+}
+
+fn withheld(o: Outcome) -> Result<NewNotification, Withheld> {
+    match o {
+        Outcome::Publish(n) => Ok(n),
+        Outcome::Withheld { plugin, reason, dead_letter } => {
+            Err(Withheld { plugin: plugin.to_string(), reason, dead_letter: dead_letter.to_string() })
+        }
+    }
 }
 
 fn validate(
@@ -125,6 +162,7 @@ fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
     request_body = PublishBody,
     responses(
         (status = 201, description = "Durably committed", body = Published),
+        (status = 200, description = "Withheld by the channel's plugin chain (recorded as a dead letter)", body = Published),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `publish`", body = Problem, content_type = "application/problem+json"),
@@ -143,8 +181,13 @@ pub(crate) async fn publish(
     body: web::Json<PublishBody>,
 ) -> ApiResult<HttpResponse> {
     let n = validate(&tenant, &path.1, body.into_inner(), idempotency_header(&req)?, &app.limits)?;
-    let ids = app.publisher.publish(vec![n]).await?;
-    Ok(HttpResponse::Created().json(Published { id: ids[0] }))
+    match withheld(app.chains.on_publish(n).await?) {
+        Ok(n) => {
+            let ids = app.publisher.publish(vec![n]).await?;
+            Ok(HttpResponse::Created().json(Published { id: Some(ids[0]), withheld: None }))
+        }
+        Err(w) => Ok(HttpResponse::Ok().json(Published { id: None, withheld: Some(w) })),
+    }
 }
 
 /// Publish several notifications atomically, in one transaction.
@@ -189,6 +232,21 @@ pub(crate) async fn publish_batch(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let ids = app.publisher.publish(batch).await?;
-    Ok(HttpResponse::Created().json(PublishedBatch { ids }))
+    // Plugins first, for every item; then the kept ones in one transaction.
+    let mut kept = Vec::with_capacity(batch.len());
+    let mut withheld_at = Vec::new();
+    for (index, n) in batch.into_iter().enumerate() {
+        match withheld(app.chains.on_publish(n).await?) {
+            Ok(n) => kept.push((index, n)),
+            Err(w) => withheld_at.push(WithheldAt { index, withheld: w }),
+        }
+    }
+    let mut ids = vec![None; kept.len() + withheld_at.len()];
+    if !kept.is_empty() {
+        let (positions, items): (Vec<usize>, Vec<NewNotification>) = kept.into_iter().unzip();
+        for (pos, id) in positions.into_iter().zip(app.publisher.publish(items).await?) {
+            ids[pos] = Some(id);
+        }
+    }
+    Ok(HttpResponse::Created().json(PublishedBatch { ids, withheld: withheld_at }))
 }

@@ -11,6 +11,9 @@ pub struct Model {
     pub max_age_seconds: Option<i64>,
     pub pruned_seq: i64,
     pub created_at: i64,
+    /// The plugin chain as JSON text.
+    pub plugins: String,
+    pub failure_policy: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

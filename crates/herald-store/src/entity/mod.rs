@@ -3,8 +3,10 @@
 
 pub mod api_key;
 pub mod channel;
+pub mod dead_letter;
 pub mod idempotency_key;
 pub mod notification;
 pub mod operator_key;
+pub mod plugin;
 pub mod signing_key;
 pub mod tenant;

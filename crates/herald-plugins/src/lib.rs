@@ -1,0 +1,28 @@
+//! Herald's sandboxed plugin host.
+//!
+//! Plugins are WebAssembly components implementing `herald:plugin@0.1.0`
+//! (`plugins/wit/herald-plugin.wit`): a publish hook, a deliver hook, or
+//! both. [`PluginHost::load`] validates and compiles one (cached by the
+//! SHA-256 of its bytes); [`PluginHost::on_publish`] and
+//! [`PluginHost::on_deliver`] run a hook synchronously on a warm instance
+//! under a deadline (epoch interruption), optional fuel, a memory cap and an
+//! output size cap. Plugins get WASI with no capabilities and frozen clocks.
+
+mod bindings;
+mod config;
+mod convert;
+mod engine;
+mod error;
+mod host;
+mod limits;
+mod pool;
+mod state;
+mod stats;
+mod types;
+mod wasi;
+
+pub use config::HostConfig;
+pub use error::PluginError;
+pub use host::{LoadedPlugin, PluginHost};
+pub use stats::PluginStats;
+pub use types::{CallContext, Decision, Hooks, PluginNotification, SubscriberContext};

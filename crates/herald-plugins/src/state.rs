@@ -1,0 +1,91 @@
+//! What each plugin store carries: its WASI context, its limits, and who the
+//! current call is for, so the `host.log` import can name plugin and tenant.
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{Level, herald};
+use crate::limits::Limits;
+
+/// Longest log message kept; a plugin cannot flood the log with one line.
+const MAX_LOG_MESSAGE: usize = 2048;
+
+pub(crate) struct StoreState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: Limits,
+    /// Set per call; the strings keep their capacity so a warm call does not allocate.
+    pub(crate) tenant: String,
+    pub(crate) plugin: String,
+    /// Log lines left in the current call.
+    pub(crate) log_budget: u32,
+    pub(crate) dropped_log_lines: u32,
+}
+
+impl StoreState {
+    pub(crate) fn new(memory_limit_bytes: usize) -> Self {
+        Self {
+            wasi: crate::wasi::context(),
+            table: ResourceTable::new(),
+            limits: Limits::new(memory_limit_bytes),
+            tenant: String::new(),
+            plugin: String::new(),
+            log_budget: 0,
+            dropped_log_lines: 0,
+        }
+    }
+
+    /// Names the call and resets its log budget.
+    pub(crate) fn begin_call(&mut self, tenant: &str, plugin: &str, log_budget: u32) {
+        if self.tenant != tenant {
+            self.tenant.clear();
+            self.tenant.push_str(tenant);
+        }
+        if self.plugin != plugin {
+            self.plugin.clear();
+            self.plugin.push_str(plugin);
+        }
+        self.log_budget = log_budget;
+        self.dropped_log_lines = 0;
+    }
+}
+
+impl WasiView for StoreState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl herald::plugin::types::Host for StoreState {}
+
+impl herald::plugin::host::Host for StoreState {
+    fn log(&mut self, level: Level, message: String) {
+        if self.log_budget == 0 {
+            self.dropped_log_lines += 1;
+            return;
+        }
+        self.log_budget -= 1;
+        let message = truncate(&message, MAX_LOG_MESSAGE);
+        let (plugin, tenant) = (self.plugin.as_str(), self.tenant.as_str());
+        // tracing's level must be a constant per call site, hence one arm per level.
+        match level {
+            Level::Trace => tracing::trace!(target: "herald_plugins::log", plugin, tenant, "{message}"),
+            Level::Debug => tracing::debug!(target: "herald_plugins::log", plugin, tenant, "{message}"),
+            Level::Info => tracing::info!(target: "herald_plugins::log", plugin, tenant, "{message}"),
+            Level::Warn => tracing::warn!(target: "herald_plugins::log", plugin, tenant, "{message}"),
+            Level::Error => tracing::error!(target: "herald_plugins::log", plugin, tenant, "{message}"),
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

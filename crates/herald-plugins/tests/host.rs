@@ -1,0 +1,538 @@
+//! Behaviour of the plugin host against small WAT plugins, friendly and
+//! hostile: hook detection, caching, instance reuse, limits and output checks.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::wat::{Exports, keep_plugin, plugin, plugin_with_log};
+use herald_plugins::{CallContext, Decision, Hooks, HostConfig, PluginError, PluginHost, PluginNotification, SubscriberContext};
+use sha2::{Digest, Sha256};
+
+const PUBLISH_SIG: &str = "(param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)";
+
+/// Small pools: tests run in parallel and each host reserves address space per slot.
+fn host() -> PluginHost {
+    host_with(HostConfig { max_instances: 8, ..HostConfig::default() })
+}
+
+fn host_with(config: HostConfig) -> PluginHost {
+    PluginHost::new(config).expect("host")
+}
+
+fn ctx() -> CallContext {
+    CallContext { tenant: "acme".into(), plugin_name: "test-plugin".into(), deadline: None }
+}
+
+fn notification() -> PluginNotification {
+    PluginNotification {
+        channel: "orders".into(),
+        event_type: "order.created".into(),
+        data: r#"{"id":1}"#.into(),
+        recipients: Some(vec!["alice".into()]),
+        metadata: vec![("tenant".into(), "acme".into())],
+    }
+}
+
+fn subscriber() -> SubscriberContext {
+    SubscriberContext { user: "alice".into(), channel: "orders".into(), claims: r#"{"locale":"fr"}"#.into() }
+}
+
+#[test]
+fn host_is_send_and_sync() {
+    fn assert<T: Send + Sync + Clone + 'static>() {}
+    assert::<PluginHost>();
+    assert::<herald_plugins::LoadedPlugin>();
+}
+
+#[test]
+fn keep_plugin_keeps_on_both_hooks() {
+    let host = host();
+    let p = host.load(&keep_plugin()).unwrap();
+    assert_eq!(p.hooks, Hooks { publish: true, deliver: true });
+    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}").unwrap(), Decision::Keep);
+    assert_eq!(host.on_deliver(&p, &ctx(), &notification(), &subscriber(), "{}").unwrap(), Decision::Keep);
+    let stats = host.stats(&p.hash);
+    assert_eq!((stats.calls, stats.ok, stats.errors()), (2, 2, 0));
+    assert!(stats.total_ns > 0);
+}
+
+#[test]
+fn hooks_are_detected_and_missing_ones_never_called() {
+    let host = host();
+    let publish_only =
+        host.load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
+    assert_eq!(publish_only.hooks, Hooks { publish: true, deliver: false });
+    assert_eq!(host.on_deliver(&publish_only, &ctx(), &notification(), &subscriber(), "{}"), Err(PluginError::NoSuchHook));
+
+    let deliver_only =
+        host.load(&plugin(Exports::Deliver, r#"(func (export "on-deliver") (param i32) (result i32) (call $keep))"#)).unwrap();
+    assert_eq!(deliver_only.hooks, Hooks { publish: false, deliver: true });
+    assert_eq!(host.on_publish(&deliver_only, &ctx(), &notification(), "{}"), Err(PluginError::NoSuchHook));
+    assert_eq!(host.on_deliver(&deliver_only, &ctx(), &notification(), &subscriber(), "{}"), Ok(Decision::Keep));
+}
+
+#[test]
+fn same_bytes_compile_once() {
+    let host = host();
+    let bytes = keep_plugin();
+    let a = host.load(&bytes).unwrap();
+    let b = host.load(&bytes).unwrap();
+    assert_eq!(a.hash, b.hash);
+    assert_eq!(a.hash, hex::encode(Sha256::digest(&bytes)));
+    assert_eq!(a.size, bytes.len());
+    assert_eq!(host.compiled_count(), 1);
+    // Different bytes are a different plugin.
+    let other = host.load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
+    assert_ne!(other.hash, a.hash);
+    assert_eq!(host.compiled_count(), 2);
+}
+
+#[test]
+fn uploads_that_are_not_plugins_are_invalid() {
+    let host = host();
+    let invalid = |r: Result<_, PluginError>| matches!(r, Err(PluginError::Invalid(_)));
+    assert!(invalid(host.load(b"hello, I am not wasm")));
+    assert!(invalid(host.load(&wat::parse_str("(module)").unwrap())), "a core module is not a component");
+    assert!(invalid(host.load(&wat::parse_str("(component)").unwrap())), "a component with no hook");
+    // A component exporting an unrelated interface.
+    let unrelated = wat::parse_str(
+        r#"(component
+             (core module $m (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func $f (canon lift (core func $i "f")))
+             (instance $x (export "f" (func $f)))
+             (export "example:other/thing@0.1.0" (instance $x)))"#,
+    )
+    .unwrap();
+    match host.load(&unrelated) {
+        Err(PluginError::Invalid(msg)) => assert!(msg.contains("exports neither"), "{msg}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    // A hook export with the wrong signature.
+    let wrong = wat::parse_str(
+        r#"(component
+             (core module $m (func (export "f")))
+             (core instance $i (instantiate $m))
+             (func $f (canon lift (core func $i "f")))
+             (instance $x (export "on-publish" (func $f)))
+             (export "herald:plugin/publish-hook@0.1.0" (instance $x)))"#,
+    )
+    .unwrap();
+    assert!(invalid(host.load(&wrong)), "a hook with the wrong type");
+    // Corrupt component: right header, garbage after.
+    let mut corrupt = keep_plugin();
+    corrupt.truncate(corrupt.len() / 2);
+    assert!(invalid(host.load(&corrupt)));
+    // Refused uploads are not cached: the same bytes are refused again.
+    assert!(invalid(host.load(&wat::parse_str("(component)").unwrap())));
+}
+
+#[test]
+fn oversize_upload_is_invalid() {
+    let bytes = keep_plugin();
+    let host = host_with(HostConfig { max_instances: 4, max_component_bytes: bytes.len() - 1, ..HostConfig::default() });
+    match host.load(&bytes) {
+        Err(PluginError::Invalid(msg)) => assert!(msg.contains("over the limit"), "{msg}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn importing_sockets_is_refused() {
+    let host = host();
+    let bytes = wat::parse_str(
+        r#"(component
+             (import "wasi:sockets/instance-network@0.2.0" (instance $net (export "f" (func))))
+             (core module $m (func (export "on-publish") (param i32) (result i32) (i32.const 0)))
+           )"#,
+    )
+    .unwrap();
+    match host.load(&bytes) {
+        Err(PluginError::Invalid(msg)) => assert!(msg.contains("cannot link"), "{msg}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn infinite_loop_times_out_and_host_stays_usable() {
+    let host = host();
+    let looping = host
+        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .unwrap();
+    let start = Instant::now();
+    assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(250), "took {took:?} with a 5 ms deadline");
+    // A per-call deadline is honoured too.
+    let long = CallContext { deadline: Some(Duration::from_millis(40)), ..ctx() };
+    let start = Instant::now();
+    assert_eq!(host.on_publish(&looping, &long, &notification(), "{}"), Err(PluginError::Timeout));
+    assert!(start.elapsed() >= Duration::from_millis(40));
+    assert_eq!(host.stats(&looping.hash).timeouts, 2);
+
+    let keep = host.load(&keep_plugin()).unwrap();
+    assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+}
+
+#[test]
+fn fuel_budget_stops_a_loop() {
+    let host =
+        host_with(HostConfig { max_instances: 4, fuel: Some(100_000), default_deadline: Duration::from_secs(10), ..HostConfig::default() });
+    let looping = host
+        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .unwrap();
+    assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::OutOfFuel));
+    // The budget is per call: a cheap plugin keeps working call after call.
+    let keep = host.load(&keep_plugin()).unwrap();
+    for _ in 0..100 {
+        assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    }
+}
+
+#[test]
+fn growing_memory_past_the_cap_fails_the_call() {
+    let host = host();
+    // Grows one page at a time until refused; a refused grow returning -1 would end in `unreachable`.
+    let greedy = host
+        .load(&plugin(
+            Exports::Publish,
+            &format!(
+                r#"(func (export "on-publish") {PUBLISH_SIG}
+                     (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+                     unreachable)"#
+            ),
+        ))
+        .unwrap();
+    assert_eq!(host.on_publish(&greedy, &ctx(), &notification(), "{}"), Err(PluginError::MemoryExceeded));
+    assert_eq!(host.stats(&greedy.hash).memory_exceeded, 1);
+    // Growing within the cap (to 8 MiB) is fine.
+    let modest = host
+        .load(&plugin(
+            Exports::Publish,
+            &format!(
+                r#"(func (export "on-publish") {PUBLISH_SIG}
+                     (if (i32.lt_u (memory.size) (i32.const 128)) (then (drop (memory.grow (i32.const 127)))))
+                     (if (i32.lt_u (memory.size) (i32.const 128)) (then unreachable))
+                     (call $keep))"#
+            ),
+        ))
+        .unwrap();
+    assert_eq!(host.on_publish(&modest, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    let keep = host.load(&keep_plugin()).unwrap();
+    assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+}
+
+/// A plugin with state: every call bumps a counter and drops with the
+/// counter as a digit; config `"trap"` bumps it and then traps.
+fn counter_plugin() -> Vec<u8> {
+    plugin(
+        Exports::Publish,
+        r#"
+        (global $calls (mut i32) (i32.const 0))
+        (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+                                    (param $cfg i32) (param $cfg_len i32) (result i32)
+          (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+          (if (i32.and (i32.eq (local.get $cfg_len) (i32.const 6))
+                       (i32.eq (i32.load8_u offset=1 (local.get $cfg)) (i32.const 116))) ;; "\"trap\""
+            (then unreachable))
+          (i32.store8 (i32.const 1024) (i32.add (i32.const 48) (global.get $calls)))
+          (call $drop (i32.const 1024) (i32.const 1)))
+        "#,
+    )
+}
+
+#[test]
+fn instances_are_reused_but_never_after_a_trap() {
+    let host = host();
+    let p = host.load(&counter_plugin()).unwrap();
+    let call = |cfg: &str| host.on_publish(&p, &ctx(), &notification(), cfg);
+    // Same warm instance: state carries over.
+    assert_eq!(call("{}"), Ok(Decision::Drop("1".into())));
+    assert_eq!(call("{}"), Ok(Decision::Drop("2".into())));
+    match call("\"trap\"") {
+        Err(PluginError::Trap(msg)) => assert!(msg.contains("unreachable"), "{msg}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(host.idle_instances(&p), 0, "the trapped instance was thrown away");
+    // A fresh instance: its counter starts again.
+    assert_eq!(call("{}"), Ok(Decision::Drop("1".into())));
+    assert_eq!(host.idle_instances(&p), 1);
+    let stats = host.stats(&p.hash);
+    assert_eq!((stats.calls, stats.ok, stats.traps), (4, 3, 1));
+}
+
+#[test]
+fn concurrent_calls_use_separate_instances() {
+    let host = host();
+    let p = host.load(&keep_plugin()).unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..200 {
+                    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+                }
+            });
+        }
+    });
+    assert_eq!(host.stats(&p.hash).ok, 800);
+    assert!(host.idle_instances(&p) <= host.config().pool_per_plugin);
+}
+
+/// Replaces on both hooks; the config's first character after the quote
+/// picks the replacement: ok, bad JSON, too big, empty event type.
+fn replacing_plugin() -> Vec<u8> {
+    let choose = r#"
+        (data (i32.const 1024) "other")           ;; channel, 5
+        (data (i32.const 1040) "order.changed")   ;; event type, 13
+        (data (i32.const 1056) "{\"ok\":true}")   ;; 11
+        (data (i32.const 1088) "not json")        ;; 8
+        (data (i32.const 1104) "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"") ;; 42
+        (func $choose (param $c i32) (result i32)
+          (if (i32.eq (local.get $c) (i32.const 106)) ;; j: not JSON
+            (then (return (call $replace (i32.const 1024) (i32.const 5) (i32.const 1040) (i32.const 13) (i32.const 1088) (i32.const 8)))))
+          (if (i32.eq (local.get $c) (i32.const 98)) ;; b: big
+            (then (return (call $replace (i32.const 1024) (i32.const 5) (i32.const 1040) (i32.const 13) (i32.const 1104) (i32.const 42)))))
+          (if (i32.eq (local.get $c) (i32.const 101)) ;; e: empty event type
+            (then (return (call $replace (i32.const 1024) (i32.const 5) (i32.const 1040) (i32.const 0) (i32.const 1056) (i32.const 11)))))
+          (call $replace (i32.const 1024) (i32.const 5) (i32.const 1040) (i32.const 13) (i32.const 1056) (i32.const 11)))
+        (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (param $cfg i32) (param i32) (result i32)
+          (call $choose (i32.load8_u offset=1 (local.get $cfg))))
+        ;; on-deliver's arguments are behind one pointer: notification (44 bytes), subscriber (24), then config (ptr, len) at 68.
+        (func (export "on-deliver") (param $args i32) (result i32)
+          (call $choose (i32.load8_u offset=1 (i32.load offset=68 (local.get $args)))))
+    "#;
+    plugin(Exports::Both, choose)
+}
+
+#[test]
+fn publish_replace_is_validated() {
+    // "other" + "order.changed" + 42 bytes of data = 60 bytes: over 48; the good one is 29.
+    let host = host_with(HostConfig { max_instances: 4, max_output_bytes: 48, ..HostConfig::default() });
+    let p = host.load(&replacing_plugin()).unwrap();
+    let n = notification();
+    match host.on_publish(&p, &ctx(), &n, "\"ok\"").unwrap() {
+        Decision::Replace(r) => {
+            assert_eq!(r.channel, "other");
+            assert_eq!(r.event_type, "order.changed");
+            assert_eq!(r.data, r#"{"ok":true}"#);
+            assert_eq!(r.recipients, None, "publish may change recipients");
+            assert_eq!(r.metadata, n.metadata, "metadata is Herald's, not the plugin's");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let bad = |cfg: &str| match host.on_publish(&p, &ctx(), &n, cfg) {
+        Err(PluginError::InvalidOutput(msg)) => msg,
+        other => panic!("{cfg}: unexpected {other:?}"),
+    };
+    assert!(bad("\"json\"").contains("not JSON"));
+    assert!(bad("\"big\"").contains("over the limit"));
+    assert!(bad("\"empty\"").contains("empty event type"));
+    assert_eq!(host.stats(&p.hash).invalid_output, 3);
+    // Refused output is not the instance's fault: it stays warm.
+    assert_eq!(host.idle_instances(&p), 1);
+}
+
+#[test]
+fn deliver_replace_changes_only_event_type_and_data() {
+    let host = host_with(HostConfig { max_instances: 4, max_output_bytes: 64, ..HostConfig::default() });
+    let p = host.load(&replacing_plugin()).unwrap();
+    let n = notification();
+    match host.on_deliver(&p, &ctx(), &n, &subscriber(), "\"ok\"").unwrap() {
+        Decision::Replace(r) => {
+            assert_eq!(r.channel, n.channel, "channel cannot change per subscriber");
+            assert_eq!(r.recipients, n.recipients, "recipients cannot change per subscriber");
+            assert_eq!(r.metadata, n.metadata);
+            assert_eq!(r.event_type, "order.changed");
+            assert_eq!(r.data, r#"{"ok":true}"#);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(matches!(host.on_deliver(&p, &ctx(), &n, &subscriber(), "\"json\""), Err(PluginError::InvalidOutput(_))));
+}
+
+#[test]
+fn deliver_sees_its_arguments() {
+    // Drops with the subscriber's user name, read from the argument area.
+    let host = host();
+    let p = host
+        .load(&plugin(
+            Exports::Deliver,
+            r#"(func (export "on-deliver") (param $args i32) (result i32)
+                 (call $drop (i32.load offset=44 (local.get $args)) (i32.load offset=48 (local.get $args))))"#,
+        ))
+        .unwrap();
+    assert_eq!(host.on_deliver(&p, &ctx(), &notification(), &subscriber(), "{}"), Ok(Decision::Drop("alice".into())));
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn log_lines_reach_tracing_with_plugin_and_tenant() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber =
+        tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).with_max_level(tracing::Level::TRACE).finish();
+    let host = host();
+    let p = host
+        .load(&plugin_with_log(
+            Exports::Publish,
+            &format!(
+                r#"(data (i32.const 1024) "hello from wat")
+                   (func (export "on-publish") {PUBLISH_SIG}
+                     (call $log (i32.const 3) (i32.const 1024) (i32.const 14)) ;; warn
+                     (call $keep))"#
+            ),
+        ))
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    });
+    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(out.contains("WARN"), "{out}");
+    assert!(out.contains("hello from wat"), "{out}");
+    assert!(out.contains("plugin=\"test-plugin\"") || out.contains("plugin=test-plugin"), "{out}");
+    assert!(out.contains("tenant=\"acme\"") || out.contains("tenant=acme"), "{out}");
+}
+
+#[test]
+fn log_lines_per_call_are_capped() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let host = host_with(HostConfig { max_instances: 4, max_log_lines_per_call: 3, ..HostConfig::default() });
+    let p = host
+        .load(&plugin_with_log(
+            Exports::Publish,
+            &format!(
+                r#"(data (i32.const 1024) "spam")
+                   (func (export "on-publish") {PUBLISH_SIG} (local $i i32)
+                     (loop $l
+                       (call $log (i32.const 2) (i32.const 1024) (i32.const 4))
+                       (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                       (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
+                     (call $keep))"#
+            ),
+        ))
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    });
+    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(out.matches("spam").count(), 3, "{out}");
+    assert!(out.contains("dropped=97"), "{out}");
+}
+
+#[test]
+fn wasi_clocks_are_frozen() {
+    // Imports wasi:clocks now() functions and drops with "moving" unless both read zero.
+    let host = host();
+    let bytes = wat::parse_str(
+        r#"(component
+  (type $dt' (record (field "seconds" u64) (field "nanoseconds" u32)))
+  (import "wasi:clocks/wall-clock@0.2.0" (instance $wall
+    (export "datetime" (type $dt (eq $dt')))
+    (export "now" (func (result $dt)))))
+  (import "wasi:clocks/monotonic-clock@0.2.0" (instance $mono
+    (export "now" (func (result u64)))))
+  (core module $libc
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096)))
+  (core instance $libc (instantiate $libc))
+  (alias core export $libc "memory" (core memory $mem))
+  (core func $wall_now (canon lower (func $wall "now") (memory $mem)))
+  (core func $mono_now (canon lower (func $mono "now")))
+  (core module $main
+    (import "env" "memory" (memory 1))
+    (import "wall" "now" (func $wall_now (param i32)))
+    (import "mono" "now" (func $mono_now (result i64)))
+    (data (i32.const 1024) "moving")
+    (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+      (call $wall_now (i32.const 512))
+      (i32.store8 (i32.const 16) (i32.const 0))
+      (if (i32.or (i32.or (i64.ne (i64.load (i32.const 512)) (i64.const 0)) (i32.ne (i32.load (i32.const 520)) (i32.const 0)))
+                  (i64.ne (call $mono_now) (i64.const 0)))
+        (then
+          (i32.store8 (i32.const 16) (i32.const 2))
+          (i32.store (i32.const 20) (i32.const 1024))
+          (i32.store (i32.const 24) (i32.const 6))))
+      (i32.const 16)))
+  (core instance $main (instantiate $main
+    (with "env" (instance (export "memory" (memory $mem))))
+    (with "wall" (instance (export "now" (func $wall_now))))
+    (with "mono" (instance (export "now" (func $mono_now))))))
+  (type $n' (record (field "channel" string) (field "event-type" string) (field "data" string)
+    (field "recipients" (option (list string))) (field "metadata" (list (tuple string string)))))
+  (export $n "notification" (type $n'))
+  (type $d' (variant (case "keep") (case "replace" $n) (case "drop" string)))
+  (export $d "decision" (type $d'))
+  (func $pub (param "notification" $n) (param "config" string) (result $d)
+    (canon lift (core func $main "on-publish") (memory $mem) (realloc (core func $libc "cabi_realloc"))))
+  (instance $pubi (export "on-publish" (func $pub)))
+  (export "herald:plugin/publish-hook@0.1.0" (instance $pubi)))"#,
+    )
+    .unwrap();
+    let p = host.load(&bytes).unwrap();
+    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+}
+
+#[test]
+fn sleeping_traps_instead_of_blocking_the_host() {
+    // monotonic-clock.subscribe-duration would block the host thread beyond
+    // the epoch deadline when polled; the host replaces it with a trap.
+    let host = host();
+    let bytes = wat::parse_str(
+        r#"(component $C
+  (import "wasi:io/poll@0.2.0" (instance $poll (export "pollable" (type (sub resource)))))
+  (alias export $poll "pollable" (type $pollable))
+  (import "wasi:clocks/monotonic-clock@0.2.0" (instance $mono
+    (alias outer $C $pollable (type $p))
+    (export "subscribe-duration" (func (param "when" u64) (result (own $p))))))
+  (core module $libc
+    (memory (export "memory") 1)
+    (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 4096)))
+  (core instance $libc (instantiate $libc))
+  (alias core export $libc "memory" (core memory $mem))
+  (core func $sleep (canon lower (func $mono "subscribe-duration")))
+  (core module $main
+    (import "env" "memory" (memory 1))
+    (import "mono" "subscribe-duration" (func $sleep (param i64) (result i32)))
+    (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+      (drop (call $sleep (i64.const 10000000000)))
+      (i32.store8 (i32.const 16) (i32.const 0))
+      (i32.const 16)))
+  (core instance $main (instantiate $main
+    (with "env" (instance (export "memory" (memory $mem))))
+    (with "mono" (instance (export "subscribe-duration" (func $sleep))))))
+  (type $n' (record (field "channel" string) (field "event-type" string) (field "data" string)
+    (field "recipients" (option (list string))) (field "metadata" (list (tuple string string)))))
+  (export $n "notification" (type $n'))
+  (type $d' (variant (case "keep") (case "replace" $n) (case "drop" string)))
+  (export $d "decision" (type $d'))
+  (func $pub (param "notification" $n) (param "config" string) (result $d)
+    (canon lift (core func $main "on-publish") (memory $mem) (realloc (core func $libc "cabi_realloc"))))
+  (instance $pubi (export "on-publish" (func $pub)))
+  (export "herald:plugin/publish-hook@0.1.0" (instance $pubi)))"#,
+    )
+    .unwrap();
+    let p = host.load(&bytes).unwrap();
+    let start = Instant::now();
+    match host.on_publish(&p, &ctx(), &notification(), "{}") {
+        Err(PluginError::Trap(msg)) => assert!(msg.contains("may not sleep"), "{msg}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+}

@@ -1,0 +1,82 @@
+//! The WIT bindings wit-bindgen generates from `plugins/wit`, and the
+//! conversions between its types and the kit's plain ones.
+//!
+//! There is one `generate!` per world with exports, `publish-plugin` and
+//! `deliver-plugin`, each with `pub_export_macro` so that the export glue,
+//! and the custom section naming the exported interface, are emitted only in
+//! the plugin crate that invokes the matching export macro. A plugin with
+//! both hooks invokes both, and the component linker unions the two worlds
+//! into the `plugin` world. A third `generate!` for `plugin` itself would
+//! emit a second `#[macro_export]` macro for each hook's glue, under the same
+//! name, which does not compile.
+
+use crate::{Decision, Level, Notification, Subscriber};
+
+/// The `publish-plugin` world; it also owns the `types` and `host` bindings
+/// that the `deliver` module reuses.
+pub mod publish {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "herald:plugin/publish-plugin",
+        pub_export_macro: true,
+        default_bindings_module: "herald_plugin_kit::__bindings::publish",
+    });
+}
+
+/// The `deliver-plugin` world.
+pub mod deliver {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "herald:plugin/deliver-plugin",
+        pub_export_macro: true,
+        default_bindings_module: "herald_plugin_kit::__bindings::deliver",
+        with: {
+            "herald:plugin/types@0.1.0": crate::__bindings::publish::herald::plugin::types,
+            "herald:plugin/host@0.1.0": crate::__bindings::publish::herald::plugin::host,
+        },
+    });
+}
+
+use publish::herald::plugin::types as wit;
+
+pub use wit::{Decision as WitDecision, Notification as WitNotification, Subscriber as WitSubscriber};
+
+impl From<WitNotification> for Notification {
+    fn from(n: WitNotification) -> Self {
+        Self { channel: n.channel, event_type: n.event_type, data: n.data, recipients: n.recipients, metadata: n.metadata }
+    }
+}
+
+impl From<Notification> for WitNotification {
+    fn from(n: Notification) -> Self {
+        Self { channel: n.channel, event_type: n.event_type, data: n.data, recipients: n.recipients, metadata: n.metadata }
+    }
+}
+
+impl From<WitSubscriber> for Subscriber {
+    fn from(s: WitSubscriber) -> Self {
+        Self { user: s.user, channel: s.channel, claims: s.claims }
+    }
+}
+
+impl From<Decision> for WitDecision {
+    fn from(d: Decision) -> Self {
+        match d {
+            Decision::Keep => Self::Keep,
+            Decision::Replace(n) => Self::Replace(n.into()),
+            Decision::Drop(reason) => Self::Drop(reason),
+        }
+    }
+}
+
+impl From<Level> for wit::Level {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Trace => Self::Trace,
+            Level::Debug => Self::Debug,
+            Level::Info => Self::Info,
+            Level::Warn => Self::Warn,
+            Level::Error => Self::Error,
+        }
+    }
+}

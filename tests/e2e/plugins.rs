@@ -1,0 +1,244 @@
+//! Plugins end to end: upload and validation, a publish chain that redacts
+//! and filters, failure policies and dead letters, the test endpoint, chain
+//! changes without a restart, and tenant isolation. The components are the
+//! example plugins of `plugins/`, built by `plugins/build.sh`.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+async fn set_chain(s: &Server, t: &Tenant, channel: &str, body: Value) -> Value {
+    let (status, ch) = s.call(reqwest::Method::PATCH, &format!("/v1/tenants/{}/channels/{channel}", t.id), &t.admin_key, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{ch}");
+    ch
+}
+
+async fn publish_raw(s: &Server, t: &Tenant, channel: &str, body: Value) -> (StatusCode, Value) {
+    s.post(&format!("/v1/tenants/{}/channels/{channel}/notifications", t.id), &t.publish_key, body).await
+}
+
+async fn dead_letters(s: &Server, t: &Tenant) -> Vec<Value> {
+    let (status, page) = s.get(&format!("/v1/tenants/{}/dead-letters", t.id), &t.admin_key).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+e2e! {
+    async fn upload_is_validated_listed_and_deleted(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let (status, p) = s.upload_plugin(&t, "filter", "1.0.0", plugin_wasm("keyword-filter")).await;
+        assert_eq!(status, StatusCode::CREATED, "{p}");
+        assert_eq!(p["name"], "filter");
+        assert_eq!(p["hooks"], json!({"publish": true, "deliver": false}));
+        assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+        let (status, p2) = s.upload_plugin(&t, "tpl", "1.0.0", plugin_wasm("template")).await;
+        assert_eq!(status, StatusCode::CREATED, "{p2}");
+        assert_eq!(p2["hooks"], json!({"publish": false, "deliver": true}));
+
+        // Versions are immutable; bad uploads are refused before storing.
+        let (status, e) = s.upload_plugin(&t, "filter", "1.0.0", plugin_wasm("keyword-filter")).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{e}");
+        let (status, e) = s.upload_plugin(&t, "junk", "1", b"\0asm not really".to_vec()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        assert_eq!(e["type"], "urn:herald:problem:validation");
+        let (status, _) = s.upload_plugin(&t, "bad name!", "1", plugin_wasm("keyword-filter")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let res = s
+            .client
+            .post(s.url(&format!("/v1/tenants/{}/plugins?name=x&version=1", t.id)))
+            .bearer_auth(&t.admin_key)
+            .header("content-type", "application/octet-stream")
+            .body(plugin_wasm("keyword-filter"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+        let (_, list) = s.get(&format!("/v1/tenants/{}/plugins", t.id), &t.admin_key).await;
+        let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+        assert_eq!(names, vec!["filter", "tpl"]);
+        let (status, _) = s.upload_plugin(&t, "filter", "1.1.0", plugin_wasm("keyword-filter")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (_, versions) = s.get(&format!("/v1/tenants/{}/plugins/filter", t.id), &t.admin_key).await;
+        let v: Vec<&str> = versions["versions"].as_array().unwrap().iter().map(|p| p["version"].as_str().unwrap()).collect();
+        assert_eq!(v, vec!["1.1.0", "1.0.0"], "newest first");
+
+        // Another tenant neither sees nor reaches it.
+        let other = s.tenant("other").await;
+        let (status, _) = s.get(&format!("/v1/tenants/{}/plugins/filter", t.id), &other.admin_key).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        let (_, theirs) = s.get(&format!("/v1/tenants/{}/plugins", other.id), &other.admin_key).await;
+        assert_eq!(theirs["items"], json!([]));
+        let (status, _) = s.get(&format!("/v1/tenants/{}/plugins/filter", other.id), &other.admin_key).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+
+        let (status, _) = s.call(reqwest::Method::DELETE, &format!("/v1/tenants/{}/plugins/filter?version=1.0.0", t.id), &t.admin_key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, versions) = s.get(&format!("/v1/tenants/{}/plugins/filter", t.id), &t.admin_key).await;
+        assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+        let (status, _) = s.call(reqwest::Method::DELETE, &format!("/v1/tenants/{}/plugins/filter", t.id), &t.admin_key, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (status, _) = s.get(&format!("/v1/tenants/{}/plugins/filter", t.id), &t.admin_key).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+e2e! {
+    async fn a_publish_chain_redacts_and_filters_with_a_record(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        assert_eq!(s.upload_plugin(&t, "redact", "1.0.0", plugin_wasm("redact")).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "filter", "1.0.0", plugin_wasm("keyword-filter")).await.0, StatusCode::CREATED);
+        let (status, ch) = s
+            .post(
+                &format!("/v1/tenants/{}/channels", t.id),
+                &t.admin_key,
+                json!({"name": "support", "plugins": [
+                    {"plugin": "redact", "config": {"fields": ["body"], "mask": "[hidden]"}},
+                    {"plugin": "filter", "config": {"block": ["casino"]}}
+                ]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{ch}");
+        assert_eq!(ch["failure_policy"], "fail-open");
+
+        let mut sub = s.subscribe(&t, &t.token("1", &["support"]), &["support"], None).await;
+        let (status, r) = publish_raw(&s, &t, "support", json!({"type": "msg", "data": {"body": "mail me at jo@example.com", "n": 1}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        let kept = r["id"].as_i64().unwrap();
+
+        let (status, r) = publish_raw(&s, &t, "support", json!({"type": "msg", "data": {"body": "Win at the CASINO now"}})).await;
+        assert_eq!(status, StatusCode::OK, "withheld: {r}");
+        assert!(r["id"].is_null());
+        assert_eq!(r["withheld"]["plugin"], "filter");
+        assert!(r["withheld"]["reason"].as_str().unwrap().contains("casino"), "{r}");
+        let marker = s.publish(&t, "support", json!({"type": "msg", "data": {"body": "plain"}})).await;
+
+        let events = sub.take(2, WAIT).await;
+        assert_eq!(ids(&events), vec![kept, marker], "the filtered one never reaches a stream");
+        assert_eq!(data(&events[0])["data"], json!({"body": "mail me at [hidden]", "n": 1}));
+        // Stored as transformed: a replay gets the same.
+        let mut replay = s.subscribe(&t, &t.token("1", &["support"]), &["support"], Some(kept - 1)).await;
+        assert_eq!(data(&replay.take(1, WAIT).await[0])["data"]["body"], "mail me at [hidden]");
+
+        let dl = dead_letters(&s, &t).await;
+        assert_eq!(dl.len(), 1, "{dl:?}");
+        assert_eq!(dl[0]["plugin"], "filter");
+        assert_eq!(dl[0]["outcome"], "dropped");
+        assert_eq!(dl[0]["hook"], "publish");
+        assert_eq!(dl[0]["notification"]["data"]["body"], "Win at the CASINO now");
+
+        // Removing the chain takes effect at once, without a restart.
+        set_chain(&s, &t, "support", json!({"plugins": []})).await;
+        let (status, r) = publish_raw(&s, &t, "support", json!({"type": "msg", "data": {"body": "casino jo@example.com"}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(data(&sub.take(1, WAIT).await[0])["data"]["body"], "casino jo@example.com");
+    }
+}
+
+e2e! {
+    async fn failure_policy_decides_when_a_plugin_cannot_run(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        // A chain naming a plugin that is not uploaded fails on every call.
+        s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "open", "plugins": [{"plugin": "ghost"}]})).await;
+        s.post(
+            &format!("/v1/tenants/{}/channels", t.id),
+            &t.admin_key,
+            json!({"name": "closed", "plugins": [{"plugin": "ghost"}], "failure_policy": "fail-closed"}),
+        )
+        .await;
+        let mut sub = s.subscribe(&t, &t.token("1", &["open", "closed"]), &["open", "closed"], None).await;
+
+        let (status, r) = publish_raw(&s, &t, "open", json!({"type": "a", "data": {"x": 1}})).await;
+        assert_eq!(status, StatusCode::CREATED, "fail-open passes it on: {r}");
+        let open_id = r["id"].as_i64().unwrap();
+        let (status, r) = publish_raw(&s, &t, "closed", json!({"type": "b", "data": {"x": 2}})).await;
+        assert_eq!(status, StatusCode::OK, "fail-closed withholds it: {r}");
+        assert_eq!(r["withheld"]["plugin"], "ghost");
+        let marker = s.publish(&t, "open", json!({"type": "c"})).await;
+        assert_eq!(ids(&sub.take(2, WAIT).await), vec![open_id, marker]);
+
+        let dl = dead_letters(&s, &t).await;
+        assert_eq!(dl.len(), 1);
+        assert_eq!(dl[0]["channel"], "closed");
+        assert_eq!(dl[0]["outcome"], "failed");
+        assert_eq!(dl[0]["notification"]["data"], json!({"x": 2}));
+        let (_, only_open) = s.get(&format!("/v1/tenants/{}/dead-letters?channel=open", t.id), &t.admin_key).await;
+        assert_eq!(only_open["items"], json!([]));
+
+        // Uploading the plugin later heals the chain without a restart.
+        assert_eq!(s.upload_plugin(&t, "ghost", "1", plugin_wasm("redact")).await.0, StatusCode::CREATED);
+        let (status, r) = publish_raw(&s, &t, "closed", json!({"type": "b", "data": {"body": "call 555-123-4567"}})).await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        assert_eq!(data(&sub.take(1, WAIT).await[0])["data"]["body"], "call [redacted]");
+    }
+}
+
+e2e! {
+    async fn the_test_endpoint_runs_a_plugin_on_a_sample(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        assert_eq!(s.upload_plugin(&t, "redact", "1.0.0", plugin_wasm("redact")).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "tpl", "2.0.0", plugin_wasm("template")).await.0, StatusCode::CREATED);
+        let path = |p: &str| format!("/v1/tenants/{}/plugins/{p}/test", t.id);
+
+        let (status, r) = s
+            .post(&path("redact"), &t.admin_key, json!({"hook": "publish", "notification": {"channel": "x", "type": "t", "data": {"body": "a@b.co"}}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["decision"], "replace");
+        assert_eq!(r["notification"]["data"]["body"], "[redacted]");
+        assert_eq!(r["version"], "1.0.0");
+        assert!(r["duration_us"].as_u64().is_some());
+
+        let config = json!({"default_locale": "en", "templates": {"en": {"title": "Order {order}"}, "fr": {"title": "Commande {order}"}}});
+        let (status, r) = s
+            .post(
+                &path("tpl"),
+                &t.admin_key,
+                json!({"hook": "deliver", "config": config, "notification": {"channel": "x", "type": "t", "data": {"order": 7}},
+                       "subscriber": {"user": "u1", "claims": {"locale": "fr-CA"}}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["decision"], "replace");
+        assert_eq!(r["notification"]["data"]["title"], "Commande 7");
+
+        // A publish test of a deliver-only plugin reports the error, not a 500.
+        let (status, r) = s
+            .post(&path("tpl"), &t.admin_key, json!({"hook": "publish", "notification": {"channel": "x", "type": "t", "data": {}}}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["decision"], "error");
+        assert_eq!(r["error"]["kind"], "no_such_hook");
+
+        let (status, r) = s.post(&path("tpl"), &t.admin_key, json!({"hook": "deliver", "notification": {"channel": "x", "type": "t"}})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a deliver test needs a subscriber: {r}");
+        let (status, _) = s.post(&path("nope"), &t.admin_key, json!({"hook": "publish", "notification": {"channel": "x", "type": "t"}})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+}
+
+e2e! {
+    async fn chains_are_validated(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let (status, e) = s
+            .post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "c", "plugins": [{"plugin": "a"}, {"plugin": "a"}]}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (status, e) = s
+            .post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "c", "failure_policy": "sometimes"}))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": "c"})).await;
+        let (status, e) = s.call(reqwest::Method::PATCH, &format!("/v1/tenants/{}/channels/c", t.id), &t.admin_key, Some(json!({}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let ch = set_chain(&s, &t, "c", json!({"plugins": [{"plugin": "a", "deadline_ms": 20, "config": {"k": 1}}], "failure_policy": "fail-closed"})).await;
+        assert_eq!(ch["plugins"], json!([{"plugin": "a", "deadline_ms": 20, "config": {"k": 1}}]));
+        assert_eq!(ch["failure_policy"], "fail-closed");
+    }
+}
