@@ -19,7 +19,7 @@ async fn assert_refused(s: &Server, t: &Tenant, token: &str, status: u16, kind: 
 }
 
 fn claims(exp: i64) -> SubscriberClaims {
-    SubscriberClaims { sub: "1".into(), exp, herald: HeraldClaims { subscribe: vec!["orders".into()] } }
+    SubscriberClaims { sub: "1".into(), exp, herald: HeraldClaims { subscribe: vec!["orders".into()] }, extra: Default::default() }
 }
 
 e2e! {

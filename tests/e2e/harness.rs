@@ -237,11 +237,23 @@ impl Tenant {
         self.token_exp(sub, subscribe, now() + 3600)
     }
 
+    /// A token with the tenant's own claims besides Herald's.
+    pub fn token_with(&self, sub: &str, subscribe: &[&str], extra: Value) -> String {
+        let claims = SubscriberClaims {
+            sub: sub.into(),
+            exp: now() + 3600,
+            herald: HeraldClaims { subscribe: subscribe.iter().map(|s| s.to_string()).collect() },
+            extra: extra.as_object().cloned().unwrap_or_default(),
+        };
+        mint(&self.kid, SigningAlg::HS256, &SigningMaterial::Secret(self.secret.clone()), &claims).unwrap()
+    }
+
     pub fn token_exp(&self, sub: &str, subscribe: &[&str], exp: i64) -> String {
         let claims = SubscriberClaims {
             sub: sub.into(),
             exp,
             herald: HeraldClaims { subscribe: subscribe.iter().map(|s| s.to_string()).collect() },
+            extra: Default::default(),
         };
         mint(&self.kid, SigningAlg::HS256, &SigningMaterial::Secret(self.secret.clone()), &claims).unwrap()
     }

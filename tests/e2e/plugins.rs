@@ -242,3 +242,53 @@ e2e! {
         assert_eq!(ch["failure_policy"], "fail-closed");
     }
 }
+
+e2e! {
+    async fn deliver_hooks_shape_each_subscribers_copy_live_and_replayed(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        assert_eq!(s.upload_plugin(&t, "quiet", "1", plugin_wasm("quiet-hours")).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "tpl", "1", plugin_wasm("template")).await.0, StatusCode::CREATED);
+        let templates = json!({"default_locale": "en", "templates": {"en": {"title": "Order {order} shipped"}, "fr": {"title": "Commande {order} expédiée"}}});
+        let (status, ch) = s
+            .post(
+                &format!("/v1/tenants/{}/channels", t.id),
+                &t.admin_key,
+                json!({"name": "orders", "plugins": [{"plugin": "quiet", "config": {}}, {"plugin": "tpl", "config": templates}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{ch}");
+
+        let fr = t.token_with("anne", &["orders"], json!({"locale": "fr-FR"}));
+        let en_muting = t.token_with("bob", &["orders"], json!({"locale": "en", "muted_types": ["order.promo"]}));
+        let mut anne = s.subscribe(&t, &fr, &["orders"], None).await;
+        let mut bob = s.subscribe(&t, &en_muting, &["orders"], None).await;
+
+        let shipped = s.publish(&t, "orders", json!({"type": "order.shipped", "data": {"order": 7}})).await;
+        let promo = s.publish(&t, "orders", json!({"type": "order.promo", "data": {"order": 8}})).await;
+        let last = s.publish(&t, "orders", json!({"type": "order.shipped", "data": {"order": 9}})).await;
+
+        let a = anne.take(3, WAIT).await;
+        assert_eq!(ids(&a), vec![shipped, promo, last]);
+        assert_eq!(data(&a[0])["data"], json!({"order": 7, "title": "Commande 7 expédiée"}));
+        let b = bob.take(2, WAIT).await;
+        assert_eq!(ids(&b), vec![shipped, last], "bob muted order.promo");
+        assert_eq!(data(&b[0])["data"]["title"], "Order 7 shipped");
+        bob.expect_quiet(std::time::Duration::from_millis(300)).await;
+
+        // What is stored is the original; a replay runs the hooks again.
+        let mut again = s.subscribe(&t, &fr, &["orders"], Some(0)).await;
+        let r = again.take(3, WAIT).await;
+        assert_eq!(ids(&r), vec![shipped, promo, last]);
+        assert_eq!(data(&r[2])["data"]["title"], "Commande 9 expédiée");
+        let mut bob_again = s.subscribe(&t, &en_muting, &["orders"], Some(0)).await;
+        assert_eq!(ids(&bob_again.take(2, WAIT).await), vec![shipped, last]);
+
+        // Dropping the chain applies to open streams at once.
+        set_chain(&s, &t, "orders", json!({"plugins": []})).await;
+        let plain = s.publish(&t, "orders", json!({"type": "order.promo", "data": {"order": 10}})).await;
+        let got = bob.take(1, WAIT).await;
+        assert_eq!(ids(&got), vec![plain]);
+        assert_eq!(data(&got[0])["data"], json!({"order": 10}));
+    }
+}

@@ -80,6 +80,7 @@ pub fn subscriber_token(key: &SigningKey, sub: &str, channels: &[String], ttl_se
         sub: sub.to_owned(),
         exp: (unix_micros() / 1_000_000 + ttl_secs) as i64,
         herald: HeraldClaims { subscribe: channels.to_vec() },
+        extra: Default::default(),
     };
     mint(&key.kid, SigningAlg::HS256, &SigningMaterial::Secret(key.secret.clone()), &claims).context("minting a subscriber token")
 }

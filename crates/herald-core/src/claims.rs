@@ -15,6 +15,10 @@ pub struct SubscriberClaims {
     pub exp: i64,
     #[serde(default)]
     pub herald: HeraldClaims,
+    /// The tenant's own claims (`locale`, preferences, …), which plugins
+    /// may read on delivery.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Herald's own claim namespace inside the token.
@@ -32,6 +36,9 @@ pub struct Subscriber {
     /// Unix seconds after which the token is no longer valid.
     pub expires_at: i64,
     pub allowed: Vec<ChannelPattern>,
+    /// The token's claims other than Herald's own (`sub`, `exp`, `herald`),
+    /// as a JSON object text: what a deliver plugin may see.
+    pub claims_json: String,
 }
 
 impl Subscriber {
@@ -47,7 +54,10 @@ impl Subscriber {
             .map(ChannelPattern::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TokenError::InvalidClaims(e.to_string()))?;
-        Ok(Self { user, expires_at: claims.exp, allowed })
+        let mut visible = claims.extra;
+        visible.insert("sub".into(), serde_json::Value::String(user.to_string()));
+        let claims_json = serde_json::Value::Object(visible).to_string();
+        Ok(Self { user, expires_at: claims.exp, allowed, claims_json })
     }
 
     /// Refuses the first requested pattern that no allowed pattern covers.
@@ -70,7 +80,19 @@ mod tests {
             user: UserId::parse("42").unwrap(),
             expires_at: 0,
             allowed: allowed.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect(),
+            claims_json: "{}".into(),
         }
+    }
+
+    #[test]
+    fn custom_claims_are_kept_for_plugins_and_heralds_own_are_not() {
+        let claims: SubscriberClaims = serde_json::from_value(serde_json::json!({
+            "sub": "7", "exp": 99, "herald": {"subscribe": ["orders"]}, "locale": "fr", "prefs": {"quiet": true}
+        }))
+        .unwrap();
+        let s = Subscriber::from_claims(claims).unwrap();
+        let visible: serde_json::Value = serde_json::from_str(&s.claims_json).unwrap();
+        assert_eq!(visible, serde_json::json!({"sub": "7", "locale": "fr", "prefs": {"quiet": true}}));
     }
 
     #[test]

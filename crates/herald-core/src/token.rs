@@ -161,7 +161,7 @@ mod tests {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn claims(exp: i64) -> SubscriberClaims {
-        SubscriberClaims { sub: "42".into(), exp, herald: HeraldClaims { subscribe: vec!["orders".into()] } }
+        SubscriberClaims { sub: "42".into(), exp, herald: HeraldClaims { subscribe: vec!["orders".into()] }, extra: Default::default() }
     }
 
     fn now() -> i64 {

@@ -6,6 +6,8 @@
 //! not a formatting pass per subscriber. History replay uses the same
 //! encoder, so a replayed event is byte-for-byte the live one.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use herald_core::ids::Seq;
 use herald_core::notification::Notification;
@@ -19,6 +21,9 @@ pub struct Frame {
     pub bytes: Bytes,
     /// The stream ends after this frame.
     pub last: bool,
+    /// The notification itself, for streams that transform it per
+    /// subscriber (deliver plugins); `None` for control frames.
+    pub note: Option<Arc<Notification>>,
 }
 
 /// The heartbeat comment; invisible to SSE parsers, keeps proxies and NATs
@@ -29,21 +34,26 @@ impl Frame {
     /// A notification's frame: `id`, `event` (its type) and its JSON.
     pub fn notification(n: &Notification) -> Frame {
         let id = n.id.to_string();
-        Frame { id: Some(n.id), bytes: encode(Some(&id), Some(n.event_type.as_str()), &n.wire_json()), last: false }
+        Frame { id: Some(n.id), bytes: encode(Some(&id), Some(n.event_type.as_str()), &n.wire_json()), last: false, note: None }
+    }
+
+    /// A live notification's frame, carrying the notification along.
+    pub fn live(n: &Arc<Notification>) -> Frame {
+        Frame { note: Some(n.clone()), ..Frame::notification(n) }
     }
 
     /// A Herald event without an id (`history-truncated`, `token-expired`).
     pub fn control(event: &str, json: &str, last: bool) -> Frame {
-        Frame { id: None, bytes: encode(None, Some(event), json), last }
+        Frame { id: None, bytes: encode(None, Some(event), json), last, note: None }
     }
 
     pub fn heartbeat() -> Frame {
-        Frame { id: None, bytes: Bytes::from_static(HEARTBEAT), last: false }
+        Frame { id: None, bytes: Bytes::from_static(HEARTBEAT), last: false, note: None }
     }
 
     /// The `retry:` line that opens a stream.
     pub fn retry(millis: u128) -> Frame {
-        Frame { id: None, bytes: Bytes::from(format!("retry: {millis}\n\n")), last: false }
+        Frame { id: None, bytes: Bytes::from(format!("retry: {millis}\n\n")), last: false, note: None }
     }
 
     /// The `token-expired` event, after which the stream closes.

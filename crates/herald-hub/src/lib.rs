@@ -189,7 +189,7 @@ impl Hub {
                         gone.push((n.tenant.clone(), *id));
                         continue;
                     }
-                    let f = frame.get_or_insert_with(|| Frame::notification(n));
+                    let f = frame.get_or_insert_with(|| Frame::live(n));
                     if sub.tx.try_send(f.clone()).is_err() {
                         tracing::debug!(tenant = %n.tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
                         gone.push((n.tenant.clone(), *id));

@@ -1,6 +1,8 @@
-//! Running a channel's plugin chain on publish: which plugins, in which
-//! version, what a failure does (the channel's failure policy), and the
-//! dead-letter record for everything a chain keeps out of delivery.
+//! Running channels' plugin chains: publish hooks once per notification
+//! before it is stored, deliver hooks once per delivery (live and replayed)
+//! through a per-tenant [`DeliverPlan`]; which plugins, in which version,
+//! what a failure does (the channel's failure policy), and the dead-letter
+//! record for everything a chain keeps out of delivery.
 //!
 //! Chains and plugin versions are cached per node for `cache_ttl`, so a
 //! changed chain or a newly uploaded version takes effect within that time
@@ -8,15 +10,17 @@
 //! plugin host, by content hash.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use herald_core::ids::{DeadLetterId, TenantId};
 use herald_core::names::{ChannelName, EventType, PluginName, PluginVersion, UserId};
-use herald_core::notification::NewNotification;
+use herald_core::notification::{NewNotification, Notification};
 use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::{DomainError, limits};
-use herald_plugins::{CallContext, Decision, LoadedPlugin, PluginError, PluginHost, PluginNotification};
+use herald_hub::Frame;
+use herald_plugins::{CallContext, Decision, LoadedPlugin, PluginError, PluginHost, PluginNotification, SubscriberContext};
 use herald_store::dead_letters::NewDeadLetter;
 use herald_store::{Store, StoreError};
 use serde_json::value::RawValue;
@@ -49,6 +53,43 @@ struct Inner {
     cache_ttl: Duration,
     chains: Mutex<HashMap<ChainKey, (Instant, Chain)>>,
     plugins: Mutex<HashMap<PluginKey, (Instant, LoadedPlugin)>>,
+    plans: Mutex<HashMap<TenantId, (Instant, Arc<DeliverPlan>)>>,
+    generation: AtomicU64,
+}
+
+/// A tenant's deliver hooks by channel, resolved to compiled plugins, so a
+/// stream can run them synchronously for each delivery.
+#[derive(Default)]
+pub struct DeliverPlan {
+    channels: HashMap<ChannelName, DeliverChain>,
+}
+
+struct DeliverChain {
+    steps: Vec<PlanStep>,
+    policy: FailurePolicy,
+}
+
+struct PlanStep {
+    name: PluginName,
+    config: String,
+    deadline: Option<Duration>,
+    /// The plugin, or why it cannot run (not uploaded, failed to load).
+    plugin: Result<LoadedPlugin, String>,
+}
+
+impl DeliverPlan {
+    /// No channel of the tenant has a deliver hook.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+}
+
+/// What deliver hooks did with one delivery.
+pub enum Delivered {
+    /// Send these bytes (the shared frame, or one re-encoded for this subscriber).
+    Send(bytes::Bytes),
+    /// Not for this subscriber.
+    Skip,
 }
 
 impl std::fmt::Debug for Chains {
@@ -59,22 +100,166 @@ impl std::fmt::Debug for Chains {
 
 impl Chains {
     pub fn new(host: PluginHost, store: Store, cache_ttl: Duration) -> Self {
-        Self { inner: Arc::new(Inner { host, store, cache_ttl, chains: Mutex::default(), plugins: Mutex::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                host,
+                store,
+                cache_ttl,
+                chains: Mutex::default(),
+                plugins: Mutex::default(),
+                plans: Mutex::default(),
+                generation: AtomicU64::new(0),
+            }),
+        }
     }
 
     pub fn host(&self) -> &PluginHost {
         &self.inner.host
     }
 
-    /// Forgets what is cached for a tenant's plugin (after an upload or a
-    /// delete on this node; other nodes see it after `cache_ttl`).
-    pub fn forget_plugin(&self, tenant: &TenantId, name: &PluginName) {
-        self.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, n, _), _| !(t == tenant && n == name));
+    /// After a tenant's plugins or chains changed on this node: forgets
+    /// what is cached for the tenant and rebuilds its deliver plan before
+    /// returning, so that the change applies to the very next publish and
+    /// delivery here (other nodes see it within `cache_ttl`).
+    pub async fn changed(&self, tenant: &TenantId) {
+        self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _), _| t != tenant);
+        self.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _, _), _| t != tenant);
+        if let Err(e) = self.load_plan(tenant).await {
+            tracing::warn!(%tenant, error = %e, "rebuilding the deliver plan failed; streams rebuild it later");
+            self.inner.plans.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        }
+        self.inner.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Forgets a channel's cached chain (after it changed on this node).
-    pub fn forget_channel(&self, tenant: &TenantId, channel: &ChannelName) {
-        self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).remove(&(tenant.clone(), channel.clone()));
+    /// Bumped by every [`Chains::changed`]: a stream that sees a new value
+    /// takes the tenant's current plan.
+    pub fn generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    /// The tenant's deliver plan, fresh (at most `cache_ttl` old).
+    pub async fn deliver_plan(&self, tenant: &TenantId) -> ApiResult<Arc<DeliverPlan>> {
+        if let Some((at, plan)) = self.inner.plans.lock().unwrap_or_else(|e| e.into_inner()).get(tenant)
+            && at.elapsed() < self.inner.cache_ttl
+        {
+            return Ok(plan.clone());
+        }
+        self.load_plan(tenant).await
+    }
+
+    /// Reads the tenant's chains, resolves their deliver hooks and caches the plan.
+    async fn load_plan(&self, tenant: &TenantId) -> ApiResult<Arc<DeliverPlan>> {
+        let mut plan = DeliverPlan::default();
+        for channel in self.inner.store.channels_with_plugins(tenant).await? {
+            let mut steps = Vec::new();
+            for step in &channel.plugins {
+                let plugin = match self.load(tenant, &step.plugin, step.version.as_ref()).await {
+                    Ok(p) if !p.hooks.deliver => continue,
+                    Ok(p) => Ok(p),
+                    Err(StepError::Store(e)) => return Err(e.into()),
+                    Err(e) => Err(e.to_string()),
+                };
+                steps.push(PlanStep {
+                    name: step.plugin.clone(),
+                    config: step.config.to_string(),
+                    deadline: step.deadline_ms.map(Duration::from_millis),
+                    plugin,
+                });
+            }
+            if !steps.is_empty() {
+                plan.channels.insert(channel.name, DeliverChain { steps, policy: channel.failure_policy });
+            }
+        }
+        let plan = Arc::new(plan);
+        self.inner.plans.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant.clone(), (Instant::now(), plan.clone()));
+        Ok(plan)
+    }
+
+    /// The cached plan for a stream that already has one: when it is
+    /// stale, one background task refreshes it and the stale plan serves
+    /// meanwhile, so a delivery never waits on the database.
+    pub fn deliver_plan_now(&self, tenant: &TenantId) -> Option<Arc<DeliverPlan>> {
+        let mut plans = self.inner.plans.lock().unwrap_or_else(|e| e.into_inner());
+        let (at, plan) = plans.get_mut(tenant)?;
+        if at.elapsed() >= self.inner.cache_ttl {
+            // Claim the refresh so that other streams do not start one too.
+            *at = Instant::now();
+            let (this, tenant) = (self.clone(), tenant.clone());
+            tokio::spawn(async move {
+                if let Err(e) = this.load_plan(&tenant).await {
+                    tracing::warn!(%tenant, error = %e, "refreshing the deliver plan failed; the previous one stays");
+                }
+            });
+        }
+        Some(plan.clone())
+    }
+
+    /// Runs the deliver hooks of `n`'s channel for one subscriber.
+    /// `frame` is the shared encoded frame, sent as-is when nothing changes.
+    pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, frame: bytes::Bytes, who: &Who) -> Delivered {
+        let Some(chain) = plan.channels.get(&n.channel) else { return Delivered::Send(frame) };
+        let mut current: Option<PluginNotification> = None;
+        let subscriber = SubscriberContext { user: who.user.to_string(), channel: n.channel.to_string(), claims: who.claims.clone() };
+        for step in &chain.steps {
+            let input = current.get_or_insert_with(|| delivered_plugin_view(n));
+            let result = match &step.plugin {
+                Ok(plugin) => {
+                    let ctx = CallContext { tenant: n.tenant.to_string(), plugin_name: step.name.to_string(), deadline: step.deadline };
+                    self.inner.host.on_deliver(plugin, &ctx, input, &subscriber, &step.config).map_err(|e| e.to_string())
+                }
+                Err(reason) => Err(reason.clone()),
+            };
+            match result {
+                Ok(Decision::Keep) => {}
+                Ok(Decision::Replace(out)) => current = Some(out),
+                Ok(Decision::Drop(reason)) => {
+                    // A per-subscriber choice (quiet hours, preferences): the
+                    // notification itself was stored and reaches others.
+                    tracing::debug!(tenant = %n.tenant, id = n.id, plugin = %step.name, user = %who.user, reason, "deliver hook skipped a delivery");
+                    return Delivered::Skip;
+                }
+                Err(reason) => match chain.policy {
+                    FailurePolicy::FailOpen => {
+                        tracing::warn!(tenant = %n.tenant, id = n.id, plugin = %step.name, error = reason, "deliver hook failed; delivering (fail-open)");
+                    }
+                    FailurePolicy::FailClosed => {
+                        tracing::warn!(tenant = %n.tenant, id = n.id, plugin = %step.name, error = reason, "deliver hook failed; withholding the delivery (fail-closed)");
+                        self.record_deliver_failure(n, &step.name, &who.user, reason);
+                        return Delivered::Skip;
+                    }
+                },
+            }
+        }
+        match current {
+            Some(out) if out.event_type != n.event_type.as_str() || out.data != n.data.get() => match reencode(n, out) {
+                Ok(bytes) => Delivered::Send(bytes),
+                Err(reason) => {
+                    tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
+                    Delivered::Send(frame)
+                }
+            },
+            _ => Delivered::Send(frame),
+        }
+    }
+
+    fn record_deliver_failure(&self, n: &Notification, plugin: &PluginName, user: &UserId, reason: String) {
+        let (store, tenant, channel, plugin) = (self.inner.store.clone(), n.tenant.clone(), n.channel.clone(), plugin.clone());
+        let notification = serde_json::json!({
+            "id": n.id, "channel": n.channel.as_str(), "type": n.event_type.as_str(), "data": &n.data, "user": user.as_str(),
+        });
+        tokio::spawn(async move {
+            let dl = NewDeadLetter {
+                channel: &channel,
+                plugin: &plugin,
+                hook: "deliver",
+                outcome: "failed",
+                reason: &reason,
+                notification: &notification,
+            };
+            if let Err(e) = store.record_dead_letter(&tenant, dl).await {
+                tracing::error!(%tenant, error = %e, "recording a dead letter failed");
+            }
+        });
     }
 
     async fn chain(&self, tenant: &TenantId, channel: &ChannelName) -> Result<Chain, StoreError> {
@@ -223,6 +408,38 @@ impl From<StepError> for ApiError {
             StepError::Store(s) => s.into(),
         }
     }
+}
+
+/// The subscriber deliver hooks run for.
+#[derive(Clone, Debug)]
+pub struct Who {
+    pub user: UserId,
+    /// The token's claims a plugin may see, as a JSON object text.
+    pub claims: String,
+}
+
+/// A stored notification as a deliver hook sees it. Plugins have no clock,
+/// so the time it was published is given (`published_at_unix`, seconds).
+fn delivered_plugin_view(n: &Notification) -> PluginNotification {
+    PluginNotification {
+        channel: n.channel.to_string(),
+        event_type: n.event_type.to_string(),
+        data: n.data.get().to_owned(),
+        recipients: n.recipients.as_ref().map(|r| r.iter().map(ToString::to_string).collect()),
+        metadata: vec![
+            ("tenant".to_owned(), n.tenant.to_string()),
+            ("id".to_owned(), n.id.to_string()),
+            ("published_at_unix".to_owned(), n.created_at.timestamp().to_string()),
+        ],
+    }
+}
+
+/// The frame of `n` with a deliver hook's type and data.
+fn reencode(n: &Notification, out: PluginNotification) -> Result<bytes::Bytes, String> {
+    let event_type = EventType::parse(out.event_type).map_err(|e| e.to_string())?;
+    let data = RawValue::from_string(out.data).map_err(|e| format!("data is not JSON: {e}"))?;
+    let changed = Notification { event_type, data, ..n.clone() };
+    Ok(Frame::notification(&changed).bytes)
 }
 
 pub fn to_plugin(n: &NewNotification) -> PluginNotification {

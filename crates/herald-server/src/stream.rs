@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -22,6 +23,7 @@ use futures_util::Stream;
 use futures_util::future::BoxFuture;
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::UserId;
+use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
 use herald_core::token::{TokenError, read_kid, verify};
 use herald_core::{DomainError, limits};
@@ -32,6 +34,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::auth::{bearer, path_tenant};
+use crate::plugin_chain::{Chains, DeliverPlan, Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
@@ -134,7 +137,16 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         pending.push_back(Frame::control("history-truncated", &format!(r#"{{"last_event_id":{after}}}"#), false).bytes);
     }
 
+    // Deliver hooks run for every delivery, live and replayed.
+    let generation = app.chains.generation();
+    let plan = app.chains.deliver_plan(&tenant).await?;
+    let who = Who { user: subscriber.user.clone(), claims: subscriber.claims_json };
     let feed = Feed {
+        chains: app.chains.clone(),
+        plan,
+        plan_at: Instant::now(),
+        generation,
+        who,
         store: app.store.clone(),
         hub: app.hub.clone(),
         tenant,
@@ -173,6 +185,13 @@ enum Phase {
 /// clock once the stream is live. Hand-written rather than an `async` block
 /// so that each event costs a queue pop, not a move of the whole state.
 struct Feed {
+    chains: Chains,
+    /// The tenant's deliver hooks; refreshed from the cache as it ages.
+    plan: Arc<DeliverPlan>,
+    plan_at: Instant,
+    /// The [`Chains::generation`] the plan was taken at.
+    generation: u64,
+    who: Who,
     store: Store,
     hub: Hub,
     tenant: TenantId,
@@ -192,6 +211,9 @@ struct Feed {
     finished: bool,
 }
 
+/// How often a stream looks for a newer deliver plan (a changed chain).
+const PLAN_CHECK: Duration = Duration::from_secs(1);
+
 /// Frames taken from the queue for one write: several events queued behind
 /// a busy socket go out in one `send`.
 const COALESCE: usize = 64;
@@ -201,16 +223,39 @@ impl Feed {
         self.sub = Some(self.hub.subscribe(&self.tenant, self.user.clone(), self.patterns.to_vec(), self.exp));
     }
 
-    /// Keeps a live frame unless the hand-over already sent it.
+    /// Keeps a live frame unless the hand-over already sent it, through
+    /// the channel's deliver hooks.
     fn accept(&mut self, frame: Frame) -> Option<Bytes> {
         self.finished |= frame.last;
         match frame.id {
             Some(id) if id <= self.cursor => None,
             Some(id) => {
                 self.cursor = id;
-                Some(frame.bytes)
+                match &frame.note {
+                    Some(n) => self.deliver(n, frame.bytes),
+                    None => Some(frame.bytes),
+                }
             }
             None => Some(frame.bytes),
+        }
+    }
+
+    /// One delivery through the deliver hooks, if the tenant has any.
+    fn deliver(&mut self, n: &Notification, bytes: Bytes) -> Option<Bytes> {
+        let generation = self.chains.generation();
+        if generation != self.generation || self.plan_at.elapsed() >= PLAN_CHECK {
+            self.generation = generation;
+            self.plan_at = Instant::now();
+            if let Some(plan) = self.chains.deliver_plan_now(&self.tenant) {
+                self.plan = plan;
+            }
+        }
+        if self.plan.is_empty() {
+            return Some(bytes);
+        }
+        match self.chains.on_deliver(&self.plan, n, bytes, &self.who) {
+            Delivered::Send(b) => Some(b),
+            Delivered::Skip => None,
         }
     }
 
@@ -282,7 +327,11 @@ impl Stream for Feed {
                             return Poll::Ready(None);
                         }
                     };
-                    this.pending.extend(page.items.iter().map(|n| Frame::notification(n).bytes));
+                    for n in &page.items {
+                        if let Some(b) = this.deliver(n, Frame::notification(n).bytes) {
+                            this.pending.push_back(b);
+                        }
+                    }
                     this.cursor = page.next_after;
                     if page.done {
                         if this.sub.is_none() {

@@ -76,6 +76,19 @@ impl Store {
         self.get_channel(tenant, name).await
     }
 
+    /// The tenant's channels that have a plugin chain.
+    pub async fn channels_with_plugins(&self, tenant: &TenantId) -> Result<Vec<Channel>, StoreError> {
+        channel::Entity::find()
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Plugins.ne("[]"))
+            .order_by_asc(channel::Column::Name)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(convert::channel)
+            .collect()
+    }
+
     /// Replaces the channel's plugin chain and failure policy. The chain
     /// must already be validated (`herald_core::plugin::validate_chain`);
     /// the plugins it names need not exist yet (a missing one fails calls

@@ -23,6 +23,7 @@ pub fn run(args: TokenArgs) -> anyhow::Result<String> {
         sub: args.sub,
         exp: chrono::Utc::now().timestamp() + args.ttl,
         herald: HeraldClaims { subscribe: args.subscribe },
+        extra: Default::default(),
     };
     Ok(mint(&args.kid, alg, &material, &claims)?)
 }

@@ -104,7 +104,7 @@ pub(crate) async fn create_channel(
     let mut channel = app.store.create_channel(&tenant, &name, body.retention).await?;
     if !body.plugins.is_empty() || body.failure_policy != FailurePolicy::default() {
         channel = app.store.set_channel_plugins(&tenant, &name, &body.plugins, body.failure_policy).await?;
-        app.chains.forget_channel(&tenant, &name);
+        app.chains.changed(&tenant).await;
     }
     Ok(HttpResponse::Created().json(ChannelView::from(channel)))
 }
@@ -196,7 +196,7 @@ pub(crate) async fn update_channel(
         let chain = body.plugins.unwrap_or(channel.plugins);
         let policy = body.failure_policy.unwrap_or(channel.failure_policy);
         channel = app.store.set_channel_plugins(&tenant, &name, &chain, policy).await?;
-        app.chains.forget_channel(&tenant, &name);
+        app.chains.changed(&tenant).await;
     }
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }

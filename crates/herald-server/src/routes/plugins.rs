@@ -128,7 +128,7 @@ pub(crate) async fn upload_plugin(
     let hooks = Hooks { publish: loaded.hooks.publish, deliver: loaded.hooks.deliver };
     let plugin =
         app.store.create_plugin(&tenant, NewPlugin { name: &name, version: &version, sha256: &loaded.hash, hooks, wasm: &wasm }).await?;
-    app.chains.forget_plugin(&tenant, &name);
+    app.chains.changed(&tenant).await;
     Ok(HttpResponse::Created().json(PluginView::from(plugin)))
 }
 
@@ -203,7 +203,7 @@ pub(crate) async fn delete_plugin(
     let name = plugin_name(&path.1)?;
     let version = q.version.clone().map(PluginVersion::parse).transpose()?;
     app.store.delete_plugin(&tenant, &name, version.as_ref()).await?;
-    app.chains.forget_plugin(&tenant, &name);
+    app.chains.changed(&tenant).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
