@@ -8,6 +8,23 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
+/// Hostile plugins in WAT, built with the plugin host's own test helper.
+#[path = "../../crates/herald-plugins/tests/common/wat.rs"]
+mod wat_plugin;
+use wat_plugin::Exports;
+
+fn looping_publish_plugin() -> Vec<u8> {
+    wat_plugin::plugin(
+        Exports::Publish,
+        r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+             (loop $forever (br $forever)) (call $keep))"#,
+    )
+}
+
+fn trapping_deliver_plugin() -> Vec<u8> {
+    wat_plugin::plugin(Exports::Deliver, r#"(func (export "on-deliver") (param i32) (result i32) unreachable)"#)
+}
+
 async fn set_chain(s: &Server, t: &Tenant, channel: &str, body: Value) -> Value {
     let (status, ch) = s.call(reqwest::Method::PATCH, &format!("/v1/tenants/{}/channels/{channel}", t.id), &t.admin_key, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{ch}");
@@ -290,5 +307,60 @@ e2e! {
         let got = bob.take(1, WAIT).await;
         assert_eq!(ids(&got), vec![plain]);
         assert_eq!(data(&got[0])["data"], json!({"order": 10}));
+    }
+}
+
+e2e! {
+    async fn hostile_plugins_are_cut_off_and_the_policy_decides(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        assert_eq!(s.upload_plugin(&t, "spin", "1", looping_publish_plugin()).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "crash", "1", trapping_deliver_plugin()).await.0, StatusCode::CREATED);
+        for (name, chain, policy) in [
+            ("spin-open", "spin", "fail-open"),
+            ("spin-closed", "spin", "fail-closed"),
+            ("crash-open", "crash", "fail-open"),
+            ("crash-closed", "crash", "fail-closed"),
+        ] {
+            let (status, ch) = s
+                .post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, json!({"name": name, "plugins": [{"plugin": chain}], "failure_policy": policy}))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{ch}");
+        }
+        let all = ["spin-open", "spin-closed", "crash-open", "crash-closed"];
+        let mut sub = s.subscribe(&t, &t.token("1", &all), &all, None).await;
+
+        // An endless publish hook is cut off at its deadline.
+        let started = std::time::Instant::now();
+        let (status, r) = publish_raw(&s, &t, "spin-closed", json!({"type": "x", "data": {"n": 1}})).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert!(r["withheld"]["reason"].as_str().unwrap().contains("timed out"), "{r}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "the loop was not cut off");
+        let (status, r) = publish_raw(&s, &t, "spin-open", json!({"type": "x", "data": {"n": 2}})).await;
+        assert_eq!(status, StatusCode::CREATED, "fail-open publishes it unchanged: {r}");
+        let spun = r["id"].as_i64().unwrap();
+
+        // A trapping deliver hook: fail-open delivers, fail-closed withholds.
+        let open = s.publish(&t, "crash-open", json!({"type": "x", "data": {"n": 3}})).await;
+        let closed = s.publish(&t, "crash-closed", json!({"type": "x", "data": {"n": 4}})).await;
+        let marker = s.publish(&t, "spin-open", json!({"type": "x", "data": {"n": 5}})).await;
+        let got = sub.take(3, WAIT).await;
+        assert_eq!(ids(&got), vec![spun, open, marker], "{closed} withheld from the stream");
+        assert_eq!(data(&got[0])["data"], json!({"n": 2}));
+
+        // Both withheld notifications are on record, and the server is fine.
+        let mut dl = Vec::new();
+        for _ in 0..50 {
+            dl = dead_letters(&s, &t).await;
+            if dl.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let mut kinds: Vec<(String, String)> = dl.iter().map(|d| (d["channel"].as_str().unwrap().to_owned(), d["hook"].as_str().unwrap().to_owned())).collect();
+        kinds.sort();
+        assert_eq!(kinds, vec![("crash-closed".to_owned(), "deliver".to_owned()), ("spin-closed".to_owned(), "publish".to_owned())]);
+        let (status, _) = s.get("/healthz", &t.admin_key).await;
+        assert_eq!(status, StatusCode::OK);
     }
 }
