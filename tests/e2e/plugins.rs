@@ -362,5 +362,13 @@ e2e! {
         assert_eq!(kinds, vec![("crash-closed".to_owned(), "deliver".to_owned()), ("spin-closed".to_owned(), "publish".to_owned())]);
         let (status, _) = s.get("/healthz", &t.admin_key).await;
         assert_eq!(status, StatusCode::OK);
+
+        // Errors are counted per plugin.
+        let (_, spin) = s.get(&format!("/v1/tenants/{}/plugins/spin", t.id), &t.admin_key).await;
+        let stats = &spin["versions"][0]["stats"];
+        assert_eq!(stats["timeouts"], 3, "two publishes and the marker: {spin}");
+        assert_eq!(stats["ok"], 0);
+        let (_, crash) = s.get(&format!("/v1/tenants/{}/plugins/crash", t.id), &t.admin_key).await;
+        assert_eq!(crash["versions"][0]["stats"]["traps"], 2, "{crash}");
     }
 }

@@ -10,7 +10,7 @@ use herald_core::DomainError;
 use herald_core::ids::{DeadLetterId, PluginId};
 use herald_core::names::{ChannelName, PluginName, PluginVersion};
 use herald_core::plugin::{DeadLetter, Hooks, Plugin};
-use herald_plugins::{CallContext, Decision, PluginError, PluginNotification, SubscriberContext};
+use herald_plugins::{CallContext, Decision, PluginError, PluginNotification, PluginStats, SubscriberContext};
 use herald_store::plugins::NewPlugin;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -55,7 +55,47 @@ impl From<Plugin> for PluginView {
 pub(crate) struct PluginVersions {
     pub name: String,
     /// Newest first; chains without a pinned version run the first.
-    pub versions: Vec<PluginView>,
+    pub versions: Vec<VersionWithStats>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VersionWithStats {
+    #[serde(flatten)]
+    pub plugin: PluginView,
+    /// Calls on this node since it started, by outcome.
+    pub stats: CallStats,
+}
+
+/// A plugin's calls on this node since it started (counted per component,
+/// so two versions with the same bytes share them).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CallStats {
+    pub calls: u64,
+    pub ok: u64,
+    pub traps: u64,
+    pub timeouts: u64,
+    pub out_of_fuel: u64,
+    pub memory_exceeded: u64,
+    pub invalid_output: u64,
+    pub other_errors: u64,
+    /// Mean time per call, in microseconds.
+    pub mean_us: f64,
+}
+
+impl From<PluginStats> for CallStats {
+    fn from(s: PluginStats) -> Self {
+        Self {
+            calls: s.calls,
+            ok: s.ok,
+            traps: s.traps,
+            timeouts: s.timeouts,
+            out_of_fuel: s.out_of_fuel,
+            memory_exceeded: s.memory_exceeded,
+            invalid_output: s.invalid_output,
+            other_errors: s.other_errors,
+            mean_us: if s.calls == 0 { 0.0 } else { s.total_ns as f64 / s.calls as f64 / 1000.0 },
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -156,7 +196,7 @@ pub(crate) async fn list_plugins(
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |p| p.id.clone())))
 }
 
-/// Get a plugin's versions.
+/// Get a plugin's versions, with each one's call statistics on this node.
 #[utoipa::path(
     tag = "plugins",
     params(("tenant" = String, Path, description = "Tenant id"), ("plugin" = String, Path, description = "Plugin name")),
@@ -175,7 +215,14 @@ pub(crate) async fn get_plugin(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let name = plugin_name(&path.1)?;
-    let versions = app.store.plugin_versions(&tenant, &name).await?.into_iter().map(Into::into).collect();
+    let host = app.chains.host();
+    let versions = app
+        .store
+        .plugin_versions(&tenant, &name)
+        .await?
+        .into_iter()
+        .map(|p| VersionWithStats { stats: host.stats(&p.sha256).into(), plugin: p.into() })
+        .collect();
     Ok(HttpResponse::Ok().json(PluginVersions { name: name.to_string(), versions }))
 }
 
