@@ -29,6 +29,10 @@ pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
         .max_memories_per_component(MAX_MEMORIES as u32)
         .max_tables_per_component(MAX_TABLES as u32)
         .table_elements(MAX_TABLE_ELEMENTS)
+        // Calls are synchronous, so no fiber stacks are needed; the pool
+        // would otherwise map 1000 of them, each with a guard page, per
+        // engine (the `async` feature comes with wasmtime-wasi).
+        .total_stacks(0)
         // The store limiter enforces the exact cap; this is the hard backstop.
         .max_memory_size(config.memory_limit_bytes.div_ceil(WASM_PAGE) * WASM_PAGE);
 
