@@ -36,7 +36,8 @@ pub enum Outcome {
     Withheld { plugin: PluginName, reason: String, dead_letter: DeadLetterId },
 }
 
-type ChainKey = (TenantId, ChannelName);
+/// A tenant's channels that have a chain; a channel not listed has none.
+type TenantChains = Arc<HashMap<ChannelName, Chain>>;
 /// A channel's chain and failure policy, as cached.
 type Chain = Arc<(Vec<ChainStep>, FailurePolicy)>;
 type PluginKey = (TenantId, PluginName, Option<PluginVersion>);
@@ -51,7 +52,10 @@ struct Inner {
     host: PluginHost,
     store: Store,
     cache_ttl: Duration,
-    chains: Mutex<HashMap<ChainKey, (Instant, Chain)>>,
+    /// Per tenant, not per channel: bounded by the number of tenants however
+    /// many channels are published to, and one query per tenant per
+    /// `cache_ttl` rather than one per new channel.
+    chains: Mutex<HashMap<TenantId, (Instant, TenantChains)>>,
     plugins: Mutex<HashMap<PluginKey, (Instant, LoadedPlugin)>>,
     plans: Mutex<HashMap<TenantId, (Instant, Arc<DeliverPlan>)>>,
     generation: AtomicU64,
@@ -122,7 +126,7 @@ impl Chains {
     /// returning, so that the change applies to the very next publish and
     /// delivery here (other nodes see it within `cache_ttl`).
     pub async fn changed(&self, tenant: &TenantId) {
-        self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _), _| t != tenant);
+        self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).remove(tenant);
         self.inner.plugins.lock().unwrap_or_else(|e| e.into_inner()).retain(|(t, _, _), _| t != tenant);
         if let Err(e) = self.load_plan(tenant).await {
             tracing::warn!(%tenant, error = %e, "rebuilding the deliver plan failed; streams rebuild it later");
@@ -262,21 +266,25 @@ impl Chains {
         });
     }
 
-    async fn chain(&self, tenant: &TenantId, channel: &ChannelName) -> Result<Chain, StoreError> {
-        let key = (tenant.clone(), channel.clone());
-        if let Some((at, chain)) = self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).get(&key)
-            && at.elapsed() < self.inner.cache_ttl
-        {
-            return Ok(chain.clone());
-        }
-        let chain = match self.inner.store.get_channel(tenant, channel).await {
-            Ok(c) => Arc::new((c.plugins, c.failure_policy)),
-            // Created on first publish, with no plugins.
-            Err(StoreError::NotFound(_)) => Arc::new((Vec::new(), FailurePolicy::default())),
-            Err(e) => return Err(e),
+    async fn chain(&self, tenant: &TenantId, channel: &ChannelName) -> Result<Option<Chain>, StoreError> {
+        let cached = self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).get(tenant).cloned();
+        let chains = match cached {
+            Some((at, chains)) if at.elapsed() < self.inner.cache_ttl => chains,
+            _ => {
+                let chains: TenantChains = Arc::new(
+                    self.inner
+                        .store
+                        .channels_with_plugins(tenant)
+                        .await?
+                        .into_iter()
+                        .map(|c| (c.name, Arc::new((c.plugins, c.failure_policy))))
+                        .collect(),
+                );
+                self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).insert(tenant.clone(), (Instant::now(), chains.clone()));
+                chains
+            }
         };
-        self.inner.chains.lock().unwrap_or_else(|e| e.into_inner()).insert(key, (Instant::now(), chain.clone()));
-        Ok(chain)
+        Ok(chains.get(channel).cloned())
     }
 
     /// The plugin a step names, compiled (the host caches by content hash).
@@ -302,11 +310,8 @@ impl Chains {
 
     /// Runs the channel's publish hooks on `n`, in chain order.
     pub async fn on_publish(&self, n: NewNotification) -> ApiResult<Outcome> {
-        let chain = self.chain(&n.tenant, &n.channel).await?;
+        let Some(chain) = self.chain(&n.tenant, &n.channel).await? else { return Ok(Outcome::Publish(n)) };
         let (steps, policy) = (&chain.0, chain.1);
-        if steps.is_empty() {
-            return Ok(Outcome::Publish(n));
-        }
         let mut current = n;
         for step in steps {
             let result = match self.load(&current.tenant, &step.plugin, step.version.as_ref()).await {
