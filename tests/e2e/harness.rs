@@ -98,7 +98,10 @@ pub fn test_config(database_url: &str) -> Config {
         shutdown_timeout_seconds: 1,
         // Many servers share this process: each plugin host reserves
         // address space per pooled instance, so keep the pools small.
-        plugins: herald::config::PluginsConfig { max_instances: 16, ..Default::default() },
+        // A plugin's first call on a fresh instance also builds its state
+        // (redact compiles its regexes), which can pass 5 ms on a loaded CI
+        // machine; the hostile tests still see loops cut off.
+        plugins: herald::config::PluginsConfig { max_instances: 16, deadline_ms: 300, ..Default::default() },
         ..Config::default()
     }
 }
