@@ -22,7 +22,7 @@ fn looping_publish_plugin() -> Vec<u8> {
 }
 
 fn trapping_deliver_plugin() -> Vec<u8> {
-    wat_plugin::plugin(Exports::Deliver, r#"(func (export "on-deliver") (param i32) (result i32) unreachable)"#)
+    wat_plugin::plugin(Exports::Deliver, &wat_plugin::on_deliver("unreachable"))
 }
 
 async fn set_chain(s: &Server, t: &Tenant, channel: &str, body: Value) -> Value {

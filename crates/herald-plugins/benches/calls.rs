@@ -9,19 +9,27 @@ mod wat;
 use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use herald_plugins::{CallContext, HostConfig, LoadedPlugin, PluginHost, PluginNotification, SubscriberContext};
+use herald_plugins::{CallContext, Delivery, HostConfig, LoadedPlugin, PluginHost, PluginNotification, SubscriberContext};
 
-fn inputs() -> (CallContext, PluginNotification, SubscriberContext) {
-    let ctx = CallContext { tenant: "acme".into(), plugin_name: "bench".into(), deadline: None };
+fn inputs() -> (CallContext<'static>, PluginNotification, Delivery<'static>, SubscriberContext<'static>) {
+    let ctx = CallContext { tenant: "acme", plugin_name: "bench", deadline: None };
     let n = PluginNotification {
         channel: "orders".into(),
         event_type: "order.shipped".into(),
         data: r#"{"order":"A-17","customer":{"name":"Ada","email":"ada@example.com"},"text":"your order shipped"}"#.into(),
         recipients: Some(vec!["alice".into()]),
-        metadata: vec![("tenant".into(), "acme".into()), ("id".into(), "42".into())],
+        metadata: vec![("tenant".into(), "acme".into())],
     };
-    let who = SubscriberContext { user: "alice".into(), channel: "orders".into(), claims: r#"{"locale":"fr"}"#.into() };
-    (ctx, n, who)
+    let delivery = Delivery {
+        id: 42,
+        channel: "orders",
+        event_type: "order.shipped",
+        data: r#"{"order":"A-17","customer":{"name":"Ada","email":"ada@example.com"},"text":"your order shipped"}"#,
+        direct: true,
+        published_at_ms: 1_764_000_000_000,
+    };
+    let who = SubscriberContext { user: "alice", claims: r#"{"locale":"fr"}"# };
+    (ctx, n, delivery, who)
 }
 
 /// A configuration that makes the example do real work; `{}` where the example accepts it.
@@ -35,14 +43,14 @@ fn example_config(name: &str) -> &'static str {
 }
 
 fn bench_plugin(c: &mut Criterion, host: &PluginHost, name: &str, plugin: &LoadedPlugin, config: &str) {
-    let (ctx, n, who) = inputs();
+    let (ctx, n, delivery, who) = inputs();
     if plugin.hooks.publish {
         println!("{name} on-publish -> {:?}", host.on_publish(plugin, &ctx, &n, config));
         c.bench_function(&format!("{name}/on-publish"), |b| b.iter(|| host.on_publish(plugin, &ctx, &n, config)));
     }
     if plugin.hooks.deliver {
-        println!("{name} on-deliver -> {:?}", host.on_deliver(plugin, &ctx, &n, &who, config));
-        c.bench_function(&format!("{name}/on-deliver"), |b| b.iter(|| host.on_deliver(plugin, &ctx, &n, &who, config)));
+        println!("{name} on-deliver -> {:?}", host.on_deliver(plugin, &ctx, &delivery, &who, config));
+        c.bench_function(&format!("{name}/on-deliver"), |b| b.iter(|| host.on_deliver(plugin, &ctx, &delivery, &who, config)));
     }
 }
 

@@ -8,4 +8,6 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use exports::herald::plugin::{deliver_hook, publish_hook};
-pub(crate) use herald::plugin::types::{Decision, Level, Notification, Subscriber};
+#[cfg(test)]
+pub(crate) use herald::plugin::types::Content;
+pub(crate) use herald::plugin::types::{Decision, Delivery, DeliveryDecision, Level, Notification, Subscriber};

@@ -12,6 +12,10 @@ pub struct HostConfig {
     pub memory_limit_bytes: usize,
     /// Deadline of a call when the [`crate::CallContext`] gives none (default 5 ms).
     pub default_deadline: Duration,
+    /// Deadline of a cold call: an instance's start-up, and its first call
+    /// with a configuration, when a plugin builds its state (default 100 ms;
+    /// the longer of this and the call's own deadline applies).
+    pub warmup_deadline: Duration,
     /// Fuel budget per call; `None` turns fuel metering off (it costs some speed).
     pub fuel: Option<u64>,
     /// Largest replacement or drop reason a plugin may return (default 64 KiB).
@@ -32,6 +36,7 @@ impl Default for HostConfig {
             max_component_bytes: 8 * 1024 * 1024,
             memory_limit_bytes: 16 * 1024 * 1024,
             default_deadline: Duration::from_millis(5),
+            warmup_deadline: Duration::from_millis(100),
             fuel: None,
             max_output_bytes: 64 * 1024,
             max_instances: 1000,

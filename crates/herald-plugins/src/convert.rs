@@ -5,22 +5,19 @@
 
 use serde::de::IgnoredAny;
 
-use crate::bindings::{self, Notification, Subscriber};
-use crate::{Decision, PluginError, PluginNotification, SubscriberContext};
-
-/// Which hook produced a decision: they may change different fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Hook {
-    Publish,
-    Deliver,
-}
+use crate::bindings::{self, Delivery, Notification, Subscriber};
+use crate::{Decision, DeliveryDecision, PluginError, PluginNotification, SubscriberContext};
 
 pub(crate) fn empty_notification() -> Notification {
     Notification { channel: String::new(), event_type: String::new(), data: String::new(), recipients: None, metadata: Vec::new() }
 }
 
+pub(crate) fn empty_delivery() -> Delivery {
+    Delivery { id: 0, channel: String::new(), event_type: String::new(), data: String::new(), direct: false, published_at_ms: 0 }
+}
+
 pub(crate) fn empty_subscriber() -> Subscriber {
-    Subscriber { user: String::new(), channel: String::new(), claims: String::new() }
+    Subscriber { user: String::new(), claims: String::new() }
 }
 
 pub(crate) fn fill_notification(dst: &mut Notification, src: &PluginNotification) {
@@ -43,10 +40,18 @@ pub(crate) fn fill_notification(dst: &mut Notification, src: &PluginNotification
     }
 }
 
-pub(crate) fn fill_subscriber(dst: &mut Subscriber, src: &SubscriberContext) {
-    set(&mut dst.user, &src.user);
-    set(&mut dst.channel, &src.channel);
-    set(&mut dst.claims, &src.claims);
+pub(crate) fn fill_delivery(dst: &mut Delivery, src: &crate::Delivery<'_>) {
+    dst.id = src.id;
+    set(&mut dst.channel, src.channel);
+    set(&mut dst.event_type, src.event_type);
+    set(&mut dst.data, src.data);
+    dst.direct = src.direct;
+    dst.published_at_ms = src.published_at_ms;
+}
+
+pub(crate) fn fill_subscriber(dst: &mut Subscriber, src: &SubscriberContext<'_>) {
+    set(&mut dst.user, src.user);
+    set(&mut dst.claims, src.claims);
 }
 
 fn set(dst: &mut String, src: &str) {
@@ -64,9 +69,9 @@ fn fill_strings(dst: &mut Vec<String>, src: &[String]) {
     }
 }
 
-/// Checks a plugin's decision and turns it into the public type. Fields the
-/// hook may not change are taken from `input`, whatever the plugin returned.
-pub(crate) fn decision(out: bindings::Decision, input: &PluginNotification, hook: Hook, max_bytes: usize) -> Result<Decision, PluginError> {
+/// Checks a publish hook's decision and turns it into the public type.
+/// Metadata is Herald's: it is taken from `input`, whatever the plugin returned.
+pub(crate) fn decision(out: bindings::Decision, input: &PluginNotification, max_bytes: usize) -> Result<Decision, PluginError> {
     match out {
         bindings::Decision::Keep => Ok(Decision::Keep),
         bindings::Decision::Drop(reason) => {
@@ -77,40 +82,46 @@ pub(crate) fn decision(out: bindings::Decision, input: &PluginNotification, hook
             if n.event_type.is_empty() {
                 return Err(PluginError::InvalidOutput("replacement has an empty event type".into()));
             }
-            let replacement = match hook {
-                Hook::Publish => {
-                    if n.channel.is_empty() {
-                        return Err(PluginError::InvalidOutput("replacement has an empty channel".into()));
-                    }
-                    let recipients_len: usize = n.recipients.iter().flatten().map(String::len).sum();
-                    check_size("replacement", n.channel.len() + n.event_type.len() + n.data.len() + recipients_len, max_bytes)?;
-                    PluginNotification {
-                        channel: n.channel,
-                        event_type: n.event_type,
-                        data: n.data,
-                        recipients: n.recipients,
-                        metadata: input.metadata.clone(),
-                    }
-                }
-                // A delivery is for one subscriber of one channel: only the
-                // event type and data may change.
-                Hook::Deliver => {
-                    check_size("replacement", n.event_type.len() + n.data.len(), max_bytes)?;
-                    PluginNotification {
-                        channel: input.channel.clone(),
-                        event_type: n.event_type,
-                        data: n.data,
-                        recipients: input.recipients.clone(),
-                        metadata: input.metadata.clone(),
-                    }
-                }
-            };
-            if let Err(e) = serde_json::from_str::<IgnoredAny>(&replacement.data) {
-                return Err(PluginError::InvalidOutput(format!("replacement data is not JSON: {e}")));
+            if n.channel.is_empty() {
+                return Err(PluginError::InvalidOutput("replacement has an empty channel".into()));
             }
-            Ok(Decision::Replace(replacement))
+            let recipients_len: usize = n.recipients.iter().flatten().map(String::len).sum();
+            check_size("replacement", n.channel.len() + n.event_type.len() + n.data.len() + recipients_len, max_bytes)?;
+            check_json(&n.data)?;
+            Ok(Decision::Replace(PluginNotification {
+                channel: n.channel,
+                event_type: n.event_type,
+                data: n.data,
+                recipients: n.recipients,
+                metadata: input.metadata.clone(),
+            }))
         }
     }
+}
+
+/// Checks a deliver hook's decision and turns it into the public type.
+pub(crate) fn delivery_decision(out: bindings::DeliveryDecision, max_bytes: usize) -> Result<DeliveryDecision, PluginError> {
+    match out {
+        bindings::DeliveryDecision::Keep => Ok(DeliveryDecision::Keep),
+        bindings::DeliveryDecision::Drop(reason) => {
+            check_size("drop reason", reason.len(), max_bytes)?;
+            Ok(DeliveryDecision::Drop(reason))
+        }
+        bindings::DeliveryDecision::Replace(c) => {
+            if c.event_type.is_empty() {
+                return Err(PluginError::InvalidOutput("replacement has an empty event type".into()));
+            }
+            check_size("replacement", c.event_type.len() + c.data.len(), max_bytes)?;
+            check_json(&c.data)?;
+            Ok(DeliveryDecision::Replace { event_type: c.event_type, data: c.data })
+        }
+    }
+}
+
+fn check_json(data: &str) -> Result<(), PluginError> {
+    serde_json::from_str::<IgnoredAny>(data)
+        .map(|_| ())
+        .map_err(|e| PluginError::InvalidOutput(format!("replacement data is not JSON: {e}")))
 }
 
 fn check_size(what: &str, len: usize, max: usize) -> Result<(), PluginError> {
@@ -157,22 +168,35 @@ mod tests {
         assert_eq!(dst.recipients, None);
     }
 
+    fn content(event_type: &str, data: &str) -> bindings::DeliveryDecision {
+        bindings::DeliveryDecision::Replace(bindings::Content { event_type: event_type.into(), data: data.into() })
+    }
+
     #[test]
     fn metadata_is_never_the_plugins() {
-        let out = decision(replacement("c", "e", "1"), &input(), Hook::Publish, 100).unwrap();
+        let out = decision(replacement("c", "e", "1"), &input(), 100).unwrap();
         let Decision::Replace(n) = out else { panic!() };
         assert_eq!(n.metadata, input().metadata);
     }
 
     #[test]
     fn invalid_replacements_are_refused() {
-        let bad = |d, hook| matches!(decision(d, &input(), hook, 10), Err(PluginError::InvalidOutput(_)));
-        assert!(bad(replacement("", "e", "1"), Hook::Publish), "empty channel on publish");
-        assert!(bad(replacement("c", "", "1"), Hook::Deliver), "empty event type");
-        assert!(bad(replacement("c", "e", "{"), Hook::Deliver), "not JSON");
-        assert!(bad(replacement("c", "e", "12345678901"), Hook::Deliver), "too big");
-        assert!(bad(bindings::Decision::Drop("x".repeat(11)), Hook::Publish), "reason too long");
-        // On deliver the channel is not the plugin's to set, so an empty one is ignored.
-        assert!(decision(replacement("", "e", "1"), &input(), Hook::Deliver, 10).is_ok());
+        let bad = |d| matches!(decision(d, &input(), 10), Err(PluginError::InvalidOutput(_)));
+        assert!(bad(replacement("", "e", "1")), "empty channel");
+        assert!(bad(replacement("c", "", "1")), "empty event type");
+        assert!(bad(replacement("c", "e", "{")), "not JSON");
+        assert!(bad(replacement("c", "e", "12345678901")), "too big");
+        assert!(bad(bindings::Decision::Drop("x".repeat(11))), "reason too long");
+        assert!(decision(replacement("c", "e", "1"), &input(), 10).is_ok());
+
+        let bad = |d| matches!(delivery_decision(d, 10), Err(PluginError::InvalidOutput(_)));
+        assert!(bad(content("", "1")), "empty event type on deliver");
+        assert!(bad(content("e", "{")), "not JSON on deliver");
+        assert!(bad(content("e", "12345678901")), "too big on deliver");
+        assert!(bad(bindings::DeliveryDecision::Drop("x".repeat(11))), "reason too long on deliver");
+        assert_eq!(
+            delivery_decision(content("e", "[1]"), 10).unwrap(),
+            DeliveryDecision::Replace { event_type: "e".into(), data: "[1]".into() }
+        );
     }
 }

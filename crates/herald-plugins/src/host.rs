@@ -11,11 +11,13 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Trap};
 
-use crate::convert::{self, Hook};
+use crate::convert;
 use crate::engine::{self, EpochTicker, deadline_ticks};
-use crate::pool::Compiled;
+use crate::pool::{Compiled, Slot};
 use crate::state::StoreState;
-use crate::{CallContext, Decision, Hooks, HostConfig, PluginError, PluginNotification, PluginStats, SubscriberContext};
+use crate::{
+    CallContext, Decision, Delivery, DeliveryDecision, Hooks, HostConfig, PluginError, PluginNotification, PluginStats, SubscriberContext,
+};
 
 /// Runs plugins. Cheap to clone (an `Arc` inside), `Send + Sync`: create one
 /// per process and share it.
@@ -121,23 +123,42 @@ impl PluginHost {
     pub fn on_publish(
         &self,
         plugin: &LoadedPlugin,
-        ctx: &CallContext,
+        ctx: &CallContext<'_>,
         n: &PluginNotification,
         config_json: &str,
     ) -> Result<Decision, PluginError> {
-        self.call(plugin, ctx, Hook::Publish, n, None, config_json)
+        if !plugin.hooks.publish {
+            return Err(PluginError::NoSuchHook);
+        }
+        let max = self.inner.config.max_output_bytes;
+        self.call(plugin, ctx, config_json, |slot| {
+            convert::fill_notification(&mut slot.notification, n);
+            let Some(guest) = &slot.publish else { return Ok(Err(PluginError::NoSuchHook)) };
+            let out = guest.call_on_publish(&mut slot.store, &slot.notification, config_json)?;
+            Ok(convert::decision(out, n, max))
+        })
     }
 
     /// Runs the deliver hook for one subscriber.
     pub fn on_deliver(
         &self,
         plugin: &LoadedPlugin,
-        ctx: &CallContext,
-        n: &PluginNotification,
-        who: &SubscriberContext,
+        ctx: &CallContext<'_>,
+        delivery: &Delivery<'_>,
+        who: &SubscriberContext<'_>,
         config_json: &str,
-    ) -> Result<Decision, PluginError> {
-        self.call(plugin, ctx, Hook::Deliver, n, Some(who), config_json)
+    ) -> Result<DeliveryDecision, PluginError> {
+        if !plugin.hooks.deliver {
+            return Err(PluginError::NoSuchHook);
+        }
+        let max = self.inner.config.max_output_bytes;
+        self.call(plugin, ctx, config_json, |slot| {
+            convert::fill_delivery(&mut slot.delivery, delivery);
+            convert::fill_subscriber(&mut slot.subscriber, who);
+            let Some(guest) = &slot.deliver else { return Ok(Err(PluginError::NoSuchHook)) };
+            let out = guest.call_on_deliver(&mut slot.store, &slot.delivery, &slot.subscriber, config_json)?;
+            Ok(convert::delivery_decision(out, max))
+        })
     }
 
     /// Counters of the plugin with this hash (zeros if it is not loaded).
@@ -155,56 +176,46 @@ impl PluginHost {
         plugin.compiled.idle_count()
     }
 
-    fn call(
+    /// One call on a warm (or new) instance of `plugin`: arms the limits,
+    /// runs `hook`, keeps the instance if the call ended normally, and counts
+    /// the outcome. `hook` returns the wasmtime error of a failed call, or
+    /// the checked decision (which may refuse the plugin's output).
+    fn call<T>(
         &self,
         plugin: &LoadedPlugin,
-        ctx: &CallContext,
-        hook: Hook,
-        n: &PluginNotification,
-        who: Option<&SubscriberContext>,
+        ctx: &CallContext<'_>,
         config_json: &str,
-    ) -> Result<Decision, PluginError> {
+        hook: impl FnOnce(&mut Slot) -> wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, PluginError> {
         let start = Instant::now();
-        let result = self.call_inner(&plugin.compiled, ctx, hook, n, who, config_json);
-        plugin.compiled.counters.record(&result, start.elapsed());
+        let compiled = &plugin.compiled;
+        let result = self.call_inner(compiled, ctx, config_json, hook);
+        compiled.counters.record(&result, start.elapsed());
         result
     }
 
-    fn call_inner(
+    fn call_inner<T>(
         &self,
         compiled: &Compiled,
-        ctx: &CallContext,
-        hook: Hook,
-        n: &PluginNotification,
-        who: Option<&SubscriberContext>,
+        ctx: &CallContext<'_>,
         config_json: &str,
-    ) -> Result<Decision, PluginError> {
+        hook: impl FnOnce(&mut Slot) -> wasmtime::Result<Result<T, PluginError>>,
+    ) -> Result<T, PluginError> {
         let config = &self.inner.config;
-        let exported = match hook {
-            Hook::Publish => compiled.hooks.publish,
-            Hook::Deliver => compiled.hooks.deliver,
-        };
-        if !exported {
-            return Err(PluginError::NoSuchHook);
-        }
         let mut slot = compiled.take(&self.inner.engine, config)?;
-        slot.store.data_mut().begin_call(&ctx.tenant, &ctx.plugin_name, config.max_log_lines_per_call);
-        slot.store.set_epoch_deadline(deadline_ticks(ctx.deadline.unwrap_or(config.default_deadline), config.epoch_tick));
+        let deadline = ctx.deadline.unwrap_or(config.default_deadline);
+        // A cold call builds the plugin's state for this configuration; give
+        // it the warm-up deadline unless this plugin has just shown that it
+        // runs past even that.
+        let cold = !slot.is_warm_for(config_json);
+        let deadline =
+            if cold && !compiled.warmup_revoked.load(Ordering::Relaxed) { deadline.max(config.warmup_deadline) } else { deadline };
+        slot.store.data_mut().begin_call(ctx.tenant, ctx.plugin_name, config.max_log_lines_per_call);
+        slot.store.set_epoch_deadline(deadline_ticks(deadline, config.epoch_tick));
         if let Some(fuel) = config.fuel {
             slot.store.set_fuel(fuel).map_err(|e| PluginError::Unavailable(format!("{e:#}")))?;
         }
-        convert::fill_notification(&mut slot.notification, n);
-        let out = match (hook, &slot.publish, &slot.deliver) {
-            (Hook::Publish, Some(guest), _) => guest.call_on_publish(&mut slot.store, &slot.notification, config_json),
-            (Hook::Deliver, _, Some(guest)) => {
-                if let Some(who) = who {
-                    convert::fill_subscriber(&mut slot.subscriber, who);
-                }
-                guest.call_on_deliver(&mut slot.store, &slot.notification, &slot.subscriber, config_json)
-            }
-            _ => return Err(PluginError::NoSuchHook),
-        };
-        match out {
+        match hook(&mut slot) {
             Ok(decision) => {
                 let dropped = slot.store.data().dropped_log_lines;
                 if dropped > 0 {
@@ -215,13 +226,23 @@ impl PluginHost {
                         "plugin log lines over the per-call limit were dropped"
                     );
                 }
+                if cold {
+                    compiled.warmup_revoked.store(false, Ordering::Relaxed);
+                    slot.warmed_for(config_json);
+                }
                 // The instance finished normally, so it is safe to reuse even
-                // if its output is refused below.
+                // if its output is refused.
                 compiled.give_back(slot, config.pool_per_plugin);
-                convert::decision(decision, n, hook, config.max_output_bytes)
+                decision
             }
             // The slot is dropped here: never reuse an instance that failed mid-call.
-            Err(e) => Err(classify(e, slot.store.data(), PluginError::Trap)),
+            Err(e) => {
+                let error = classify(e, slot.store.data(), PluginError::Trap);
+                if cold && error == PluginError::Timeout {
+                    compiled.warmup_revoked.store(true, Ordering::Relaxed);
+                }
+                Err(error)
+            }
         }
     }
 

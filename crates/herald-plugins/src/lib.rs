@@ -25,4 +25,4 @@ pub use config::HostConfig;
 pub use error::PluginError;
 pub use host::{LoadedPlugin, PluginHost};
 pub use stats::PluginStats;
-pub use types::{CallContext, Decision, Hooks, PluginNotification, SubscriberContext};
+pub use types::{CallContext, Decision, Delivery, DeliveryDecision, Hooks, PluginNotification, SubscriberContext};

@@ -5,13 +5,14 @@
 //! one, and gives it back only if the call ended normally: an instance that
 //! trapped, timed out or ran out of memory may be in any state and is dropped.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
 
 use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::{Notification, Subscriber, deliver_hook, publish_hook};
-use crate::convert::{empty_notification, empty_subscriber};
+use crate::bindings::{Delivery, Notification, Subscriber, deliver_hook, publish_hook};
+use crate::convert::{empty_delivery, empty_notification, empty_subscriber};
 use crate::engine::deadline_ticks;
 use crate::state::StoreState;
 use crate::stats::Counters;
@@ -28,6 +29,12 @@ pub(crate) struct Compiled {
     deliver: Option<deliver_hook::GuestIndices>,
     idle: Mutex<Vec<Slot>>,
     pub(crate) counters: Counters,
+    /// Set when a cold call (see [`Slot::is_warm_for`]) ran out of even the
+    /// warm-up deadline, cleared by the next cold call that succeeds. While
+    /// set, cold calls get the ordinary deadline: a plugin that loops on
+    /// every call gets the long warm-up deadline once, not on every fresh
+    /// instance it forces.
+    pub(crate) warmup_revoked: AtomicBool,
 }
 
 /// One instance of a plugin with its store, ready for a call.
@@ -37,7 +44,34 @@ pub(crate) struct Slot {
     pub(crate) deliver: Option<deliver_hook::Guest>,
     /// Argument buffers reused across calls (see `convert.rs`).
     pub(crate) notification: Notification,
+    pub(crate) delivery: Delivery,
     pub(crate) subscriber: Subscriber,
+    /// Configurations this instance has completed a call with, most recent
+    /// last. A plugin does its set-up (parsing its configuration, compiling
+    /// patterns) on the first call with a configuration and caches it, so
+    /// that first call may take far longer than the ones after it.
+    warm_configs: Vec<String>,
+}
+
+/// Configurations remembered per instance; the plugin kit caches as many.
+const WARM_CONFIGS: usize = 8;
+
+impl Slot {
+    /// Has this instance completed a call with `config` before?
+    pub(crate) fn is_warm_for(&self, config: &str) -> bool {
+        self.warm_configs.iter().any(|c| c == config)
+    }
+
+    /// Records a completed call with `config`.
+    pub(crate) fn warmed_for(&mut self, config: &str) {
+        if self.is_warm_for(config) {
+            return;
+        }
+        if self.warm_configs.len() == WARM_CONFIGS {
+            self.warm_configs.remove(0);
+        }
+        self.warm_configs.push(config.to_owned());
+    }
 }
 
 impl Compiled {
@@ -61,17 +95,24 @@ impl Compiled {
         if !hooks.publish && !hooks.deliver {
             return Err(PluginError::Invalid(format!("exports neither {PUBLISH_EXPORT} nor {DELIVER_EXPORT}")));
         }
-        Ok(Self { hooks, pre, publish, deliver, idle: Mutex::new(Vec::new()), counters: Counters::default() })
+        Ok(Self {
+            hooks,
+            pre,
+            publish,
+            deliver,
+            idle: Mutex::new(Vec::new()),
+            counters: Counters::default(),
+            warmup_revoked: AtomicBool::new(false),
+        })
     }
 
-    /// A fresh instance. Its start-up runs under a deadline too, since a
-    /// plugin's initialisation could loop.
+    /// A fresh instance. Its start-up runs under the warm-up deadline, since
+    /// a plugin's initialisation could loop.
     pub(crate) fn instantiate(&self, engine: &Engine, config: &HostConfig) -> Result<Slot, PluginError> {
         let mut store = Store::new(engine, StoreState::new(config.memory_limit_bytes));
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_trap();
-        let startup = config.default_deadline.max(std::time::Duration::from_millis(50));
-        store.set_epoch_deadline(deadline_ticks(startup, config.epoch_tick));
+        store.set_epoch_deadline(deadline_ticks(config.warmup_deadline.max(config.default_deadline), config.epoch_tick));
         if let Some(fuel) = config.fuel {
             store.set_fuel(fuel).map_err(|e| PluginError::Unavailable(format!("{e:#}")))?;
         }
@@ -87,7 +128,15 @@ impl Compiled {
             Some(idx) => Some(idx.load(&mut store, &instance).map_err(|e| PluginError::Invalid(format!("{e:#}")))?),
             None => None,
         };
-        Ok(Slot { store, publish, deliver, notification: empty_notification(), subscriber: empty_subscriber() })
+        Ok(Slot {
+            store,
+            publish,
+            deliver,
+            notification: empty_notification(),
+            delivery: empty_delivery(),
+            subscriber: empty_subscriber(),
+            warm_configs: Vec::new(),
+        })
     }
 
     /// An idle instance, or a new one.

@@ -17,25 +17,50 @@ pub struct PluginNotification {
     pub metadata: Vec<(String, String)>,
 }
 
-/// The subscriber a delivery is for (`herald:plugin/types.subscriber`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SubscriberContext {
-    pub user: String,
-    pub channel: String,
-    /// The claims the plugin may see, as a JSON object text.
-    pub claims: String,
+/// A stored notification as the deliver hook sees it
+/// (`herald:plugin/types.delivery`). Borrowed: the caller builds one per
+/// delivery without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Delivery<'a> {
+    pub id: u64,
+    pub channel: &'a str,
+    pub event_type: &'a str,
+    /// JSON text.
+    pub data: &'a str,
+    /// Addressed to listed recipients rather than to every subscriber.
+    pub direct: bool,
+    pub published_at_ms: u64,
 }
 
-/// What a plugin decided.
+/// The subscriber a delivery is for (`herald:plugin/types.subscriber`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SubscriberContext<'a> {
+    pub user: &'a str,
+    /// The claims the plugin may see, as a JSON object text.
+    pub claims: &'a str,
+}
+
+/// What a publish hook decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Pass the notification on unchanged.
     Keep,
     /// Pass this one on instead. Already validated (non-empty names, JSON
-    /// data, size). Fields the hook may not change are copied from the input:
-    /// `metadata` always, and on deliver also `channel` and `recipients`.
+    /// data, size); `metadata` is copied from the input, never the plugin's.
     Replace(PluginNotification),
     /// Do not pass it on; the reason is for the record.
+    Drop(String),
+}
+
+/// What a deliver hook decided for one subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryDecision {
+    /// Send the notification unchanged.
+    Keep,
+    /// Send this event type and data instead. Already validated (non-empty
+    /// event type, JSON data, size).
+    Replace { event_type: String, data: String },
+    /// Do not send it to this subscriber; the reason is for the log.
     Drop(String),
 }
 
@@ -47,10 +72,10 @@ pub struct Hooks {
 }
 
 /// Who a call is for: names the log lines and sets the deadline.
-#[derive(Debug, Clone, Default)]
-pub struct CallContext {
-    pub tenant: String,
-    pub plugin_name: String,
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext<'a> {
+    pub tenant: &'a str,
+    pub plugin_name: &'a str,
     /// Overrides [`crate::HostConfig::default_deadline`] for this call.
     pub deadline: Option<Duration>,
 }

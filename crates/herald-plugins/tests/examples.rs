@@ -4,7 +4,13 @@
 
 use std::path::Path;
 
-use herald_plugins::{CallContext, HostConfig, PluginError, PluginHost, PluginNotification, SubscriberContext};
+use herald_plugins::{CallContext, Delivery, HostConfig, PluginError, PluginHost, PluginNotification, SubscriberContext};
+
+/// Whatever the decision (or a config error reported as output), a plugin
+/// must not trap, time out or blow its memory on a plain call.
+fn healthy<T>(r: &Result<T, PluginError>) -> bool {
+    !matches!(r, Err(PluginError::Trap(_) | PluginError::Timeout | PluginError::MemoryExceeded))
+}
 
 #[test]
 fn built_examples_load_and_run() {
@@ -23,7 +29,15 @@ fn built_examples_load_and_run() {
         recipients: None,
         metadata: vec![("tenant".into(), "acme".into())],
     };
-    let who = SubscriberContext { user: "alice".into(), channel: "orders".into(), claims: "{}".into() };
+    let delivery = Delivery {
+        id: 1,
+        channel: "orders",
+        event_type: "order.created",
+        data: r#"{"id":1,"text":"hello"}"#,
+        direct: false,
+        published_at_ms: 1_764_000_000_000,
+    };
+    let who = SubscriberContext { user: "alice", claims: "{}" };
     let mut loaded = 0;
     for entry in entries {
         let path = entry.unwrap().path();
@@ -32,20 +46,17 @@ fn built_examples_load_and_run() {
         }
         let bytes = std::fs::read(&path).unwrap();
         let plugin = host.load(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let ctx = CallContext { tenant: "acme".into(), plugin_name: path.display().to_string(), deadline: None };
-        // Whatever the decision (or a config error reported as output), the
-        // plugin must not trap, time out or blow its memory on a plain call.
-        let healthy =
-            |r: Result<_, PluginError>| !matches!(r, Err(PluginError::Trap(_) | PluginError::Timeout | PluginError::MemoryExceeded));
+        let name = path.display().to_string();
+        let ctx = CallContext { tenant: "acme", plugin_name: &name, deadline: None };
         if plugin.hooks.publish {
             let r = host.on_publish(&plugin, &ctx, &n, "{}");
             eprintln!("{}: publish -> {r:?}", path.display());
-            assert!(healthy(r));
+            assert!(healthy(&r));
         }
         if plugin.hooks.deliver {
-            let r = host.on_deliver(&plugin, &ctx, &n, &who, "{}");
+            let r = host.on_deliver(&plugin, &ctx, &delivery, &who, "{}");
             eprintln!("{}: deliver -> {r:?}", path.display());
-            assert!(healthy(r));
+            assert!(healthy(&r));
         }
         loaded += 1;
     }

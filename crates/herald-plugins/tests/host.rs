@@ -7,8 +7,10 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::wat::{Exports, keep_plugin, plugin, plugin_with_log};
-use herald_plugins::{CallContext, Decision, Hooks, HostConfig, PluginError, PluginHost, PluginNotification, SubscriberContext};
+use common::wat::{Exports, keep_plugin, on_deliver, plugin, plugin_with_log};
+use herald_plugins::{
+    CallContext, Decision, Delivery, DeliveryDecision, Hooks, HostConfig, PluginError, PluginHost, PluginNotification, SubscriberContext,
+};
 use sha2::{Digest, Sha256};
 
 const PUBLISH_SIG: &str = "(param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)";
@@ -22,8 +24,8 @@ fn host_with(config: HostConfig) -> PluginHost {
     PluginHost::new(config).expect("host")
 }
 
-fn ctx() -> CallContext {
-    CallContext { tenant: "acme".into(), plugin_name: "test-plugin".into(), deadline: None }
+fn ctx() -> CallContext<'static> {
+    CallContext { tenant: "acme", plugin_name: "test-plugin", deadline: None }
 }
 
 fn notification() -> PluginNotification {
@@ -36,8 +38,19 @@ fn notification() -> PluginNotification {
     }
 }
 
-fn subscriber() -> SubscriberContext {
-    SubscriberContext { user: "alice".into(), channel: "orders".into(), claims: r#"{"locale":"fr"}"#.into() }
+fn delivery() -> Delivery<'static> {
+    Delivery {
+        id: 42,
+        channel: "orders",
+        event_type: "order.created",
+        data: r#"{"id":1}"#,
+        direct: true,
+        published_at_ms: 1_764_000_000_123,
+    }
+}
+
+fn subscriber() -> SubscriberContext<'static> {
+    SubscriberContext { user: "alice", claims: r#"{"locale":"fr"}"# }
 }
 
 #[test]
@@ -53,7 +66,7 @@ fn keep_plugin_keeps_on_both_hooks() {
     let p = host.load(&keep_plugin()).unwrap();
     assert_eq!(p.hooks, Hooks { publish: true, deliver: true });
     assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}").unwrap(), Decision::Keep);
-    assert_eq!(host.on_deliver(&p, &ctx(), &notification(), &subscriber(), "{}").unwrap(), Decision::Keep);
+    assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}").unwrap(), DeliveryDecision::Keep);
     let stats = host.stats(&p.hash);
     assert_eq!((stats.calls, stats.ok, stats.errors()), (2, 2, 0));
     assert!(stats.total_ns > 0);
@@ -65,13 +78,12 @@ fn hooks_are_detected_and_missing_ones_never_called() {
     let publish_only =
         host.load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
     assert_eq!(publish_only.hooks, Hooks { publish: true, deliver: false });
-    assert_eq!(host.on_deliver(&publish_only, &ctx(), &notification(), &subscriber(), "{}"), Err(PluginError::NoSuchHook));
+    assert_eq!(host.on_deliver(&publish_only, &ctx(), &delivery(), &subscriber(), "{}"), Err(PluginError::NoSuchHook));
 
-    let deliver_only =
-        host.load(&plugin(Exports::Deliver, r#"(func (export "on-deliver") (param i32) (result i32) (call $keep))"#)).unwrap();
+    let deliver_only = host.load(&plugin(Exports::Deliver, &on_deliver("(call $keep)"))).unwrap();
     assert_eq!(deliver_only.hooks, Hooks { publish: false, deliver: true });
     assert_eq!(host.on_publish(&deliver_only, &ctx(), &notification(), "{}"), Err(PluginError::NoSuchHook));
-    assert_eq!(host.on_deliver(&deliver_only, &ctx(), &notification(), &subscriber(), "{}"), Ok(Decision::Keep));
+    assert_eq!(host.on_deliver(&deliver_only, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Keep));
 }
 
 #[test]
@@ -165,8 +177,10 @@ fn infinite_loop_times_out_and_host_stays_usable() {
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(250), "took {took:?} with a 5 ms deadline");
-    // A per-call deadline is honoured too.
+    // The first call on an instance is cold: it gets the 100 ms warm-up deadline.
+    assert!(took < Duration::from_millis(400), "took {took:?} with a 100 ms warm-up deadline");
+    // A per-call deadline is honoured too (and, the warm-up having been
+    // used up in vain, this cold call gets no more than its own deadline).
     let long = CallContext { deadline: Some(Duration::from_millis(40)), ..ctx() };
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &long, &notification(), "{}"), Err(PluginError::Timeout));
@@ -300,11 +314,16 @@ fn replacing_plugin() -> Vec<u8> {
           (call $replace (i32.const 1024) (i32.const 5) (i32.const 1040) (i32.const 13) (i32.const 1056) (i32.const 11)))
         (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (param $cfg i32) (param i32) (result i32)
           (call $choose (i32.load8_u offset=1 (local.get $cfg))))
-        ;; on-deliver's arguments are behind one pointer: notification (44 bytes), subscriber (24), then config (ptr, len) at 68.
-        (func (export "on-deliver") (param $args i32) (result i32)
-          (call $choose (i32.load8_u offset=1 (i32.load offset=68 (local.get $args)))))
     "#;
-    plugin(Exports::Both, choose)
+    // On deliver the replacement is only an event type and data.
+    let deliver = on_deliver(
+        r#"(local $c i32)
+           (local.set $c (i32.load8_u offset=1 (local.get $cfg)))
+           (if (i32.eq (local.get $c) (i32.const 106))
+             (then (return (call $replace_content (i32.const 1040) (i32.const 13) (i32.const 1088) (i32.const 8)))))
+           (call $replace_content (i32.const 1040) (i32.const 13) (i32.const 1056) (i32.const 11))"#,
+    );
+    plugin(Exports::Both, &format!("{choose}\n{deliver}"))
 }
 
 #[test]
@@ -336,35 +355,35 @@ fn publish_replace_is_validated() {
 }
 
 #[test]
-fn deliver_replace_changes_only_event_type_and_data() {
+fn deliver_replace_is_validated() {
     let host = host_with(HostConfig { max_instances: 4, max_output_bytes: 64, ..HostConfig::default() });
     let p = host.load(&replacing_plugin()).unwrap();
-    let n = notification();
-    match host.on_deliver(&p, &ctx(), &n, &subscriber(), "\"ok\"").unwrap() {
-        Decision::Replace(r) => {
-            assert_eq!(r.channel, n.channel, "channel cannot change per subscriber");
-            assert_eq!(r.recipients, n.recipients, "recipients cannot change per subscriber");
-            assert_eq!(r.metadata, n.metadata);
-            assert_eq!(r.event_type, "order.changed");
-            assert_eq!(r.data, r#"{"ok":true}"#);
-        }
-        other => panic!("unexpected {other:?}"),
-    }
-    assert!(matches!(host.on_deliver(&p, &ctx(), &n, &subscriber(), "\"json\""), Err(PluginError::InvalidOutput(_))));
+    assert_eq!(
+        host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "\"ok\""),
+        Ok(DeliveryDecision::Replace { event_type: "order.changed".into(), data: r#"{"ok":true}"#.into() })
+    );
+    assert!(matches!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "\"json\""), Err(PluginError::InvalidOutput(_))));
 }
 
 #[test]
 fn deliver_sees_its_arguments() {
-    // Drops with the subscriber's user name, read from the argument area.
+    // Drops with the subscriber's user name when the delivery's fields are
+    // as given (id 42, direct, published at ...123 ms), else with its claims.
     let host = host();
     let p = host
         .load(&plugin(
             Exports::Deliver,
-            r#"(func (export "on-deliver") (param $args i32) (result i32)
-                 (call $drop (i32.load offset=44 (local.get $args)) (i32.load offset=48 (local.get $args))))"#,
+            &on_deliver(
+                r#"(if (i32.and (i32.and (i64.eq (local.get $id) (i64.const 42)) (local.get $direct))
+                                (i64.eq (local.get $at) (i64.const 1764000000123)))
+                     (then (return (call $drop (local.get $user) (local.get $userl)))))
+                   (call $drop (local.get $claims) (local.get $claimsl))"#,
+            ),
         ))
         .unwrap();
-    assert_eq!(host.on_deliver(&p, &ctx(), &notification(), &subscriber(), "{}"), Ok(Decision::Drop("alice".into())));
+    assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Drop("alice".into())));
+    let broadcast = Delivery { direct: false, ..delivery() };
+    assert_eq!(host.on_deliver(&p, &ctx(), &broadcast, &subscriber(), "{}"), Ok(DeliveryDecision::Drop(r#"{"locale":"fr"}"#.into())));
 }
 
 #[derive(Clone, Default)]
@@ -535,4 +554,75 @@ fn sleeping_traps_instead_of_blocking_the_host() {
         other => panic!("unexpected {other:?}"),
     }
     assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+/// Spends a long time (100 million loop turns, tens of milliseconds) on the
+/// first call with each configuration, as a real plugin does when it parses
+/// its configuration and compiles patterns; later calls keep at once.
+fn slow_to_warm_plugin() -> Vec<u8> {
+    let body = format!(
+        r#"(global $seen (mut i32) (i32.const -1))
+        (func $warm_then_keep (param $c i32) (result i32)
+          (local $i i32)
+          (if (i32.ne (local.get $c) (global.get $seen))
+            (then
+              (local.set $i (i32.const 100000000))
+              (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i)))
+              (global.set $seen (local.get $c))))
+          (call $keep))
+        (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (param $cfg i32) (param i32) (result i32)
+          (call $warm_then_keep (i32.load8_u (local.get $cfg))))
+        {}"#,
+        on_deliver("(call $warm_then_keep (i32.load8_u (local.get $cfg)))")
+    );
+    plugin(Exports::Both, &body)
+}
+
+#[test]
+fn a_cold_call_gets_the_warmup_deadline() {
+    let config = HostConfig {
+        max_instances: 4,
+        default_deadline: Duration::from_millis(2),
+        warmup_deadline: Duration::from_secs(5),
+        ..HostConfig::default()
+    };
+    let host = host_with(config.clone());
+    let p = host.load(&slow_to_warm_plugin()).unwrap();
+    // First call with `{}` on the instance: slow, within the warm-up deadline.
+    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    // Warm now: the 2 ms deadline applies, and the call is quick.
+    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Keep));
+    // A configuration the instance has not run with is cold again.
+    assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "[]"), Ok(DeliveryDecision::Keep));
+    assert_eq!(host.stats(&p.hash).errors(), 0);
+
+    // Without the warm-up allowance the same first call runs out of time.
+    let strict = host_with(HostConfig { warmup_deadline: Duration::from_millis(2), ..config });
+    let p = strict.load(&slow_to_warm_plugin()).unwrap();
+    assert_eq!(strict.on_publish(&p, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
+}
+
+#[test]
+fn a_plugin_that_loops_loses_the_warmup_allowance() {
+    let host = host_with(HostConfig {
+        max_instances: 4,
+        default_deadline: Duration::from_millis(2),
+        warmup_deadline: Duration::from_secs(1),
+        ..HostConfig::default()
+    });
+    let looping = host
+        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .unwrap();
+    let start = Instant::now();
+    assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
+    assert!(start.elapsed() >= Duration::from_secs(1), "the first cold call had the warm-up deadline");
+    // Every call now starts on a fresh (cold) instance, the failed one being
+    // discarded; without this rule each would get a whole second.
+    for _ in 0..3 {
+        let start = Instant::now();
+        assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
+        let took = start.elapsed();
+        assert!(took < Duration::from_millis(600), "took {took:?}: the warm-up allowance was given again");
+    }
 }

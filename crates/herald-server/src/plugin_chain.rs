@@ -20,7 +20,9 @@ use herald_core::notification::{NewNotification, Notification};
 use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::{DomainError, limits};
 use herald_hub::Frame;
-use herald_plugins::{CallContext, Decision, LoadedPlugin, PluginError, PluginHost, PluginNotification, SubscriberContext};
+use herald_plugins::{
+    CallContext, Decision, Delivery, DeliveryDecision, LoadedPlugin, PluginError, PluginHost, PluginNotification, SubscriberContext,
+};
 use herald_store::dead_letters::NewDeadLetter;
 use herald_store::{Store, StoreError};
 use serde_json::value::RawValue;
@@ -202,21 +204,35 @@ impl Chains {
     /// `frame` is the shared encoded frame, sent as-is when nothing changes.
     pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, frame: bytes::Bytes, who: &Who) -> Delivered {
         let Some(chain) = plan.channels.get(&n.channel) else { return Delivered::Send(frame) };
-        let mut current: Option<PluginNotification> = None;
-        let subscriber = SubscriberContext { user: who.user.to_string(), channel: n.channel.to_string(), claims: who.claims.clone() };
+        // Everything a call takes is borrowed: a delivery through a chain
+        // allocates only when a plugin replaces the content.
+        let published_at_ms = u64::try_from(n.created_at.timestamp_millis()).unwrap_or(0);
+        let subscriber = SubscriberContext { user: who.user.as_str(), claims: &who.claims };
+        let mut replaced: Option<(String, String)> = None;
         for step in &chain.steps {
-            let input = current.get_or_insert_with(|| delivered_plugin_view(n));
+            let (event_type, data) = match &replaced {
+                Some((event_type, data)) => (event_type.as_str(), data.as_str()),
+                None => (n.event_type.as_str(), n.data.get()),
+            };
+            let delivery = Delivery {
+                id: u64::try_from(n.id).unwrap_or(0),
+                channel: n.channel.as_str(),
+                event_type,
+                data,
+                direct: n.recipients.is_some(),
+                published_at_ms,
+            };
             let result = match &step.plugin {
                 Ok(plugin) => {
-                    let ctx = CallContext { tenant: n.tenant.to_string(), plugin_name: step.name.to_string(), deadline: step.deadline };
-                    self.inner.host.on_deliver(plugin, &ctx, input, &subscriber, &step.config).map_err(|e| e.to_string())
+                    let ctx = CallContext { tenant: n.tenant.as_str(), plugin_name: step.name.as_str(), deadline: step.deadline };
+                    self.inner.host.on_deliver(plugin, &ctx, &delivery, &subscriber, &step.config).map_err(|e| e.to_string())
                 }
                 Err(reason) => Err(reason.clone()),
             };
             match result {
-                Ok(Decision::Keep) => {}
-                Ok(Decision::Replace(out)) => current = Some(out),
-                Ok(Decision::Drop(reason)) => {
+                Ok(DeliveryDecision::Keep) => {}
+                Ok(DeliveryDecision::Replace { event_type, data }) => replaced = Some((event_type, data)),
+                Ok(DeliveryDecision::Drop(reason)) => {
                     // A per-subscriber choice (quiet hours, preferences): the
                     // notification itself was stored and reaches others.
                     tracing::debug!(tenant = %n.tenant, id = n.id, plugin = %step.name, user = %who.user, reason, "deliver hook skipped a delivery");
@@ -234,14 +250,16 @@ impl Chains {
                 },
             }
         }
-        match current {
-            Some(out) if out.event_type != n.event_type.as_str() || out.data != n.data.get() => match reencode(n, out) {
-                Ok(bytes) => Delivered::Send(bytes),
-                Err(reason) => {
-                    tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
-                    Delivered::Send(frame)
+        match replaced {
+            Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => {
+                match reencode(n, event_type, data) {
+                    Ok(bytes) => Delivered::Send(bytes),
+                    Err(reason) => {
+                        tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
+                        Delivered::Send(frame)
+                    }
                 }
-            },
+            }
             _ => Delivered::Send(frame),
         }
     }
@@ -346,16 +364,16 @@ impl Chains {
 
     async fn call_publish(&self, plugin: LoadedPlugin, n: &NewNotification, step: &ChainStep) -> Result<Decision, PluginError> {
         let host = self.inner.host.clone();
-        let ctx = CallContext {
-            tenant: n.tenant.to_string(),
-            plugin_name: step.plugin.to_string(),
-            deadline: step.deadline_ms.map(Duration::from_millis),
-        };
+        let (tenant, name) = (n.tenant.clone(), step.plugin.clone());
+        let deadline = step.deadline_ms.map(Duration::from_millis);
         let input = to_plugin(n);
         let config = step.config.to_string();
-        tokio::task::spawn_blocking(move || host.on_publish(&plugin, &ctx, &input, &config))
-            .await
-            .map_err(|e| PluginError::Unavailable(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let ctx = CallContext { tenant: tenant.as_str(), plugin_name: name.as_str(), deadline };
+            host.on_publish(&plugin, &ctx, &input, &config)
+        })
+        .await
+        .map_err(|e| PluginError::Unavailable(e.to_string()))?
     }
 
     /// A failed step: fail-open logs and goes on with the notification as
@@ -423,26 +441,10 @@ pub struct Who {
     pub claims: String,
 }
 
-/// A stored notification as a deliver hook sees it. Plugins have no clock,
-/// so the time it was published is given (`published_at_unix`, seconds).
-fn delivered_plugin_view(n: &Notification) -> PluginNotification {
-    PluginNotification {
-        channel: n.channel.to_string(),
-        event_type: n.event_type.to_string(),
-        data: n.data.get().to_owned(),
-        recipients: n.recipients.as_ref().map(|r| r.iter().map(ToString::to_string).collect()),
-        metadata: vec![
-            ("tenant".to_owned(), n.tenant.to_string()),
-            ("id".to_owned(), n.id.to_string()),
-            ("published_at_unix".to_owned(), n.created_at.timestamp().to_string()),
-        ],
-    }
-}
-
 /// The frame of `n` with a deliver hook's type and data.
-fn reencode(n: &Notification, out: PluginNotification) -> Result<bytes::Bytes, String> {
-    let event_type = EventType::parse(out.event_type).map_err(|e| e.to_string())?;
-    let data = RawValue::from_string(out.data).map_err(|e| format!("data is not JSON: {e}"))?;
+fn reencode(n: &Notification, event_type: String, data: String) -> Result<bytes::Bytes, String> {
+    let event_type = EventType::parse(event_type).map_err(|e| e.to_string())?;
+    let data = RawValue::from_string(data).map_err(|e| format!("data is not JSON: {e}"))?;
     let changed = Notification { event_type, data, ..n.clone() };
     Ok(Frame::notification(&changed).bytes)
 }

@@ -97,6 +97,12 @@ pub struct PluginsConfig {
     /// A plugin call's deadline when its chain step sets none, in
     /// milliseconds; a plugin still running then is cut off.
     pub deadline_ms: u64,
+    /// The deadline of a cold call, in milliseconds: an instance's start-up
+    /// and its first call with a chain step's configuration, when a plugin
+    /// builds its state (parses its configuration, compiles patterns). A
+    /// plugin whose cold call runs out of even this loses the allowance
+    /// until one of its cold calls succeeds.
+    pub warmup_ms: u64,
     /// Linear memory a plugin instance may grow to, in MiB.
     pub memory_limit_mib: usize,
     /// Fuel (roughly, WebAssembly instructions) per call; 0 turns fuel
@@ -113,7 +119,15 @@ pub struct PluginsConfig {
 
 impl Default for PluginsConfig {
     fn default() -> Self {
-        Self { deadline_ms: 5, memory_limit_mib: 16, fuel: 0, max_component_bytes: 8 * 1024 * 1024, max_instances: 1000, cache_ms: 2000 }
+        Self {
+            deadline_ms: 5,
+            warmup_ms: 100,
+            memory_limit_mib: 16,
+            fuel: 0,
+            max_component_bytes: 8 * 1024 * 1024,
+            max_instances: 1000,
+            cache_ms: 2000,
+        }
     }
 }
 
@@ -247,11 +261,14 @@ impl Config {
         defaults.validate().map_err(|e| ConfigError::Invalid(format!("retention defaults: {e}")))?;
         let p = &self.plugins;
         if !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.deadline_ms)
+            || !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.warmup_ms)
             || p.memory_limit_mib == 0
             || p.max_component_bytes == 0
             || p.max_instances == 0
         {
-            return bad("plugins: deadline_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1");
+            return bad(
+                "plugins: deadline_ms and warmup_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1",
+            );
         }
         Ok(())
     }

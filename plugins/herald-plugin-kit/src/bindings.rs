@@ -10,7 +10,7 @@
 //! emit a second `#[macro_export]` macro for each hook's glue, under the same
 //! name, which does not compile.
 
-use crate::{Decision, Level, Notification, Subscriber};
+use crate::{Decision, Delivery, DeliveryDecision, Level, Notification, Subscriber};
 
 /// The `publish-plugin` world; it also owns the `types` and `host` bindings
 /// that the `deliver` module reuses.
@@ -39,7 +39,10 @@ pub mod deliver {
 
 use publish::herald::plugin::types as wit;
 
-pub use wit::{Decision as WitDecision, Notification as WitNotification, Subscriber as WitSubscriber};
+pub use wit::{
+    Decision as WitDecision, Delivery as WitDelivery, DeliveryDecision as WitDeliveryDecision, Notification as WitNotification,
+    Subscriber as WitSubscriber,
+};
 
 impl From<WitNotification> for Notification {
     fn from(n: WitNotification) -> Self {
@@ -53,9 +56,25 @@ impl From<Notification> for WitNotification {
     }
 }
 
+impl From<WitDelivery> for Delivery {
+    fn from(d: WitDelivery) -> Self {
+        Self { id: d.id, channel: d.channel, event_type: d.event_type, data: d.data, direct: d.direct, published_at_ms: d.published_at_ms }
+    }
+}
+
 impl From<WitSubscriber> for Subscriber {
     fn from(s: WitSubscriber) -> Self {
-        Self { user: s.user, channel: s.channel, claims: s.claims }
+        Self { user: s.user, claims: s.claims }
+    }
+}
+
+impl From<DeliveryDecision> for WitDeliveryDecision {
+    fn from(d: DeliveryDecision) -> Self {
+        match d {
+            DeliveryDecision::Keep => Self::Keep,
+            DeliveryDecision::Replace { event_type, data } => Self::Replace(wit::Content { event_type, data }),
+            DeliveryDecision::Drop(reason) => Self::Drop(reason),
+        }
     }
 }
 

@@ -30,12 +30,12 @@ macro_rules! export_deliver_plugin {
     ($ty:ident) => {
         impl $crate::__bindings::deliver::exports::herald::plugin::deliver_hook::Guest for $ty {
             fn on_deliver(
-                notification: $crate::__bindings::WitNotification,
+                delivery: $crate::__bindings::WitDelivery,
                 subscriber: $crate::__bindings::WitSubscriber,
                 config: ::std::string::String,
-            ) -> $crate::__bindings::WitDecision {
+            ) -> $crate::__bindings::WitDeliveryDecision {
                 $crate::run_deliver::<$ty>(
-                    ::std::convert::From::from(notification),
+                    ::std::convert::From::from(delivery),
                     ::std::convert::From::from(subscriber),
                     &config,
                 )

@@ -2,7 +2,7 @@
 //! from the host (or a test) into them.
 
 use crate::config::{FromConfig, cached};
-use crate::{Decision, Error, Level, Notification, Subscriber, log};
+use crate::{Decision, Delivery, DeliveryDecision, Error, Level, Notification, Subscriber, log};
 
 /// Runs once per notification, before Herald stores it: filter, rewrite or
 /// reject what publishers send. Export it with
@@ -27,9 +27,9 @@ pub trait DeliverHook {
     /// configuration text for each and may read it as different types.
     type Config: FromConfig;
 
-    /// Decides what `subscriber` receives. A [`Decision::Replace`] only
-    /// changes the event type and data. An `Err` drops this delivery.
-    fn on_deliver(notification: Notification, subscriber: Subscriber, config: &Self::Config) -> Result<Decision, Error>;
+    /// Decides what `subscriber` receives of `delivery`. An `Err` drops
+    /// this delivery.
+    fn on_deliver(delivery: Delivery, subscriber: Subscriber, config: &Self::Config) -> Result<DeliveryDecision, Error>;
 }
 
 /// Calls `T`'s publish hook exactly as the host's call does: the
@@ -37,23 +37,23 @@ pub trait DeliverHook {
 /// a logged [`Decision::Drop`]. Use it in tests to cover the configuration
 /// parsing as well.
 pub fn run_publish<T: PublishHook>(notification: Notification, config: &str) -> Decision {
-    settle(cached::<T::Config>(config).and_then(|config| T::on_publish(notification, &config)))
+    settle(cached::<T::Config>(config).and_then(|config| T::on_publish(notification, &config)), Decision::Drop)
 }
 
 /// Calls `T`'s deliver hook exactly as the host's call does; see
 /// [`run_publish`].
-pub fn run_deliver<T: DeliverHook>(notification: Notification, subscriber: Subscriber, config: &str) -> Decision {
-    settle(cached::<T::Config>(config).and_then(|config| T::on_deliver(notification, subscriber, &config)))
+pub fn run_deliver<T: DeliverHook>(delivery: Delivery, subscriber: Subscriber, config: &str) -> DeliveryDecision {
+    settle(cached::<T::Config>(config).and_then(|config| T::on_deliver(delivery, subscriber, &config)), DeliveryDecision::Drop)
 }
 
 /// Errors drop rather than pass: a plugin that cannot read its configuration
 /// or its input has not checked the notification, and letting it through
 /// unchecked (say, unredacted) is the worse mistake. A plugin that wants the
 /// channel's failure policy to decide instead can panic, which traps.
-fn settle(outcome: Result<Decision, Error>) -> Decision {
+fn settle<D>(outcome: Result<D, Error>, drop: fn(String) -> D) -> D {
     outcome.unwrap_or_else(|e| {
         log(Level::Error, e.message());
-        Decision::Drop(e.message().to_owned())
+        drop(e.message().to_owned())
     })
 }
 
@@ -85,11 +85,11 @@ mod tests {
     impl DeliverHook for Renamer {
         type Config = serde_json::Value;
 
-        fn on_deliver(_: Notification, subscriber: Subscriber, _: &serde_json::Value) -> Result<Decision, Error> {
+        fn on_deliver(_: Delivery, subscriber: Subscriber, _: &serde_json::Value) -> Result<DeliveryDecision, Error> {
             if subscriber.claim::<bool>("blocked")?.unwrap_or(false) {
-                return Ok(Decision::Drop("blocked".into()));
+                return Ok(DeliveryDecision::Drop("blocked".into()));
             }
-            Ok(Decision::Keep)
+            Ok(DeliveryDecision::Keep)
         }
     }
 
@@ -115,15 +115,16 @@ mod tests {
 
     #[test]
     fn a_hook_error_drops_the_delivery() {
-        let sub = Subscriber::new("u", "orders", &json!({"blocked": "yes"}));
-        let Decision::Drop(reason) = run_deliver::<Renamer>(note(), sub, "{}") else {
+        let delivery = || Delivery::new("orders", "created", &json!({}));
+        let sub = Subscriber::new("u", &json!({"blocked": "yes"}));
+        let DeliveryDecision::Drop(reason) = run_deliver::<Renamer>(delivery(), sub, "{}") else {
             panic!("expected a drop");
         };
         assert!(reason.starts_with("claim `blocked`"), "{reason}");
 
-        let sub = Subscriber::new("u", "orders", &json!({"blocked": true}));
-        assert_eq!(run_deliver::<Renamer>(note(), sub, "{}"), Decision::Drop("blocked".into()));
-        let sub = Subscriber::new("u", "orders", &json!({}));
-        assert_eq!(run_deliver::<Renamer>(note(), sub, "{}"), Decision::Keep);
+        let sub = Subscriber::new("u", &json!({"blocked": true}));
+        assert_eq!(run_deliver::<Renamer>(delivery(), sub, "{}"), DeliveryDecision::Drop("blocked".into()));
+        let sub = Subscriber::new("u", &json!({}));
+        assert_eq!(run_deliver::<Renamer>(delivery(), sub, "{}"), DeliveryDecision::Keep);
     }
 }

@@ -60,7 +60,7 @@ pub use config::FromConfig;
 pub use error::Error;
 pub use hooks::{DeliverHook, PublishHook, run_deliver, run_publish};
 pub use logging::log;
-pub use types::{Decision, Level, Notification, Subscriber};
+pub use types::{Decision, Delivery, DeliveryDecision, Level, Notification, Subscriber};
 
 /// Re-exported so plugins need no direct `serde_json` dependency of their
 /// own to read data and claims.

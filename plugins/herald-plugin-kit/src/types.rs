@@ -66,13 +66,55 @@ impl Notification {
     }
 }
 
+/// A stored notification as the deliver hook sees it, for one subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Herald's id of the stored notification (the SSE event id).
+    pub id: u64,
+    /// Channel name.
+    pub channel: String,
+    /// The event type.
+    pub event_type: String,
+    /// The notification's data as JSON text; see [`Delivery::data_json`].
+    pub data: String,
+    /// True when the notification was addressed to listed recipients (this
+    /// subscriber is one of them), false when it went to every subscriber.
+    pub direct: bool,
+    /// When it was published, in milliseconds since the Unix epoch; plugins
+    /// have no clock of their own.
+    pub published_at_ms: u64,
+}
+
+impl Delivery {
+    /// A delivery of the given data, with id 0, published at the epoch, to
+    /// every subscriber; mostly for tests, since the host hands plugins their deliveries.
+    pub fn new(channel: impl Into<String>, event_type: impl Into<String>, data: &Value) -> Self {
+        Self { id: 0, channel: channel.into(), event_type: event_type.into(), data: data.to_string(), direct: false, published_at_ms: 0 }
+    }
+
+    /// The same delivery published at `ms` milliseconds since the Unix epoch.
+    #[must_use]
+    pub fn published_at_ms(mut self, ms: u64) -> Self {
+        self.published_at_ms = ms;
+        self
+    }
+
+    /// The data parsed as JSON; see [`Notification::data_json`].
+    pub fn data_json(&self) -> Result<Value, Error> {
+        serde_json::from_str(&self.data).map_err(|e| Error::new(format!("notification data: {e}")))
+    }
+
+    /// A decision that sends this subscriber `data` under the same event type.
+    pub fn replace_data(&self, data: &Value) -> DeliveryDecision {
+        DeliveryDecision::Replace { event_type: self.event_type.clone(), data: data.to_string() }
+    }
+}
+
 /// The subscriber a delivery is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscriber {
     /// The token's `sub`.
     pub user: String,
-    /// The channel the notification was published on.
-    pub channel: String,
     /// The token's claims the plugin may see, as JSON object text; see
     /// [`Subscriber::claims_json`] and [`Subscriber::claim`].
     pub claims: String,
@@ -80,8 +122,8 @@ pub struct Subscriber {
 
 impl Subscriber {
     /// A subscriber with the given claims; mostly for tests.
-    pub fn new(user: impl Into<String>, channel: impl Into<String>, claims: &Value) -> Self {
-        Self { user: user.into(), channel: channel.into(), claims: claims.to_string() }
+    pub fn new(user: impl Into<String>, claims: &Value) -> Self {
+        Self { user: user.into(), claims: claims.to_string() }
     }
 
     /// The claims parsed as JSON (an object when they come from Herald).
@@ -101,15 +143,26 @@ impl Subscriber {
     }
 }
 
-/// What to do with the notification.
+/// What the publish hook does with a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Pass it on unchanged.
     Keep,
-    /// Pass this one on instead. From the deliver hook only `event_type` and
-    /// `data` count: the channel and recipients cannot change per subscriber.
+    /// Pass this one on instead (on the same channel).
     Replace(Notification),
     /// Do not pass it on; Herald records the reason.
+    Drop(String),
+}
+
+/// What the deliver hook does with one delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryDecision {
+    /// Send it unchanged.
+    Keep,
+    /// Send this subscriber this event type and data (JSON text) instead;
+    /// see [`Delivery::replace_data`].
+    Replace { event_type: String, data: String },
+    /// Do not send it to this subscriber; Herald logs the reason.
     Drop(String),
 }
 
@@ -159,8 +212,19 @@ mod tests {
     }
 
     #[test]
+    fn a_delivery_replaces_its_data_under_its_event_type() {
+        let d = Delivery::new("orders", "order.created", &json!({"id": 7})).published_at_ms(5);
+        assert_eq!(d.published_at_ms, 5);
+        assert_eq!(d.data_json().unwrap(), json!({"id": 7}));
+        assert_eq!(
+            d.replace_data(&json!({"title": "Order 7"})),
+            DeliveryDecision::Replace { event_type: "order.created".into(), data: r#"{"title":"Order 7"}"#.into() }
+        );
+    }
+
+    #[test]
     fn claims_are_read_typed() {
-        let s = Subscriber::new("u1", "orders", &json!({"locale": "fr", "age": 3, "gone": null}));
+        let s = Subscriber::new("u1", &json!({"locale": "fr", "age": 3, "gone": null}));
         assert_eq!(s.claims_json().unwrap()["locale"], "fr");
         assert_eq!(s.claim::<String>("locale").unwrap().as_deref(), Some("fr"));
         assert_eq!(s.claim::<u32>("age").unwrap(), Some(3));

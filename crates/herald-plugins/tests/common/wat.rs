@@ -5,11 +5,12 @@
 //! host uses it to pass arguments) and a post-return that resets the bump
 //! pointer, so reused instances do not leak. The test's module imports that
 //! memory and, optionally, the lowered `host.log`, and exports `on-publish`
-//! (13 flat i32 params) and/or `on-deliver` (one pointer: 19 flat params are
-//! over the limit of 16). Both return a pointer to a `decision` in memory.
+//! (13 flat i32 params) and/or `on-deliver` (15 flat params, see
+//! [`DELIVER_PARAMS`]). Both return a pointer to their decision in memory.
 //!
-//! Helpers available to the test's code: `$keep`, `$drop (ptr len)`,
-//! `$replace (ch chlen et etlen data datalen)`, each returning the pointer.
+//! Helpers available to the test's code: `$keep`, `$drop (ptr len)` (both
+//! hooks), `$replace (ch chlen et etlen data datalen)` (publish) and
+//! `$replace_content (et etlen data datalen)` (deliver), each returning the pointer.
 #![allow(dead_code)]
 
 /// Which hooks the component exports.
@@ -29,6 +30,18 @@ pub fn plugin(exports: Exports, body: &str) -> Vec<u8> {
 /// Same, importing `herald:plugin/host.log` into the core module as `"host" "log"` `(param i32 i32 i32)`.
 pub fn plugin_with_log(exports: Exports, body: &str) -> Vec<u8> {
     plugin_with(exports, body, true)
+}
+
+/// The flat parameters of `on-deliver`: the delivery (id, channel,
+/// event type, data, direct, published-at), the subscriber (user, claims)
+/// and the configuration, named for use in a test's WAT.
+pub const DELIVER_PARAMS: &str = "(param $id i64) (param $ch i32) (param $chl i32) (param $et i32) (param $etl i32) \
+    (param $data i32) (param $datal i32) (param $direct i32) (param $at i64) \
+    (param $user i32) (param $userl i32) (param $claims i32) (param $claimsl i32) (param $cfg i32) (param $cfgl i32)";
+
+/// `(func (export "on-deliver") <DELIVER_PARAMS> (result i32) <body>)`.
+pub fn on_deliver(body: &str) -> String {
+    format!(r#"(func (export "on-deliver") {DELIVER_PARAMS} (result i32) {body})"#)
 }
 
 const HELPERS: &str = r#"
@@ -53,6 +66,13 @@ const HELPERS: &str = r#"
     (i32.store (i32.const 52) (i32.const 0))
     (i32.store (i32.const 56) (i32.const 0))
     (i32.store (i32.const 60) (i32.const 0))
+    (i32.const 16))
+  (func $replace_content (param $et i32) (param $etl i32) (param $d i32) (param $dl i32) (result i32)
+    (i32.store8 (i32.const 16) (i32.const 1))
+    (i32.store (i32.const 20) (local.get $et))
+    (i32.store (i32.const 24) (local.get $etl))
+    (i32.store (i32.const 28) (local.get $d))
+    (i32.store (i32.const 32) (local.get $dl))
     (i32.const 16))
 "#;
 
@@ -87,10 +107,22 @@ const TYPES: &str = r#"
     (field "recipients" (option (list string)))
     (field "metadata" (list (tuple string string)))))
   (export $n "notification" (type $n'))
-  (type $s' (record (field "user" string) (field "channel" string) (field "claims" string)))
-  (export $s "subscriber" (type $s'))
   (type $d' (variant (case "keep") (case "replace" $n) (case "drop" string)))
   (export $d "decision" (type $d'))
+  (type $v' (record
+    (field "id" u64)
+    (field "channel" string)
+    (field "event-type" string)
+    (field "data" string)
+    (field "direct" bool)
+    (field "published-at-ms" u64)))
+  (export $v "delivery" (type $v'))
+  (type $s' (record (field "user" string) (field "claims" string)))
+  (export $s "subscriber" (type $s'))
+  (type $c' (record (field "event-type" string) (field "data" string)))
+  (export $c "content" (type $c'))
+  (type $dd' (variant (case "keep") (case "replace" $c) (case "drop" string)))
+  (export $dd "delivery-decision" (type $dd'))
 "#;
 
 fn plugin_with(exports: Exports, body: &str, log: bool) -> Vec<u8> {
@@ -121,7 +153,7 @@ fn plugin_with(exports: Exports, body: &str, log: bool) -> Vec<u8> {
     }
     if deliver {
         lifts.push_str(&format!(
-            r#"(func $del (param "notification" $n) (param "subscriber" $s) (param "config" string) (result $d)
+            r#"(func $del (param "delivery" $v) (param "subscriber" $s) (param "config" string) (result $dd)
                  (canon lift (core func $main "on-deliver") {opts}))
                (instance $deli (export "on-deliver" (func $del)))
                (export "herald:plugin/deliver-hook@0.1.0" (instance $deli))"#
@@ -150,11 +182,6 @@ fn plugin_with(exports: Exports, body: &str, log: bool) -> Vec<u8> {
 
 /// The simplest plugin: both hooks return `keep`.
 pub fn keep_plugin() -> Vec<u8> {
-    plugin(
-        Exports::Both,
-        r#"
-        (func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (call $keep))
-        (func (export "on-deliver") (param i32) (result i32) (call $keep))
-        "#,
-    )
+    let publish = r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32) (call $keep))"#;
+    plugin(Exports::Both, &format!("{publish}\n{}", on_deliver("(call $keep)")))
 }

@@ -10,7 +10,7 @@ use herald_core::DomainError;
 use herald_core::ids::{DeadLetterId, PluginId};
 use herald_core::names::{ChannelName, PluginName, PluginVersion};
 use herald_core::plugin::{DeadLetter, Hooks, Plugin};
-use herald_plugins::{CallContext, Decision, PluginError, PluginNotification, PluginStats, SubscriberContext};
+use herald_plugins::{CallContext, Decision, Delivery, DeliveryDecision, PluginError, PluginNotification, PluginStats, SubscriberContext};
 use herald_store::plugins::NewPlugin;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -365,18 +365,38 @@ pub(crate) async fn test_plugin(
     };
     let who = match (&body.hook, body.subscriber) {
         (HookName::Deliver, None) => return Err(DomainError::invalid("subscriber", "a deliver test needs a subscriber").into()),
-        (_, s) => s.map(|s| SubscriberContext { user: s.user, channel: channel.to_string(), claims: s.claims.to_string() }),
+        (HookName::Deliver, Some(s)) => Some((s.user, s.claims.to_string())),
+        (HookName::Publish, _) => None,
     };
     let blob = app.store.plugin_blob(&tenant, &name, version.as_ref()).await?;
     let tested_version = blob.plugin.version.to_string();
     let loaded = app.chains.load(&tenant, &name, Some(&blob.plugin.version)).await?;
     let host = app.chains.host().clone();
-    let ctx = CallContext { tenant: tenant.to_string(), plugin_name: name.to_string(), deadline: None };
     let config = body.config.to_string();
+    let published_at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
     let (result, elapsed) = web::block(move || {
+        let ctx = CallContext { tenant: tenant.as_str(), plugin_name: name.as_str(), deadline: None };
         let start = Instant::now();
-        let r = match who {
-            Some(who) => host.on_deliver(&loaded, &ctx, &n, &who, &config),
+        let r = match &who {
+            Some((user, claims)) => {
+                // The sample as a stored notification would be delivered (id 0: not stored).
+                let delivery = Delivery {
+                    id: 0,
+                    channel: &n.channel,
+                    event_type: &n.event_type,
+                    data: &n.data,
+                    direct: n.recipients.is_some(),
+                    published_at_ms,
+                };
+                let who = SubscriberContext { user, claims };
+                host.on_deliver(&loaded, &ctx, &delivery, &who, &config).map(|d| match d {
+                    DeliveryDecision::Keep => Decision::Keep,
+                    DeliveryDecision::Drop(reason) => Decision::Drop(reason),
+                    DeliveryDecision::Replace { event_type, data } => {
+                        Decision::Replace(PluginNotification { event_type, data, ..n.clone() })
+                    }
+                })
+            }
             None => host.on_publish(&loaded, &ctx, &n, &config),
         };
         (r, start.elapsed())

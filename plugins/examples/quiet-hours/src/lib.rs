@@ -14,13 +14,12 @@
 //! claims come from the tenant's own token issuer).
 //!
 //! Plugins have no clock, so the hour is that of the notification's
-//! publication, read from the metadata key `published_at_unix` (seconds)
-//! that Herald provides. Without it, or with a malformed `quiet_hours`
-//! claim, quiet hours do not apply (and a warning is logged): this is a
-//! comfort feature, and losing notifications to a bad input is worse than
-//! delivering one at night.
+//! publication, which Herald gives with every delivery (`published_at_ms`).
+//! With a malformed `quiet_hours` claim quiet hours do not apply (and a
+//! warning is logged): this is a comfort feature, and losing notifications
+//! to a bad input is worse than delivering one at night.
 
-use herald_plugin_kit::{Decision, DeliverHook, Error, Notification, Subscriber};
+use herald_plugin_kit::{DeliverHook, Delivery, DeliveryDecision, Error, Subscriber};
 use serde::Deserialize;
 
 /// The plugin.
@@ -59,8 +58,9 @@ impl Window {
         Ok(())
     }
 
-    /// Whether the local hour at `unix` seconds falls inside the window.
-    fn contains(&self, unix: i64) -> bool {
+    /// Whether the local hour at `unix_ms` falls inside the window.
+    fn contains(&self, unix_ms: u64) -> bool {
+        let unix = i64::try_from(unix_ms / 1_000).unwrap_or(i64::MAX);
         let local = unix + i64::from(self.tz_offset_minutes) * 60;
         let hour = u8::try_from(local.rem_euclid(86_400) / 3_600).expect("an hour is below 24");
         if self.start <= self.end { (self.start..self.end).contains(&hour) } else { hour >= self.start || hour < self.end }
@@ -70,39 +70,35 @@ impl Window {
 impl DeliverHook for QuietHours {
     type Config = Config;
 
-    fn on_deliver(notification: Notification, subscriber: Subscriber, config: &Config) -> Result<Decision, Error> {
-        let event_type = notification.event_type.as_str();
+    fn on_deliver(delivery: Delivery, subscriber: Subscriber, config: &Config) -> Result<DeliveryDecision, Error> {
+        let event_type = delivery.event_type.as_str();
         let muted = subscriber.claim::<Vec<String>>("muted_types").unwrap_or_else(|e| {
             herald_plugin_kit::warn!("{e}; nothing muted");
             None
         });
         if muted.is_some_and(|muted| muted.iter().any(|t| t == event_type)) {
-            return Ok(Decision::Drop(format!("`{event_type}` is muted by the subscriber")));
+            return Ok(DeliveryDecision::Drop(format!("`{event_type}` is muted by the subscriber")));
         }
         if config.always.iter().any(|t| t == event_type) {
-            return Ok(Decision::Keep);
+            return Ok(DeliveryDecision::Keep);
         }
 
         let window = match subscriber.claim::<Window>("quiet_hours") {
-            Ok(None) => return Ok(Decision::Keep),
+            Ok(None) => return Ok(DeliveryDecision::Keep),
             Ok(Some(window)) => window,
             Err(e) => {
                 herald_plugin_kit::warn!("{e}; quiet hours ignored");
-                return Ok(Decision::Keep);
+                return Ok(DeliveryDecision::Keep);
             }
         };
         if let Err(e) = window.check() {
             herald_plugin_kit::warn!("claim `quiet_hours`: {e}; quiet hours ignored");
-            return Ok(Decision::Keep);
+            return Ok(DeliveryDecision::Keep);
         }
-        let Some(published) = notification.metadata("published_at_unix").and_then(|s| s.parse::<i64>().ok()) else {
-            herald_plugin_kit::warn!("no usable `published_at_unix` metadata; quiet hours ignored");
-            return Ok(Decision::Keep);
-        };
-        Ok(if window.contains(published) {
-            Decision::Drop(format!("quiet hours ({:02}:00-{:02}:00)", window.start, window.end))
+        Ok(if window.contains(delivery.published_at_ms) {
+            DeliveryDecision::Drop(format!("quiet hours ({:02}:00-{:02}:00)", window.start, window.end))
         } else {
-            Decision::Keep
+            DeliveryDecision::Keep
         })
     }
 }
@@ -115,20 +111,17 @@ mod tests {
 
     use super::*;
 
-    /// 2024-05-01 00:00:00 UTC.
-    const MIDNIGHT_UTC: i64 = 1_714_521_600;
+    /// 2024-05-01 00:00:00 UTC, in milliseconds.
+    const MIDNIGHT_UTC_MS: u64 = 1_714_521_600_000;
 
-    fn at_utc(hour: i64, minute: i64) -> String {
-        (MIDNIGHT_UTC + hour * 3_600 + minute * 60).to_string()
+    fn at_utc(hour: u64, minute: u64) -> u64 {
+        MIDNIGHT_UTC_MS + (hour * 3_600 + minute * 60) * 1_000
     }
 
-    fn deliver(event_type: &str, published: Option<String>, claims: Value) -> Decision {
-        let mut n = Notification::new("alerts", event_type, &json!({}));
-        if let Some(published) = published {
-            n = n.with_metadata("published_at_unix", published);
-        }
-        let sub = Subscriber::new("u1", "alerts", &claims);
-        run_deliver::<QuietHours>(n, sub, r#"{"always": ["security.alert"]}"#)
+    fn deliver(event_type: &str, published_ms: u64, claims: Value) -> DeliveryDecision {
+        let delivery = Delivery::new("alerts", event_type, &json!({})).published_at_ms(published_ms);
+        let sub = Subscriber::new("u1", &claims);
+        run_deliver::<QuietHours>(delivery, sub, r#"{"always": ["security.alert"]}"#)
     }
 
     fn night() -> Value {
@@ -138,63 +131,63 @@ mod tests {
     #[test]
     fn drops_inside_a_window_across_midnight_in_local_time() {
         // 21:00 UTC is 22:00 at +01:00: the window has just started.
-        assert_eq!(deliver("order.shipped", Some(at_utc(21, 0)), night()), Decision::Drop("quiet hours (22:00-07:00)".into()));
-        assert!(matches!(deliver("order.shipped", Some(at_utc(2, 30)), night()), Decision::Drop(_)));
+        assert_eq!(deliver("order.shipped", at_utc(21, 0), night()), DeliveryDecision::Drop("quiet hours (22:00-07:00)".into()));
+        assert!(matches!(deliver("order.shipped", at_utc(2, 30), night()), DeliveryDecision::Drop(_)));
         // 05:59 UTC is 06:59 local, still quiet; 06:00 UTC is 07:00, the end.
-        assert!(matches!(deliver("order.shipped", Some(at_utc(5, 59)), night()), Decision::Drop(_)));
-        assert_eq!(deliver("order.shipped", Some(at_utc(6, 0)), night()), Decision::Keep);
-        assert_eq!(deliver("order.shipped", Some(at_utc(20, 59)), night()), Decision::Keep);
+        assert!(matches!(deliver("order.shipped", at_utc(5, 59), night()), DeliveryDecision::Drop(_)));
+        assert_eq!(deliver("order.shipped", at_utc(6, 0), night()), DeliveryDecision::Keep);
+        assert_eq!(deliver("order.shipped", at_utc(20, 59), night()), DeliveryDecision::Keep);
     }
 
     #[test]
     fn negative_offsets_and_same_day_windows() {
         let lunch = json!({"quiet_hours": {"start": 12, "end": 14, "tz_offset_minutes": -300}});
         // 17:30 UTC is 12:30 at -05:00.
-        assert!(matches!(deliver("chat.message", Some(at_utc(17, 30)), lunch.clone()), Decision::Drop(_)));
-        assert_eq!(deliver("chat.message", Some(at_utc(12, 30)), lunch), Decision::Keep);
+        assert!(matches!(deliver("chat.message", at_utc(17, 30), lunch.clone()), DeliveryDecision::Drop(_)));
+        assert_eq!(deliver("chat.message", at_utc(12, 30), lunch), DeliveryDecision::Keep);
         // Before the epoch day boundary in local time: 00:30 UTC is 19:30 the day before.
         let evening = json!({"quiet_hours": {"start": 19, "end": 20, "tz_offset_minutes": -300}});
-        assert!(matches!(deliver("chat.message", Some(at_utc(0, 30)), evening), Decision::Drop(_)));
+        assert!(matches!(deliver("chat.message", at_utc(0, 30), evening), DeliveryDecision::Drop(_)));
         let empty = json!({"quiet_hours": {"start": 9, "end": 9}});
-        assert_eq!(deliver("chat.message", Some(at_utc(9, 0)), empty), Decision::Keep);
+        assert_eq!(deliver("chat.message", at_utc(9, 0), empty), DeliveryDecision::Keep);
     }
 
     #[test]
     fn always_types_pass_quiet_hours_but_not_mutes() {
-        assert_eq!(deliver("security.alert", Some(at_utc(23, 0)), night()), Decision::Keep);
+        assert_eq!(deliver("security.alert", at_utc(23, 0), night()), DeliveryDecision::Keep);
         let muted = json!({"muted_types": ["security.alert", "promo"]});
         assert_eq!(
-            deliver("security.alert", Some(at_utc(12, 0)), muted.clone()),
-            Decision::Drop("`security.alert` is muted by the subscriber".into())
+            deliver("security.alert", at_utc(12, 0), muted.clone()),
+            DeliveryDecision::Drop("`security.alert` is muted by the subscriber".into())
         );
-        assert!(matches!(deliver("promo", None, muted.clone()), Decision::Drop(_)), "no clock needed");
-        assert_eq!(deliver("order.shipped", None, muted), Decision::Keep);
+        assert!(matches!(deliver("promo", at_utc(3, 0), muted.clone()), DeliveryDecision::Drop(_)));
+        assert_eq!(deliver("order.shipped", at_utc(3, 0), muted), DeliveryDecision::Keep);
     }
 
     #[test]
-    fn bad_or_missing_inputs_deliver_with_a_warning() {
-        assert_eq!(deliver("order.shipped", None, night()), Decision::Keep);
-        assert_eq!(deliver("order.shipped", Some("soon".into()), night()), Decision::Keep);
+    fn bad_claims_deliver_with_a_warning() {
         let bad_hours = json!({"quiet_hours": {"start": 25, "end": 7}});
-        assert_eq!(deliver("order.shipped", Some(at_utc(23, 0)), bad_hours), Decision::Keep);
+        assert_eq!(deliver("order.shipped", at_utc(23, 0), bad_hours), DeliveryDecision::Keep);
         let bad_shape = json!({"quiet_hours": "22-07", "muted_types": "promo"});
-        assert_eq!(deliver("promo", Some(at_utc(23, 0)), bad_shape), Decision::Keep);
+        assert_eq!(deliver("promo", at_utc(23, 0), bad_shape), DeliveryDecision::Keep);
         let logs = take_logs();
-        assert_eq!(logs.len(), 5, "{logs:?}");
+        assert_eq!(logs.len(), 3, "{logs:?}");
         assert!(logs.iter().all(|(level, _)| *level == Level::Warn));
-        assert!(logs[0].1.contains("published_at_unix"), "{logs:?}");
+        assert!(logs[0].1.contains("hours must be 0-23"), "{logs:?}");
     }
 
     #[test]
     fn subscribers_without_preferences_get_everything() {
-        assert_eq!(deliver("order.shipped", Some(at_utc(3, 0)), json!({"locale": "fr"})), Decision::Keep);
+        assert_eq!(deliver("order.shipped", at_utc(3, 0), json!({"locale": "fr"})), DeliveryDecision::Keep);
     }
 
     #[test]
     fn unknown_configuration_keys_are_refused() {
-        let n = Notification::new("alerts", "x", &json!({}));
-        let sub = Subscriber::new("u1", "alerts", &json!({}));
-        let Decision::Drop(reason) = run_deliver::<QuietHours>(n, sub, r#"{"alway": []}"#) else { panic!("expected a drop") };
+        let delivery = Delivery::new("alerts", "x", &json!({}));
+        let sub = Subscriber::new("u1", &json!({}));
+        let DeliveryDecision::Drop(reason) = run_deliver::<QuietHours>(delivery, sub, r#"{"alway": []}"#) else {
+            panic!("expected a drop")
+        };
         assert!(reason.contains("unknown field `alway`"), "{reason}");
     }
 }

@@ -28,7 +28,7 @@
 
 use std::collections::BTreeMap;
 
-use herald_plugin_kit::{Decision, DeliverHook, Error, FromConfig, Notification, Subscriber, dotted};
+use herald_plugin_kit::{DeliverHook, Delivery, DeliveryDecision, Error, FromConfig, Subscriber, dotted};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -155,7 +155,7 @@ impl Config {
 impl DeliverHook for Template {
     type Config = Config;
 
-    fn on_deliver(notification: Notification, subscriber: Subscriber, config: &Config) -> Result<Decision, Error> {
+    fn on_deliver(delivery: Delivery, subscriber: Subscriber, config: &Config) -> Result<DeliveryDecision, Error> {
         // A malformed locale claim should not cost the subscriber the
         // notification: fall back to the default language instead.
         let locale = subscriber.claim::<String>("locale").unwrap_or_else(|e| {
@@ -164,10 +164,10 @@ impl DeliverHook for Template {
         });
         let (chosen, template) = config.localized(locale.as_deref());
 
-        let mut data = notification.data_json()?;
+        let mut data = delivery.data_json()?;
         if !data.is_object() {
             herald_plugin_kit::warn!("data is not a JSON object; delivered without title and body");
-            return Ok(Decision::Keep);
+            return Ok(DeliveryDecision::Keep);
         }
         let mut missing = Vec::new();
         let title = template.title.as_ref().map(|t| t.render(&data, &mut missing));
@@ -180,7 +180,7 @@ impl DeliverHook for Template {
                 data[key] = Value::String(text);
             }
         }
-        Ok(Decision::Replace(notification.with_data(&data)))
+        Ok(delivery.replace_data(&data))
     }
 }
 
@@ -203,18 +203,14 @@ mod tests {
         })
     }
 
-    fn deliver(data: Value, claims: Value, config: &Value) -> Decision {
-        run_deliver::<Template>(
-            Notification::new("orders", "order.shipped", &data),
-            Subscriber::new("u1", "orders", &claims),
-            &config.to_string(),
-        )
+    fn deliver(data: Value, claims: Value, config: &Value) -> DeliveryDecision {
+        run_deliver::<Template>(Delivery::new("orders", "order.shipped", &data), Subscriber::new("u1", &claims), &config.to_string())
     }
 
     fn rendered(claims: Value) -> Value {
         let data = json!({"order": "A-17", "customer": {"name": "Léa"}, "count": 3});
         match deliver(data, claims, &config()) {
-            Decision::Replace(n) => n.data_json().unwrap(),
+            DeliveryDecision::Replace { data, .. } => serde_json::from_str(&data).unwrap(),
             other => panic!("expected a replacement, got {other:?}"),
         }
     }
@@ -241,14 +237,18 @@ mod tests {
     #[test]
     fn a_template_without_a_body_leaves_the_datas_body() {
         let data = json!({"order": 1, "body": "kept"});
-        let Decision::Replace(n) = deliver(data, json!({"locale": "fr-CA"}), &config()) else { panic!("expected a replacement") };
-        assert_eq!(n.data_json().unwrap(), json!({"order": 1, "body": "kept", "title": "Commande 1 en route"}));
+        let DeliveryDecision::Replace { data: out, .. } = deliver(data, json!({"locale": "fr-CA"}), &config()) else {
+            panic!("expected a replacement")
+        };
+        assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), json!({"order": 1, "body": "kept", "title": "Commande 1 en route"}));
     }
 
     #[test]
     fn missing_fields_render_empty_and_are_logged_at_debug() {
-        let Decision::Replace(n) = deliver(json!({"count": null}), json!({}), &config()) else { panic!("expected a replacement") };
-        let out = n.data_json().unwrap();
+        let DeliveryDecision::Replace { data: out, .. } = deliver(json!({"count": null}), json!({}), &config()) else {
+            panic!("expected a replacement")
+        };
+        let out: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(out["title"], "Order  shipped");
         assert_eq!(out["body"], "Hi ,  items on their way.");
         assert_eq!(take_logs(), vec![(Level::Debug, "template `en`: no value for order, customer.name, count".to_owned())]);
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn data_that_is_not_an_object_is_kept_with_a_warning() {
-        assert_eq!(deliver(json!([1, 2]), json!({}), &config()), Decision::Keep);
+        assert_eq!(deliver(json!([1, 2]), json!({}), &config()), DeliveryDecision::Keep);
         assert_eq!(take_logs()[0].0, Level::Warn);
     }
 
@@ -271,14 +271,14 @@ mod tests {
             assert!(err.contains(why), "{bad}: {err}");
         }
         let cfg = json!({"default_locale": "en", "templates": {"en": {"body": "Hi {name"}}});
-        let Decision::Drop(reason) = deliver(json!({}), json!({}), &cfg) else { panic!("expected a drop") };
+        let DeliveryDecision::Drop(reason) = deliver(json!({}), json!({}), &cfg) else { panic!("expected a drop") };
         assert!(reason.starts_with("invalid config: templates.en.body: unclosed"), "{reason}");
     }
 
     #[test]
     fn the_default_locale_must_have_a_template() {
         let cfg = json!({"default_locale": "de", "templates": {"en": {"title": "x"}}});
-        let Decision::Drop(reason) = deliver(json!({}), json!({}), &cfg) else { panic!("expected a drop") };
+        let DeliveryDecision::Drop(reason) = deliver(json!({}), json!({}), &cfg) else { panic!("expected a drop") };
         assert_eq!(reason, "invalid config: no template for the default locale `de`");
     }
 }
