@@ -10,12 +10,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_init;
 mod m20261126_000002_plugins;
+mod m20261127_000003_polling;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_init::Migration), Box::new(m20261126_000002_plugins::Migration)]
+        vec![
+            Box::new(m20261125_000001_init::Migration),
+            Box::new(m20261126_000002_plugins::Migration),
+            Box::new(m20261127_000003_polling::Migration),
+        ]
     }
 }

@@ -100,7 +100,7 @@ pub fn test_config(database_url: &str) -> Config {
         // on two cores: a thread can wait longer than 5 ms for a core. The
         // hostile tests still see loops cut off; the host's own tests cover
         // the default deadlines.
-        plugins: herald::config::PluginsConfig { max_instances: 16, deadline_ms: 50, warmup_ms: 1000, ..Default::default() },
+        plugins: herald::config::PluginsConfig { max_instances: 16, deadline_ms: 50, warmup_ms: 300, ..Default::default() },
         ..Config::default()
     }
 }

@@ -37,6 +37,7 @@ mod errors;
 mod isolation;
 mod openapi;
 mod plugins;
+mod polling;
 mod publish;
 mod replay;
 mod retention;

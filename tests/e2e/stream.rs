@@ -114,7 +114,18 @@ e2e! {
         let url = s.url(&format!("/v1/tenants/{}/stream?channel=orders", t.id));
         let by_query = s.client.get(format!("{url}&access_token={token}")).send().await.unwrap();
         assert_eq!(by_query.status(), 200);
-        let by_cookie = s.client.get(&url).header("Cookie", format!("herald_token={token}")).send().await.unwrap();
+        // A cookie is ambient authority: only a same-origin request (or one
+        // from an allowed origin, see polling.rs) may use it.
+        let cross_site = s.client.get(&url).header("Cookie", format!("herald_token={token}")).send().await.unwrap();
+        assert_eq!(cross_site.status(), 401);
+        let by_cookie = s
+            .client
+            .get(&url)
+            .header("Cookie", format!("herald_token={token}"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(by_cookie.status(), 200);
         let id = s.publish(&t, "orders", json!({"type": "x"})).await;
         assert_eq!(ids(&Sse::new(by_query).take(1, WAIT).await), vec![id]);

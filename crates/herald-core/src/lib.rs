@@ -15,6 +15,7 @@ pub mod limits;
 pub mod model;
 pub mod names;
 pub mod notification;
+pub mod origin;
 pub mod pattern;
 pub mod plugin;
 pub mod retention;

@@ -31,3 +31,12 @@ pub const MAX_PLUGIN_CHAIN: usize = 8;
 pub const MAX_PLUGIN_CONFIG: usize = 16 * 1024;
 /// Longest per-call deadline a chain step may ask for, in milliseconds.
 pub const MAX_PLUGIN_DEADLINE_MS: u64 = 1000;
+
+/// Longest allowed browser origin, in bytes.
+pub const MAX_ORIGIN: usize = 256;
+/// Most allowed origins per tenant.
+pub const MAX_ORIGINS: usize = 32;
+/// Most ids in one mark-as-read request.
+pub const MAX_READ_IDS: usize = 1000;
+/// Highest unread count reported; past it the count says it is capped.
+pub const MAX_UNREAD_COUNT: u64 = 1000;

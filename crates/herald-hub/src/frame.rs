@@ -93,6 +93,28 @@ pub fn encode(id: Option<&str>, event: Option<&str>, data: &str) -> Bytes {
     out.freeze()
 }
 
+/// The same event without its `event:` line, for clients that want every
+/// notification as a `message` event (a browser's `EventSource` only hands
+/// named events to listeners registered for that exact name). A copy, made
+/// only for such streams: the shared frame stays as it is.
+pub fn without_event_line(frame: &Bytes) -> Bytes {
+    let mut start = 0;
+    while let Some(len) = frame[start..].iter().position(|&b| b == b'\n') {
+        let line = &frame[start..start + len];
+        if line.is_empty() || line.starts_with(b"data:") {
+            break;
+        }
+        if line.starts_with(b"event:") {
+            let mut out = BytesMut::with_capacity(frame.len() - len - 1);
+            out.put_slice(&frame[..start]);
+            out.put_slice(&frame[start + len + 1..]);
+            return out.freeze();
+        }
+        start += len + 1;
+    }
+    frame.clone()
+}
+
 fn field(out: &mut BytesMut, name: &[u8], value: &str) {
     out.put_slice(name);
     out.put_slice(value.as_bytes());
@@ -111,6 +133,14 @@ mod tests {
     #[test]
     fn multi_line_data_becomes_several_data_fields() {
         assert_eq!(&encode(None, Some("x"), "{\n \"a\": 1\r\n}\r")[..], b"event: x\ndata: {\ndata:  \"a\": 1\ndata: }\ndata: \n\n");
+    }
+
+    #[test]
+    fn the_event_line_can_be_left_out() {
+        let f = encode(Some("7"), Some("order.paid"), "{\"event: x\":1}");
+        assert_eq!(&without_event_line(&f)[..], b"id: 7\ndata: {\"event: x\":1}\n\n");
+        let plain = encode(Some("8"), None, "1");
+        assert_eq!(without_event_line(&plain), plain);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, json_error, path_error, query_error};
-use crate::routes::{channels, keys, plugins, publish, signing_keys, system, tenants};
+use crate::routes::{channels, keys, origins, plugins, poll, publish, reads, session, signing_keys, system, tenants};
 use crate::state::AppState;
 use crate::stream;
 
@@ -19,6 +19,11 @@ fn routes(cfg: &mut ServiceConfig) {
     cfg.service(publish::publish)
         .service(publish::publish_batch)
         .service(stream::stream)
+        .service(poll::poll)
+        .service(reads::mark_read)
+        .service(reads::unread)
+        .service(session::create_session)
+        .service(session::delete_session)
         .service(system::healthz)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
@@ -41,7 +46,9 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(plugins::get_plugin)
         .service(plugins::delete_plugin)
         .service(plugins::test_plugin)
-        .service(plugins::list_dead_letters);
+        .service(plugins::list_dead_letters)
+        .service(origins::get_allowed_origins)
+        .service(origins::put_allowed_origins);
 }
 
 /// The routes and the OpenAPI document they describe, built together.
@@ -79,6 +86,7 @@ pub(crate) fn app(
             }),
         )
         .default_service(web::to(not_found))
+        .wrap(actix_web::middleware::from_fn(crate::cors::cors))
         // The path only: query strings can carry subscriber tokens.
         .wrap(
             actix_web::middleware::Logger::new(r#"%a "%{request}xi" %s %b %Dms"#)

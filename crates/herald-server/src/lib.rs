@@ -7,8 +7,10 @@
 
 #![forbid(unsafe_code)]
 
+mod allowed_origins;
 mod app;
 mod auth;
+mod cors;
 mod http;
 mod openapi;
 mod pagination;
@@ -17,8 +19,10 @@ mod problem;
 mod routes;
 mod state;
 mod stream;
+mod subscriber_auth;
 
+pub use allowed_origins::AllowedOrigins;
 pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve};
 pub use openapi::openapi_json;
 pub use plugin_chain::Chains;
-pub use state::{AppState, Limits, StreamSettings};
+pub use state::{AppState, Limits, PollSettings, StreamSettings};

@@ -19,7 +19,6 @@ use herald_core::names::{ChannelName, EventType, PluginName, PluginVersion, User
 use herald_core::notification::{NewNotification, Notification};
 use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::{DomainError, limits};
-use herald_hub::Frame;
 use herald_plugins::{
     CallContext, Decision, Delivery, DeliveryDecision, LoadedPlugin, PluginError, PluginHost, PluginNotification, SubscriberContext,
 };
@@ -92,8 +91,10 @@ impl DeliverPlan {
 
 /// What deliver hooks did with one delivery.
 pub enum Delivered {
-    /// Send these bytes (the shared frame, or one re-encoded for this subscriber).
-    Send(bytes::Bytes),
+    /// Send the notification as it is (the shared frame).
+    Unchanged,
+    /// Send this subscriber this version (another type or data).
+    Replaced(Notification),
     /// Not for this subscriber.
     Skip,
 }
@@ -201,9 +202,8 @@ impl Chains {
     }
 
     /// Runs the deliver hooks of `n`'s channel for one subscriber.
-    /// `frame` is the shared encoded frame, sent as-is when nothing changes.
-    pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, frame: bytes::Bytes, who: &Who) -> Delivered {
-        let Some(chain) = plan.channels.get(&n.channel) else { return Delivered::Send(frame) };
+    pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, who: &Who) -> Delivered {
+        let Some(chain) = plan.channels.get(&n.channel) else { return Delivered::Unchanged };
         // Everything a call takes is borrowed: a delivery through a chain
         // allocates only when a plugin replaces the content.
         let published_at_ms = u64::try_from(n.created_at.timestamp_millis()).unwrap_or(0);
@@ -251,16 +251,14 @@ impl Chains {
             }
         }
         match replaced {
-            Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => {
-                match reencode(n, event_type, data) {
-                    Ok(bytes) => Delivered::Send(bytes),
-                    Err(reason) => {
-                        tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
-                        Delivered::Send(frame)
-                    }
+            Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => match changed(n, event_type, data) {
+                Ok(changed) => Delivered::Replaced(changed),
+                Err(reason) => {
+                    tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
+                    Delivered::Unchanged
                 }
-            }
-            _ => Delivered::Send(frame),
+            },
+            _ => Delivered::Unchanged,
         }
     }
 
@@ -441,12 +439,11 @@ pub struct Who {
     pub claims: String,
 }
 
-/// The frame of `n` with a deliver hook's type and data.
-fn reencode(n: &Notification, event_type: String, data: String) -> Result<bytes::Bytes, String> {
+/// `n` with a deliver hook's type and data, checked like a publisher's input.
+fn changed(n: &Notification, event_type: String, data: String) -> Result<Notification, String> {
     let event_type = EventType::parse(event_type).map_err(|e| e.to_string())?;
     let data = RawValue::from_string(data).map_err(|e| format!("data is not JSON: {e}"))?;
-    let changed = Notification { event_type, data, ..n.clone() };
-    Ok(Frame::notification(&changed).bytes)
+    Ok(Notification { event_type, data, ..n.clone() })
 }
 
 pub fn to_plugin(n: &NewNotification) -> PluginNotification {

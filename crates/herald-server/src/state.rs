@@ -6,6 +6,7 @@ use herald_hub::Hub;
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
+use crate::allowed_origins::AllowedOrigins;
 use crate::plugin_chain::Chains;
 
 /// Stream behaviour knobs.
@@ -15,6 +16,15 @@ pub struct StreamSettings {
     pub retry: Duration,
     /// Rows fetched per history query while replaying.
     pub replay_page: u64,
+}
+
+/// Polling and long-polling knobs.
+#[derive(Clone, Debug)]
+pub struct PollSettings {
+    /// Longest `wait` a long-poll may ask for.
+    pub max_wait: Duration,
+    /// Largest page (`limit`).
+    pub max_limit: u64,
 }
 
 /// Input limits not fixed by the domain.
@@ -37,7 +47,10 @@ pub struct AppState {
     /// Channels' plugin chains and the plugin host.
     pub chains: Chains,
     pub stream: StreamSettings,
+    pub poll: PollSettings,
     pub limits: Limits,
+    /// Tenants' allowed browser origins (CORS), cached.
+    pub origins: AllowedOrigins,
     /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from
     /// the environment rather than the database.
     pub operator_key_hash: Option<String>,

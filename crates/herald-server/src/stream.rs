@@ -25,21 +25,17 @@ use herald_core::ids::{Seq, TenantId};
 use herald_core::names::UserId;
 use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
-use herald_core::token::{TokenError, read_kid, verify};
-use herald_core::{DomainError, limits};
+use herald_hub::frame::without_event_line;
 use herald_hub::{Frame, Hub, Subscription};
 use herald_store::notifications::ReplayPage;
 use herald_store::{Store, StoreError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::{bearer, path_tenant};
 use crate::plugin_chain::{Chains, DeliverPlan, Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
-
-/// Cookie that may carry the subscriber token (for same-site browsers).
-pub(crate) const TOKEN_COOKIE: &str = "herald_token";
+use crate::subscriber_auth::{authenticate, channels};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -53,19 +49,21 @@ pub(crate) struct StreamQuery {
     pub last_event_id: Option<String>,
     /// The subscriber token, for clients that cannot set headers (EventSource).
     pub access_token: Option<String>,
+    /// `message`: send notifications without an `event:` line, so that a
+    /// browser's `EventSource` hands every one to `onmessage` (the type is
+    /// in the data). By default the event name is the notification's type.
+    #[param(inline)]
+    pub events: Option<EventNames>,
 }
 
-fn subscriber_token(req: &HttpRequest, query_token: Option<String>) -> ApiResult<String> {
-    if let Some(t) = bearer(req)? {
-        return Ok(t);
-    }
-    if let Some(t) = query_token {
-        return Ok(t);
-    }
-    if let Some(c) = req.cookie(TOKEN_COOKIE) {
-        return Ok(c.value().to_owned());
-    }
-    Err(DomainError::Token(TokenError::Missing).into())
+/// How notification events are named on the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EventNames {
+    /// `event:` is the notification's type (the default).
+    Type,
+    /// No `event:` line: every notification is a `message` event.
+    Message,
 }
 
 fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<Seq>> {
@@ -108,25 +106,12 @@ fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<S
 )]
 #[get("/v1/tenants/{tenant}/stream")]
 pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let tenant = path_tenant(&req)?;
+    crate::auth::path_tenant(&req)?;
     let q = Query::<StreamQuery>::from_query(req.query_string())
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
         .into_inner();
-
-    let token = subscriber_token(&req, q.access_token)?;
-    let kid = read_kid(&token).map_err(DomainError::from)?;
-    let key = app.store.verifying_key(&tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
-    let now = chrono::Utc::now().timestamp();
-    let subscriber = verify(&token, &key, now).map_err(DomainError::from)?;
-
-    if q.channel.is_empty() {
-        return Err(DomainError::invalid("channel", "name at least one `channel` to receive").into());
-    }
-    if q.channel.len() > limits::MAX_PATTERNS {
-        return Err(DomainError::invalid("channel", format!("at most {} channels per stream", limits::MAX_PATTERNS)).into());
-    }
-    let patterns = q.channel.into_iter().map(ChannelPattern::parse).collect::<Result<Vec<_>, _>>()?;
-    subscriber.authorize(&patterns)?;
+    let (tenant, subscriber) = authenticate(&req, &app, q.access_token).await?;
+    let patterns = channels(&subscriber, q.channel)?;
 
     let resume = last_event_id(&req, q.last_event_id)?;
     let mut pending = VecDeque::new();
@@ -159,6 +144,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         pending,
         exp: subscriber.expires_at,
         page: app.stream.replay_page,
+        plain: q.events == Some(EventNames::Message),
         finished: false,
     };
     Ok(HttpResponse::Ok()
@@ -208,6 +194,8 @@ struct Feed {
     pending: VecDeque<Bytes>,
     exp: i64,
     page: u64,
+    /// Notifications without their `event:` line (`events=message`).
+    plain: bool,
     finished: bool,
 }
 
@@ -233,7 +221,7 @@ impl Feed {
                 self.cursor = id;
                 match &frame.note {
                     Some(n) => self.deliver(n, frame.bytes),
-                    None => Some(frame.bytes),
+                    None => Some(self.named(frame.bytes)),
                 }
             }
             None => Some(frame.bytes),
@@ -251,12 +239,18 @@ impl Feed {
             }
         }
         if self.plan.is_empty() {
-            return Some(bytes);
+            return Some(self.named(bytes));
         }
-        match self.chains.on_deliver(&self.plan, n, bytes, &self.who) {
-            Delivered::Send(b) => Some(b),
+        match self.chains.on_deliver(&self.plan, n, &self.who) {
+            Delivered::Unchanged => Some(self.named(bytes)),
+            Delivered::Replaced(changed) => Some(self.named(Frame::notification(&changed).bytes)),
             Delivered::Skip => None,
         }
+    }
+
+    /// A notification frame as this stream names its events.
+    fn named(&self, bytes: Bytes) -> Bytes {
+        if self.plain { without_event_line(&bytes) } else { bytes }
     }
 
     fn start_replay(&mut self) -> BoxFuture<'static, Result<ReplayPage, StoreError>> {

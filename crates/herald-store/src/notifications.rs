@@ -65,3 +65,17 @@ impl Store {
         Ok(ReplayPage { items, next_after, done })
     }
 }
+
+impl Store {
+    /// The tenant's newest committed id (0 before the first publish): a
+    /// poll "from now" starts after it.
+    pub async fn head(&self, tenant: &TenantId) -> Result<Seq, StoreError> {
+        let seq: Option<i64> = crate::entity::tenant::Entity::find_by_id(tenant.as_str())
+            .select_only()
+            .column(crate::entity::tenant::Column::LastSeq)
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        seq.ok_or(StoreError::NotFound("tenant"))
+    }
+}

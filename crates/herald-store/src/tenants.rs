@@ -6,7 +6,7 @@ use herald_core::names::TenantName;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
 
 use crate::clock::now_micros;
-use crate::entity::{api_key, channel, dead_letter, idempotency_key, notification, plugin, signing_key, tenant};
+use crate::entity::{api_key, channel, dead_letter, idempotency_key, notification, plugin, read_mark, read_receipt, signing_key, tenant};
 use crate::{Store, StoreError, convert};
 
 impl Store {
@@ -16,6 +16,7 @@ impl Store {
             id: Set(TenantId::generate().to_string()),
             name: Set(name.to_string()),
             last_seq: Set(0),
+            allowed_origins: Set("[]".to_owned()),
             created_at: Set(now_micros()),
         }
         .insert(&self.db)
@@ -63,6 +64,8 @@ impl Store {
         channel::Entity::delete_many().filter(channel::Column::TenantId.eq(t)).exec(&txn).await?;
         plugin::Entity::delete_many().filter(plugin::Column::TenantId.eq(t)).exec(&txn).await?;
         dead_letter::Entity::delete_many().filter(dead_letter::Column::TenantId.eq(t)).exec(&txn).await?;
+        read_mark::Entity::delete_many().filter(read_mark::Column::TenantId.eq(t)).exec(&txn).await?;
+        read_receipt::Entity::delete_many().filter(read_receipt::Column::TenantId.eq(t)).exec(&txn).await?;
         signing_key::Entity::delete_many().filter(signing_key::Column::TenantId.eq(t)).exec(&txn).await?;
         api_key::Entity::delete_many().filter(api_key::Column::TenantId.eq(t)).exec(&txn).await?;
         let res = tenant::Entity::delete_by_id(t).exec(&txn).await?;

@@ -40,6 +40,7 @@ pub struct Config {
     /// which catch up whatever the bus missed (with a bus only).
     pub poll_interval_ms: u64,
     pub stream: StreamConfig,
+    pub poll: PollConfig,
     pub limits: LimitsConfig,
     pub retention: RetentionConfig,
     pub plugins: PluginsConfig,
@@ -65,6 +66,21 @@ pub struct StreamConfig {
     pub subscriber_queue: usize,
     /// Rows per history query during replay.
     pub replay_page: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PollConfig {
+    /// Longest `wait` of a long-poll, in seconds (1–300).
+    pub max_wait_seconds: u64,
+    /// Largest page a poll may ask for (`limit`, 1–1000).
+    pub max_limit: u64,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self { max_wait_seconds: 30, max_limit: 500 }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +161,7 @@ impl Default for Config {
             nats_subject: "herald.commits".into(),
             poll_interval_ms: 1000,
             stream: StreamConfig::default(),
+            poll: PollConfig::default(),
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
             plugins: PluginsConfig::default(),
@@ -259,6 +276,9 @@ impl Config {
             max_age_seconds: self.retention.default_max_age_seconds,
         };
         defaults.validate().map_err(|e| ConfigError::Invalid(format!("retention defaults: {e}")))?;
+        if !(1..=300).contains(&self.poll.max_wait_seconds) || !(1..=1000).contains(&self.poll.max_limit) {
+            return bad("poll: max_wait_seconds must be 1 to 300 and max_limit 1 to 1000");
+        }
         let p = &self.plugins;
         if !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.deadline_ms)
             || !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.warmup_ms)

@@ -20,7 +20,7 @@ use herald_core::secret;
 use herald_hub::Hub;
 use herald_hub::relay::{Relay, RelayConfig};
 use herald_plugins::{HostConfig, PluginHost};
-use herald_server::{AppState, Chains, Limits, ServeOptions, StreamSettings};
+use herald_server::{AllowedOrigins, AppState, Chains, Limits, PollSettings, ServeOptions, StreamSettings};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
@@ -95,6 +95,8 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         publisher,
         chains,
         stream: StreamSettings { retry: Duration::from_millis(config.stream.retry_ms), replay_page: config.stream.replay_page },
+        poll: PollSettings { max_wait: Duration::from_secs(config.poll.max_wait_seconds), max_limit: config.poll.max_limit },
+        origins: AllowedOrigins::new(store.clone(), Duration::from_secs(config.key_cache_seconds)),
         limits: Limits {
             max_body_bytes: config.limits.max_body_bytes,
             max_data_bytes: config.limits.max_data_bytes,

@@ -4,8 +4,12 @@
 
 pub(crate) mod channels;
 pub(crate) mod keys;
+pub(crate) mod origins;
 pub(crate) mod plugins;
+pub(crate) mod poll;
 pub(crate) mod publish;
+pub(crate) mod reads;
+pub(crate) mod session;
 pub(crate) mod signing_keys;
 pub(crate) mod system;
 pub(crate) mod tenants;

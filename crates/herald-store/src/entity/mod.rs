@@ -8,5 +8,7 @@ pub mod idempotency_key;
 pub mod notification;
 pub mod operator_key;
 pub mod plugin;
+pub mod read_mark;
+pub mod read_receipt;
 pub mod signing_key;
 pub mod tenant;

@@ -7,6 +7,8 @@ pub struct Model {
     pub id: String,
     pub name: String,
     pub last_seq: i64,
+    /// JSON array of allowed browser origins.
+    pub allowed_origins: String,
     pub created_at: i64,
 }
 
