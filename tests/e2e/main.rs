@@ -30,6 +30,7 @@ mod harness;
 
 mod admin;
 mod auth;
+mod browser;
 mod cli;
 mod cluster;
 mod crash;
