@@ -11,6 +11,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_init;
 mod m20261126_000002_plugins;
 mod m20261127_000003_polling;
+mod m20261127_000004_email;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_init::Migration),
             Box::new(m20261126_000002_plugins::Migration),
             Box::new(m20261127_000003_polling::Migration),
+            Box::new(m20261127_000004_email::Migration),
         ]
     }
 }

@@ -426,3 +426,152 @@ impl Server {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 }
+
+/// A real SMTP server for the email tests: `smtp_server.py` from
+/// herald-email's tests (aiosmtpd), on a port the system picks, writing
+/// each message it accepts as JSON into its own directory. Killed when
+/// dropped. Fails the test, saying how to install it, when python3 or
+/// aiosmtpd is missing.
+pub struct SmtpServer {
+    child: std::process::Child,
+    pub port: u16,
+    dir: tempfile::TempDir,
+    // Held open: the script exits when its stdin closes, even if we are killed.
+    _stdin: std::process::ChildStdin,
+}
+
+const SMTP_INSTALL_HINT: &str = "the email tests run a real SMTP server: they need python3 and the aiosmtpd package \
+     (install it with `python3 -m pip install aiosmtpd`; .ci/run does)";
+
+impl SmtpServer {
+    /// Starts the server; `args` are the script's options, e.g.
+    /// `["--fail-rcpt", "451"]`.
+    pub fn start(args: &[&str]) -> SmtpServer {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        let check = Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {SMTP_INSTALL_HINT}"));
+        assert!(check.status.success(), "python3 cannot import aiosmtpd: {SMTP_INSTALL_HINT}");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../herald-email/tests/smtp_server.py");
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .arg("--dir")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}; {SMTP_INSTALL_HINT}", script.display()));
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+        let Some(port) = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse().ok()) else {
+            let _ = child.kill();
+            panic!("smtp_server.py did not start (stdout: {line:?}; its stderr is above): {SMTP_INSTALL_HINT}");
+        };
+        SmtpServer { child, port, dir, _stdin: stdin }
+    }
+
+    /// The URL for `email.smtp_url`.
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+    }
+
+    /// Every message accepted so far, in order.
+    pub fn received(&self) -> Vec<ReceivedEmail> {
+        let mut files: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        files.iter().map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()).collect()
+    }
+
+    /// Waits until at least `n` messages arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, wait: Duration) -> Vec<ReceivedEmail> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let got = self.received();
+            if got.len() >= n {
+                return got;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "expected {n} emails within {wait:?}, got {}", got.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One message as the SMTP server received it (and Python's email parser
+/// read it).
+#[derive(Debug, serde::Deserialize)]
+pub struct ReceivedEmail {
+    pub rcpt_tos: Vec<String>,
+    /// The raw message.
+    pub data: String,
+    pub parsed: ParsedEmail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct ParsedEmail {
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+impl ReceivedEmail {
+    /// The one header of that name (case-insensitive).
+    #[track_caller]
+    pub fn header(&self, name: &str) -> &str {
+        let values: Vec<_> = self.parsed.headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
+        assert_eq!(values.len(), 1, "header {name}: {values:?} in\n{}", self.data);
+        values[0]
+    }
+
+    pub fn text(&self) -> &str {
+        self.parsed.text.as_deref().expect("a text/plain part")
+    }
+
+    /// The local part of the `Message-ID`: the outbox id.
+    pub fn message_id(&self) -> &str {
+        let id = self.header("Message-ID");
+        id.trim_start_matches('<').split('@').next().unwrap()
+    }
+
+    /// The token of the `List-Unsubscribe` link.
+    pub fn unsubscribe_token(&self) -> String {
+        let link = self.header("List-Unsubscribe").trim_start_matches('<').trim_end_matches('>');
+        link.rsplit_once("/v1/unsubscribe/").expect("a Herald unsubscribe link").1.to_owned()
+    }
+}
+
+/// Sets the email section of a test server's configuration: this SMTP
+/// server, fast polling, and quick retries.
+pub fn email_config(c: &mut Config, smtp_url: String) {
+    c.email.smtp_url = Some(smtp_url);
+    c.email.from = Some("Herald <noreply@herald.example>".into());
+    c.email.public_url = Some("https://herald.example".into());
+    c.email.poll_interval_ms = 100;
+    c.email.retry_base_ms = 200;
+    c.email.retry_max_ms = 400;
+    c.email.max_attempts = 3;
+    c.email.timeout_seconds = 10;
+}

@@ -34,6 +34,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod crash;
+mod email;
 mod errors;
 mod isolation;
 mod openapi;

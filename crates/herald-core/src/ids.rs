@@ -96,6 +96,15 @@ prefixed_id!(
     /// An operator key.
     OperatorKeyId, "op", "operator key id"
 );
+prefixed_id!(
+    /// An email in the outbox; also the local part of its `Message-ID`, so
+    /// a retried email carries the same one.
+    EmailId, "eml", "email id"
+);
+prefixed_id!(
+    /// One entry of the delivery log.
+    DeliveryId, "dlv", "delivery id"
+);
 
 /// A notification's position in its tenant's log: strictly increasing in
 /// commit order within a tenant, so one id resumes a stream over any set of

@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod cluster;
+pub mod email;
 pub mod error;
 pub mod ids;
 pub mod keys;

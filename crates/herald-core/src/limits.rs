@@ -40,3 +40,19 @@ pub const MAX_ORIGINS: usize = 32;
 pub const MAX_READ_IDS: usize = 1000;
 /// Highest unread count reported; past it the count says it is capped.
 pub const MAX_UNREAD_COUNT: u64 = 1000;
+
+/// Longest recipient email address, in bytes (RFC 5321's path limit).
+pub const MAX_EMAIL_ADDRESS: usize = 254;
+/// Longest recipient locale (a BCP 47 tag such as `fr-CA`), in bytes.
+pub const MAX_LOCALE: usize = 35;
+/// Most channel patterns in a recipient's email preferences.
+pub const MAX_EMAIL_CHANNELS: usize = 64;
+/// Most channels a recipient may have unsubscribed from one by one; past
+/// it, an unsubscribe link turns all of the recipient's email off.
+pub const MAX_EMAIL_UNSUBSCRIBED: usize = 256;
+/// Longest delay before a notification is emailed, in seconds (7 days).
+pub const MAX_EMAIL_AFTER_SECONDS: u32 = 7 * 24 * 3600;
+/// Longest digest window, in seconds (1 day).
+pub const MAX_EMAIL_DIGEST_SECONDS: u32 = 24 * 3600;
+/// Largest email template (subject, text or HTML), in bytes.
+pub const MAX_EMAIL_TEMPLATE: usize = 16 * 1024;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::email::EmailPolicy;
 use crate::ids::{ApiKeyId, ChannelId, SigningKeyId, TenantId};
 use crate::keys::{KeyScope, SigningAlg};
 use crate::names::{ChannelName, KeyName, TenantName};
@@ -46,5 +47,8 @@ pub struct Channel {
     pub plugins: Vec<ChainStep>,
     /// What happens when one of them fails.
     pub failure_policy: FailurePolicy,
+    /// When and how direct notifications not received live are emailed;
+    /// `None`: never.
+    pub email: Option<EmailPolicy>,
     pub created_at: DateTime<Utc>,
 }

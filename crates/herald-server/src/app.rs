@@ -10,7 +10,9 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, json_error, path_error, query_error};
-use crate::routes::{channels, keys, origins, plugins, poll, publish, reads, session, signing_keys, system, tenants};
+use crate::routes::{
+    channels, deliveries, keys, origins, plugins, poll, publish, reads, recipients, session, signing_keys, system, tenants, unsubscribe,
+};
 use crate::state::AppState;
 use crate::stream;
 
@@ -48,7 +50,14 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(plugins::test_plugin)
         .service(plugins::list_dead_letters)
         .service(origins::get_allowed_origins)
-        .service(origins::put_allowed_origins);
+        .service(origins::put_allowed_origins)
+        .service(recipients::put_recipient)
+        .service(recipients::list_recipients)
+        .service(recipients::get_recipient)
+        .service(recipients::delete_recipient)
+        .service(deliveries::list_deliveries)
+        .service(unsubscribe::unsubscribe_page)
+        .service(unsubscribe::unsubscribe);
 }
 
 /// The routes and the OpenAPI document they describe, built together.

@@ -23,6 +23,9 @@ use crate::problem::Problem;
         (name = "channels", description = "Channels and retention"),
         (name = "publish", description = "Publishing notifications"),
         (name = "stream", description = "Subscribing over Server-Sent Events"),
+        (name = "recipients", description = "Recipients' email addresses and preferences, for the email fallback"),
+        (name = "deliveries", description = "The delivery log: live deliveries that cancel emails, and every email attempt"),
+        (name = "unsubscribe", description = "One-click unsubscribe links in emails (RFC 8058)"),
         (name = "system", description = "Health"),
     )
 )]

@@ -7,6 +7,7 @@ use herald_store::Store;
 use herald_store::publish::Publisher;
 
 use crate::allowed_origins::AllowedOrigins;
+use crate::delivery_tracking::Tracker;
 use crate::plugin_chain::Chains;
 
 /// Stream behaviour knobs.
@@ -38,6 +39,19 @@ pub struct Limits {
     pub max_batch: usize,
 }
 
+/// The email fallback, as handlers see it.
+#[derive(Clone, Debug)]
+pub struct EmailState {
+    /// Records live deliveries that cancel pending emails: the stream and
+    /// the poll route call `tracker.delivered` for every delivery.
+    pub tracker: Tracker,
+    /// Signs and checks unsubscribe links.
+    pub unsubscribe: herald_email::UnsubscribeSigner,
+    /// Whether this server sends email (`email.smtp_url` is set); channels
+    /// may have an email policy only then.
+    pub sending: bool,
+}
+
 /// Shared application state.
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -51,6 +65,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Tenants' allowed browser origins (CORS), cached.
     pub origins: AllowedOrigins,
+    /// Recipients' email fallback: delivery tracking and unsubscribe links.
+    pub email: EmailState,
     /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from
     /// the environment rather than the database.
     pub operator_key_hash: Option<String>,

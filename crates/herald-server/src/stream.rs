@@ -32,6 +32,7 @@ use herald_store::{Store, StoreError};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::delivery_tracking::{LivePath, Tracker};
 use crate::plugin_chain::{Chains, DeliverPlan, Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -145,6 +146,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         exp: subscriber.expires_at,
         page: app.stream.replay_page,
         plain: q.events == Some(EventNames::Message),
+        tracker: app.email.tracker.clone(),
         finished: false,
     };
     Ok(HttpResponse::Ok()
@@ -196,6 +198,8 @@ struct Feed {
     page: u64,
     /// Notifications without their `event:` line (`events=message`).
     plain: bool,
+    /// Told of every notification handed out (a live delivery cancels its email).
+    tracker: Tracker,
     finished: bool,
 }
 
@@ -238,14 +242,19 @@ impl Feed {
                 self.plan = plan;
             }
         }
-        if self.plan.is_empty() {
-            return Some(self.named(bytes));
+        let sent = if self.plan.is_empty() {
+            Some(self.named(bytes))
+        } else {
+            match self.chains.on_deliver(&self.plan, n, &self.who) {
+                Delivered::Unchanged => Some(self.named(bytes)),
+                Delivered::Replaced(changed) => Some(self.named(Frame::notification(&changed).bytes)),
+                Delivered::Skip => None,
+            }
+        };
+        if sent.is_some() {
+            self.tracker.delivered(n, &self.user, LivePath::Stream);
         }
-        match self.chains.on_deliver(&self.plan, n, &self.who) {
-            Delivered::Unchanged => Some(self.named(bytes)),
-            Delivered::Replaced(changed) => Some(self.named(Frame::notification(&changed).bytes)),
-            Delivered::Skip => None,
-        }
+        sent
     }
 
     /// A notification frame as this stream names its events.

@@ -2,6 +2,7 @@
 //! Publishing to a channel that does not exist yet creates it with the
 //! server's default retention.
 
+use herald_core::email::EmailPolicy;
 use herald_core::ids::{ChannelId, Seq, TenantId};
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
@@ -26,6 +27,9 @@ pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retentio
         created_at: Set(now_micros()),
         plugins: Set("[]".to_owned()),
         failure_policy: Set(FailurePolicy::default().as_str().to_owned()),
+        email: Set(None),
+        email_after_seconds: Set(None),
+        email_digest_seconds: Set(None),
     }
 }
 
@@ -114,6 +118,56 @@ impl Store {
         }
         drop(_w);
         self.get_channel(tenant, name).await
+    }
+
+    /// Sets or removes (`None`) the channel's email policy. The policy must
+    /// already be validated, its templates included. Emails already in the
+    /// outbox keep the delays they were made with; they render with the
+    /// templates current when they are sent, and are cancelled if the
+    /// policy is gone by then.
+    pub async fn set_channel_email(
+        &self,
+        tenant: &TenantId,
+        name: &ChannelName,
+        policy: Option<&EmailPolicy>,
+    ) -> Result<Channel, StoreError> {
+        let text = policy.map(|p| serde_json::to_string(p).map_err(|e| StoreError::Corrupt(format!("email policy: {e}")))).transpose()?;
+        let _w = self.write_guard().await;
+        let res = channel::Entity::update_many()
+            .col_expr(channel::Column::Email, Expr::value(text))
+            .col_expr(channel::Column::EmailAfterSeconds, Expr::value(policy.map(|p| i64::from(p.after_seconds))))
+            .col_expr(channel::Column::EmailDigestSeconds, Expr::value(policy.map(|p| i64::from(p.digest_seconds))))
+            .filter(channel::Column::TenantId.eq(tenant.as_str()))
+            .filter(channel::Column::Name.eq(name.as_str()))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("channel"));
+        }
+        drop(_w);
+        self.get_channel(tenant, name).await
+    }
+
+    /// Every channel with an email policy, across tenants, in (tenant,
+    /// name) order: what the delivery tracker keeps in memory.
+    pub async fn email_channels(&self) -> Result<Vec<(TenantId, ChannelName)>, StoreError> {
+        let rows: Vec<(String, String)> = channel::Entity::find()
+            .select_only()
+            .column(channel::Column::TenantId)
+            .column(channel::Column::Name)
+            .filter(channel::Column::EmailAfterSeconds.is_not_null())
+            .order_by_asc(channel::Column::TenantId)
+            .order_by_asc(channel::Column::Name)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(t, c)| {
+                let t = TenantId::parse(&t).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}")))?;
+                let c = ChannelName::parse(c).map_err(|e| StoreError::Corrupt(format!("channel name: {e}")))?;
+                Ok((t, c))
+            })
+            .collect()
     }
 
     /// Deletes the channel and its history.

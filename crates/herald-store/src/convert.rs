@@ -52,6 +52,7 @@ pub(crate) fn channel(m: channel::Model) -> Result<Channel, StoreError> {
         retention: Retention { max_count: m.max_count, max_age_seconds: m.max_age_seconds },
         plugins: serde_json::from_str(&m.plugins).map_err(corrupt("plugin chain"))?,
         failure_policy: FailurePolicy::parse(&m.failure_policy).map_err(corrupt("failure policy"))?,
+        email: m.email.as_deref().map(serde_json::from_str).transpose().map_err(corrupt("email policy"))?,
         created_at: to_datetime(m.created_at),
     })
 }

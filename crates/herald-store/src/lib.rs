@@ -17,15 +17,18 @@ mod key_cache;
 
 pub mod channels;
 pub mod dead_letters;
+pub mod deliveries;
 pub mod keys;
 pub mod log_source;
 pub mod notifications;
 pub mod operator;
 pub mod origins;
+pub mod outbox;
 pub mod pg_bus;
 pub mod plugins;
 pub mod publish;
 pub mod reads;
+pub mod recipients;
 pub mod retention;
 pub mod signing_keys;
 pub mod tenants;

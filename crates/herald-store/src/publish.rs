@@ -255,6 +255,8 @@ async fn commit_tenant<'a>(
         names.dedup();
         bulk::ensure_channels(txn, tenant, &names, now).await?;
         bulk::insert_notifications(txn, tenant, &fresh, first_seq, now).await?;
+        // Pending emails commit with the notifications that call for them.
+        crate::outbox::enqueue(txn, tenant, &fresh, first_seq, now).await?;
         let keyed: Vec<idempotency_key::ActiveModel> = pending_keys
             .iter()
             .map(|(k, &i)| idempotency_key::ActiveModel {

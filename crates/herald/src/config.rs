@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Uncased, UncasedStr};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,6 +45,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub retention: RetentionConfig,
     pub plugins: PluginsConfig,
+    pub email: EmailConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -165,7 +167,157 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             retention: RetentionConfig::default(),
             plugins: PluginsConfig::default(),
+            email: EmailConfig::default(),
         }
+    }
+}
+
+/// The email fallback for direct notifications not received live. Without
+/// `smtp_url`, Herald sends no email and channels cannot have an email
+/// policy. `HERALD_SMTP_URL` and `HERALD_SMTP_FROM` are accepted as
+/// aliases of `HERALD_EMAIL__SMTP_URL` and `HERALD_EMAIL__FROM`, which win
+/// when both are set.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// `smtp://user:password@host:port?tls=starttls|implicit|none` or
+    /// `smtps://…`; see `herald_email::SmtpSettings`.
+    pub smtp_url: Option<String>,
+    /// The `From` of every email: `Herald <noreply@example.com>` or a bare
+    /// address. Required with `smtp_url`.
+    pub from: Option<String>,
+    /// This server's address as recipients reach it, for unsubscribe links
+    /// (`{public_url}/v1/unsubscribe/{token}`). Required with `smtp_url`.
+    pub public_url: Option<String>,
+    /// Key of unsubscribe links, at least 32 bytes. Unset: one is generated
+    /// on first start and stored in the database, so every node agrees.
+    /// Changing it invalidates the links in emails already sent.
+    pub unsubscribe_secret: Option<String>,
+    /// Attempts per email before it is given up as failed.
+    pub max_attempts: u32,
+    /// Milliseconds between looks at the outbox for due emails.
+    pub poll_interval_ms: u64,
+    /// Milliseconds before retrying after a first transient failure;
+    /// doubled after each further one.
+    pub retry_base_ms: u64,
+    /// Longest wait between attempts, in milliseconds.
+    pub retry_max_ms: u64,
+    /// Bound of one SMTP send (connection and each command), in seconds.
+    pub timeout_seconds: u64,
+    /// Emails claimed per look at the outbox.
+    pub batch: u64,
+    /// Emails sent at once by this node.
+    pub concurrency: usize,
+    /// How long delivery log entries and finished outbox rows are kept, in seconds.
+    pub keep_records_seconds: u64,
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry the SMTP password.
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("EmailConfig")
+            .field("smtp_url", &redacted(&self.smtp_url))
+            .field("from", &self.from)
+            .field("public_url", &self.public_url)
+            .field("unsubscribe_secret", &redacted(&self.unsubscribe_secret))
+            .field("max_attempts", &self.max_attempts)
+            .field("poll_interval_ms", &self.poll_interval_ms)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("retry_max_ms", &self.retry_max_ms)
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("batch", &self.batch)
+            .field("concurrency", &self.concurrency)
+            .field("keep_records_seconds", &self.keep_records_seconds)
+            .finish()
+    }
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: None,
+            public_url: None,
+            unsubscribe_secret: None,
+            max_attempts: 5,
+            poll_interval_ms: 1000,
+            retry_base_ms: 60_000,
+            retry_max_ms: 3_600_000,
+            timeout_seconds: 30,
+            batch: 100,
+            concurrency: 4,
+            keep_records_seconds: 7 * 24 * 3600,
+        }
+    }
+}
+
+/// Maps the alias `HERALD_SMTP_URL` to `email.smtp_url` and
+/// `HERALD_SMTP_FROM` to `email.from`.
+fn smtp_alias(key: &UncasedStr) -> Uncased<'_> {
+    if key == "HERALD_SMTP_URL" { Uncased::from("email.smtp_url") } else { Uncased::from("email.from") }
+}
+
+/// What the email settings amount to, checked.
+#[derive(Debug, Clone)]
+pub struct EmailSending {
+    pub smtp: herald_email::SmtpSettings,
+    /// Without a trailing slash.
+    pub public_url: String,
+}
+
+impl EmailConfig {
+    /// The SMTP settings and public URL when email is on, `None` when
+    /// `smtp_url` is unset; an error names the setting at fault.
+    pub fn sending(&self) -> Result<Option<EmailSending>, ConfigError> {
+        let Some(url) = &self.smtp_url else { return Ok(None) };
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        let Some(from) = &self.from else {
+            return bad("email.from (HERALD_EMAIL__FROM or HERALD_SMTP_FROM) is required with email.smtp_url".into());
+        };
+        let Some(public_url) = &self.public_url else {
+            return bad(
+                "email.public_url (HERALD_EMAIL__PUBLIC_URL) is required with email.smtp_url: emails carry unsubscribe links to it".into(),
+            );
+        };
+        let public_url = public_url.trim_end_matches('/');
+        let parsed = url::Url::parse(public_url).ok().filter(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.query().is_none()
+                && u.fragment().is_none()
+                && u.password().is_none()
+        });
+        if parsed.is_none() || public_url.bytes().any(|b| !b.is_ascii_graphic()) {
+            return bad(format!("email.public_url `{public_url}` must be an absolute http(s) URL without query or fragment"));
+        }
+        let smtp = herald_email::SmtpSettings::parse(url, from, Duration::from_secs(self.timeout_seconds.max(1)))
+            .map_err(|e| ConfigError::Invalid(format!("email: {e}")))?;
+        Ok(Some(EmailSending { smtp, public_url: public_url.to_owned() }))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.max_attempts == 0
+            || self.poll_interval_ms == 0
+            || self.retry_base_ms == 0
+            || self.timeout_seconds == 0
+            || self.batch == 0
+            || self.concurrency == 0
+            || self.keep_records_seconds == 0
+        {
+            return bad(
+                "email: max_attempts, poll_interval_ms, retry_base_ms, timeout_seconds, batch, concurrency and keep_records_seconds must be at least 1",
+            );
+        }
+        if self.retry_max_ms < self.retry_base_ms {
+            return bad("email.retry_max_ms must be at least email.retry_base_ms");
+        }
+        if self.unsubscribe_secret.as_ref().is_some_and(|s| s.len() < herald_email::UnsubscribeSigner::MIN_KEY_LEN) {
+            return bad("email.unsubscribe_secret must be at least 32 bytes");
+        }
+        self.sending()?;
+        Ok(())
     }
 }
 
@@ -232,7 +384,10 @@ impl Config {
         }
         // HERALD_CONFIG names the file and HERALD_TOKEN_SECRET feeds
         // `herald token`; neither is a server setting.
-        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config", "token_secret"]).split("__"));
+        // HERALD_SMTP_URL and HERALD_SMTP_FROM are aliases of the email
+        // settings; the nested names below win over them.
+        fig = fig.merge(Env::raw().only(&["HERALD_SMTP_URL", "HERALD_SMTP_FROM"]).map(smtp_alias));
+        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config", "token_secret", "smtp_url", "smtp_from"]).split("__"));
         fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
@@ -290,6 +445,7 @@ impl Config {
                 "plugins: deadline_ms and warmup_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1",
             );
         }
+        self.email.validate()?;
         Ok(())
     }
 
@@ -324,6 +480,52 @@ mod tests {
             assert_eq!(c.database_url, "sqlite://./x.db");
             Ok(())
         });
+    }
+
+    #[test]
+    fn email_settings_and_the_smtp_aliases() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HERALD_SMTP_URL", "smtp://127.0.0.1:2525?tls=none");
+            jail.set_env("HERALD_SMTP_FROM", "Herald <noreply@example.com>");
+            jail.set_env("HERALD_EMAIL__PUBLIC_URL", "https://herald.example.com/");
+            let c = Config::load(None).unwrap();
+            c.validate().unwrap();
+            assert_eq!(c.email.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525?tls=none"));
+            let sending = c.email.sending().unwrap().unwrap();
+            assert_eq!((sending.smtp.port(), sending.public_url.as_str()), (2525, "https://herald.example.com"));
+            // The nested name wins over the alias.
+            jail.set_env("HERALD_EMAIL__FROM", "other@example.com");
+            assert_eq!(Config::load(None).unwrap().email.from.as_deref(), Some("other@example.com"));
+            Ok(())
+        });
+        assert!(Config::default().email.sending().unwrap().is_none(), "no SMTP URL, no email");
+
+        let check = |change: fn(&mut EmailConfig)| {
+            let mut c = Config::default();
+            c.email.smtp_url = Some("smtp://127.0.0.1:2525?tls=none".into());
+            c.email.from = Some("noreply@example.com".into());
+            c.email.public_url = Some("https://herald.example.com".into());
+            change(&mut c.email);
+            c.validate().err().map(|e| e.to_string())
+        };
+        assert_eq!(check(|_| {}), None);
+        for (change, needle) in [
+            ((|e| e.from = None) as fn(&mut EmailConfig), "email.from"),
+            (|e| e.public_url = None, "email.public_url"),
+            (|e| e.public_url = Some("herald.example.com".into()), "email.public_url"),
+            (|e| e.public_url = Some("https://h.example/?a=1".into()), "email.public_url"),
+            (|e| e.smtp_url = Some("http://mail.example.com".into()), "scheme `http`"),
+            (|e| e.from = Some("not an address".into()), "from address"),
+            (|e| e.unsubscribe_secret = Some("short".into()), "unsubscribe_secret"),
+            (|e| e.max_attempts = 0, "max_attempts"),
+            (|e| e.retry_max_ms = 1, "retry_max_ms"),
+        ] {
+            let err = check(change).expect("refused");
+            assert!(err.contains(needle), "{err} should mention {needle}");
+        }
+        // Debug output never shows the SMTP URL (it may hold a password).
+        let e = EmailConfig { smtp_url: Some("smtp://bob:hunter2@mail.example.com".into()), ..EmailConfig::default() };
+        assert!(!format!("{e:?}").contains("hunter2"));
     }
 
     #[test]

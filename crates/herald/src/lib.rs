@@ -17,10 +17,13 @@ use anyhow::Context;
 use herald_core::cluster::Bus;
 use herald_core::retention::Retention;
 use herald_core::secret;
+use herald_email::{Mailer, UnsubscribeSigner};
 use herald_hub::Hub;
 use herald_hub::relay::{Relay, RelayConfig};
 use herald_plugins::{HostConfig, PluginHost};
-use herald_server::{AllowedOrigins, AppState, Chains, Limits, PollSettings, ServeOptions, StreamSettings};
+use herald_server::{
+    AllowedOrigins, AppState, Chains, EmailOutbox, EmailState, Limits, OutboxSettings, PollSettings, ServeOptions, StreamSettings, Tracker,
+};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
@@ -44,6 +47,44 @@ pub async fn open_store(database_url: &str, key_cache: Duration) -> anyhow::Resu
     let store = Store::connect_with(database_url, key_cache).await.with_context(|| format!("opening the database {database_url}"))?;
     store.migrate().await.context("applying database migrations")?;
     Ok(store)
+}
+
+/// How often a node reloads which channels have an email policy (changes
+/// made through the node itself apply at once).
+const EMAIL_CHANNELS_REFRESH: Duration = Duration::from_secs(2);
+
+/// The email fallback: the unsubscribe key (from the configuration, or
+/// generated once and kept in the database so that all nodes agree), the
+/// delivery tracker, and, when SMTP is configured, the outbox worker.
+async fn start_email(config: &Config, store: &Store) -> anyhow::Result<EmailState> {
+    let key = match &config.email.unsubscribe_secret {
+        Some(key) => key.clone(),
+        None => store.server_secret("unsubscribe", || secret::generate("hus")).await.context("reading the unsubscribe key")?,
+    };
+    let unsubscribe = UnsubscribeSigner::new(key.as_bytes()).map_err(|e| anyhow::anyhow!("email.unsubscribe_secret: {e}"))?;
+    let (tracker, _tracker_task) =
+        Tracker::start(store.clone(), EMAIL_CHANNELS_REFRESH).await.context("loading the channels with an email policy")?;
+    let sending = config.email.sending()?;
+    if let Some(sending) = &sending {
+        let mailer = Mailer::new(&sending.smtp).map_err(|e| anyhow::anyhow!("email: {e}"))?;
+        let e = &config.email;
+        let settings = OutboxSettings {
+            public_url: sending.public_url.clone(),
+            max_attempts: e.max_attempts,
+            poll_interval: Duration::from_millis(e.poll_interval_ms),
+            retry_base: Duration::from_millis(e.retry_base_ms),
+            retry_max: Duration::from_millis(e.retry_max_ms),
+            batch: e.batch,
+            concurrency: e.concurrency,
+            // Longer than any send: another node takes over only a claim
+            // whose worker is gone.
+            lease: 2 * sending.smtp.timeout() + Duration::from_secs(30),
+            keep_records: Duration::from_secs(e.keep_records_seconds),
+        };
+        tracing::info!(smtp_host = sending.smtp.host(), smtp_port = sending.smtp.port(), tls = %sending.smtp.tls(), "email fallback on");
+        tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings)).run());
+    }
+    Ok(EmailState { tracker, unsubscribe, sending: sending.is_some() })
 }
 
 /// Runs Herald on `listener` until shutdown.
@@ -89,6 +130,8 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
     let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms));
 
+    let email = start_email(&config, &store).await?;
+
     let state = AppState {
         store: store.clone(),
         hub,
@@ -103,6 +146,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
             max_batch: config.limits.max_batch,
         },
         operator_key_hash,
+        email,
     };
     let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
     let addr = listener.local_addr().context("reading the listener's address")?;

@@ -4,6 +4,8 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use herald_core::DomainError;
+use herald_core::email::EmailPolicy;
+use herald_core::ids::TenantId;
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
 use herald_core::plugin::{ChainStep, FailurePolicy, validate_chain};
@@ -32,6 +34,14 @@ pub(crate) struct CreateChannel {
     /// `fail-closed` keeps it out of delivery as a dead letter.
     #[serde(default)]
     pub failure_policy: FailurePolicy,
+    /// Email direct notifications that the recipient did not receive live
+    /// within `after_seconds` (see Recipients). Absent or null: no email.
+    pub email: Option<EmailPolicy>,
+}
+
+/// `Some(None)` for an explicit `null`, `None` when the field is absent.
+fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Fields to change; absent fields keep their value.
@@ -44,6 +54,13 @@ pub(crate) struct UpdateChannel {
     /// for the next notification, without a restart.
     pub plugins: Option<Vec<ChainStep>>,
     pub failure_policy: Option<FailurePolicy>,
+    /// Replaces the email policy; `null` turns email off. Emails already
+    /// waiting are cancelled when they come due if the channel no longer
+    /// sends email; otherwise they are rendered with the templates current
+    /// at that time.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<EmailPolicy>)]
+    pub email: Option<Option<EmailPolicy>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,6 +73,8 @@ pub(crate) struct ChannelView {
     pub retention: Retention,
     pub plugins: Vec<ChainStep>,
     pub failure_policy: FailurePolicy,
+    /// The email policy; null when the channel sends no email.
+    pub email: Option<EmailPolicy>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -67,9 +86,28 @@ impl From<Channel> for ChannelView {
             retention: c.retention,
             plugins: c.plugins,
             failure_policy: c.failure_policy,
+            email: c.email,
             created_at: c.created_at,
         }
     }
+}
+
+/// Checks an email policy before it is saved: bounds, that this server
+/// sends email, and the templates (a syntax error names the template and
+/// line).
+fn check_email_policy(app: &AppState, policy: &EmailPolicy) -> ApiResult<()> {
+    policy.validate()?;
+    if !app.email.sending {
+        return Err(DomainError::invalid("email", "this server does not send email (its email.smtp_url setting is not set)").into());
+    }
+    crate::email_outbox::check_templates(policy).map_err(|e| DomainError::invalid("email", e.to_string()))?;
+    Ok(())
+}
+
+async fn save_email_policy(app: &AppState, tenant: &TenantId, name: &ChannelName, policy: Option<&EmailPolicy>) -> ApiResult<Channel> {
+    let channel = app.store.set_channel_email(tenant, name, policy).await?;
+    app.email.tracker.channel_changed(tenant, name, policy.is_some());
+    Ok(channel)
 }
 
 fn channel_name(raw: &str) -> ApiResult<ChannelName> {
@@ -87,7 +125,7 @@ fn channel_name(raw: &str) -> ApiResult<ChannelName> {
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Channel exists", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name, retention or plugin chain", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name, retention, plugin chain or email policy", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -101,10 +139,16 @@ pub(crate) async fn create_channel(
     let name = ChannelName::parse(body.name)?;
     body.retention.validate()?;
     validate_chain(&body.plugins)?;
+    if let Some(policy) = &body.email {
+        check_email_policy(&app, policy)?;
+    }
     let mut channel = app.store.create_channel(&tenant, &name, body.retention).await?;
     if !body.plugins.is_empty() || body.failure_policy != FailurePolicy::default() {
         channel = app.store.set_channel_plugins(&tenant, &name, &body.plugins, body.failure_policy).await?;
         app.chains.changed(&tenant).await;
+    }
+    if let Some(policy) = &body.email {
+        channel = save_email_policy(&app, &tenant, &name, Some(policy)).await?;
     }
     Ok(HttpResponse::Created().json(ChannelView::from(channel)))
 }
@@ -156,7 +200,8 @@ pub(crate) async fn get_channel(
 }
 
 /// Change a channel's retention (the next retention pass applies it), its
-/// plugin chain or its failure policy (the next notification sees them).
+/// plugin chain or its failure policy (the next notification sees them), or
+/// its email policy.
 #[utoipa::path(
     tag = "channels",
     params(("tenant" = String, Path, description = "Tenant id"), ("channel" = String, Path, description = "Channel name")),
@@ -166,7 +211,7 @@ pub(crate) async fn get_channel(
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such channel", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid retention or plugin chain, or nothing to change", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid retention, plugin chain or email policy, or nothing to change", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -179,8 +224,11 @@ pub(crate) async fn update_channel(
 ) -> ApiResult<HttpResponse> {
     let name = channel_name(&path.1)?;
     let body = body.into_inner();
-    if body.retention.is_none() && body.plugins.is_none() && body.failure_policy.is_none() {
-        return Err(DomainError::invalid("body", "give at least one of `retention`, `plugins`, `failure_policy`").into());
+    if body.retention.is_none() && body.plugins.is_none() && body.failure_policy.is_none() && body.email.is_none() {
+        return Err(DomainError::invalid("body", "give at least one of `retention`, `plugins`, `failure_policy`, `email`").into());
+    }
+    if let Some(Some(policy)) = &body.email {
+        check_email_policy(&app, policy)?;
     }
     if let Some(r) = &body.retention {
         r.validate()?;
@@ -197,6 +245,9 @@ pub(crate) async fn update_channel(
         let policy = body.failure_policy.unwrap_or(channel.failure_policy);
         channel = app.store.set_channel_plugins(&tenant, &name, &chain, policy).await?;
         app.chains.changed(&tenant).await;
+    }
+    if let Some(email) = &body.email {
+        channel = save_email_policy(&app, &tenant, &name, email.as_ref()).await?;
     }
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
@@ -219,6 +270,8 @@ pub(crate) async fn delete_channel(
     app: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    app.store.delete_channel(&tenant, &channel_name(&path.1)?).await?;
+    let name = channel_name(&path.1)?;
+    app.store.delete_channel(&tenant, &name).await?;
+    app.email.tracker.channel_changed(&tenant, &name, false);
     Ok(HttpResponse::NoContent().finish())
 }

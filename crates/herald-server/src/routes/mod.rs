@@ -3,13 +3,16 @@
 //! its OpenAPI description cannot drift apart.
 
 pub(crate) mod channels;
+pub(crate) mod deliveries;
 pub(crate) mod keys;
 pub(crate) mod origins;
 pub(crate) mod plugins;
 pub(crate) mod poll;
 pub(crate) mod publish;
 pub(crate) mod reads;
+pub(crate) mod recipients;
 pub(crate) mod session;
 pub(crate) mod signing_keys;
 pub(crate) mod system;
 pub(crate) mod tenants;
+pub(crate) mod unsubscribe;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::delivery_tracking::LivePath;
 use crate::plugin_chain::{Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -144,6 +145,10 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
         if !items.is_empty() || out_of_time || (!page.done && scanned >= SCAN_ROWS) {
             let ids: Vec<Seq> = items.iter().map(|n| n.id).collect();
             let read = app.store.read_among(&tenant, &subscriber.user, &ids).await?;
+            // Handed out on a live path: an email pending for it is not needed.
+            for n in &items {
+                app.email.tracker.delivered(n, &subscriber.user, LivePath::Poll);
+            }
             let items = items.into_iter().map(|n| polled(n, &read)).collect();
             return Ok(HttpResponse::Ok().json(PollPage { items, next: after, more: !page.done, truncated }));
         }

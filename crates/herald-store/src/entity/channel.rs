@@ -14,6 +14,11 @@ pub struct Model {
     /// The plugin chain as JSON text.
     pub plugins: String,
     pub failure_policy: String,
+    /// The email policy as JSON text; `None`: no email.
+    pub email: Option<String>,
+    /// Copies of the policy's two delays, for the publish transaction.
+    pub email_after_seconds: Option<i64>,
+    pub email_digest_seconds: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,11 +4,15 @@
 pub mod api_key;
 pub mod channel;
 pub mod dead_letter;
+pub mod delivery;
+pub mod email_outbox;
 pub mod idempotency_key;
 pub mod notification;
 pub mod operator_key;
 pub mod plugin;
 pub mod read_mark;
 pub mod read_receipt;
+pub mod recipient;
+pub mod server_secret;
 pub mod signing_key;
 pub mod tenant;

@@ -1,0 +1,257 @@
+//! The email worker: sends what the outbox says is due.
+//!
+//! Every `poll_interval` (at once again while a pass finds a full batch) it
+//! claims due emails from the store (a lease, so several nodes on one
+//! PostgreSQL database share the work; see `herald_store::outbox`), and for
+//! each one:
+//!
+//! 1. checks that it is still wanted: the channel still has an email
+//!    policy, the recipient still exists and still allows the channel, and
+//!    the notifications are still in history; otherwise the rows are
+//!    `cancelled`, with the reason in the delivery log;
+//! 2. renders it with the channel's templates (Herald's defaults when it
+//!    sets none) and a signed one-click unsubscribe link;
+//! 3. sends it with `Message-ID: <{first row id}@{from domain}>`, the same on
+//!    every attempt, so a receiving system can drop a duplicate;
+//! 4. records the outcome: `sent`; `deferred` after a transient failure,
+//!    retried after [`retry_delay`] until `max_attempts` attempts were made,
+//!    then `failed`; `failed` at once after a permanent failure.
+//!
+//! A row is marked `sent` only after the SMTP server accepted the email,
+//! and only by the claim that sent it. If the process dies between the two,
+//! the lease runs out and the email is sent again with the same
+//! Message-ID: at least once, never silently lost.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use herald_core::email::{EmailPolicy, retry_delay};
+use herald_core::ids::TenantId;
+use herald_core::names::ChannelName;
+use herald_email::{
+    CompiledTemplates, EmailTemplates, Mailer, NotificationView, OutgoingEmail, Recipient, RenderContext, SendError, UnsubscribeScope,
+    UnsubscribeSigner,
+};
+use herald_store::outbox::{EmailItem, EmailJob, EmailOutcome};
+use herald_store::{Store, StoreError};
+
+/// How the worker runs.
+#[derive(Clone, Debug)]
+pub struct OutboxSettings {
+    /// Base of unsubscribe links, without a trailing slash: links are
+    /// `{public_url}/v1/unsubscribe/{token}`.
+    pub public_url: String,
+    /// Attempts per email before it is `failed`.
+    pub max_attempts: u32,
+    /// Pause between passes when nothing more is due.
+    pub poll_interval: Duration,
+    /// Delay after the first failed attempt; doubled per further failure.
+    pub retry_base: Duration,
+    /// Longest delay between attempts.
+    pub retry_max: Duration,
+    /// Emails claimed per pass.
+    pub batch: u64,
+    /// Emails sent at once.
+    pub concurrency: usize,
+    /// How long a claim lasts; past it, another worker may take the email.
+    /// Must exceed the SMTP timeout.
+    pub lease: Duration,
+    /// Delivery log entries and finished outbox rows older than this are
+    /// deleted.
+    pub keep_records: Duration,
+}
+
+/// How often old log entries are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Compiled templates kept before the cache starts over.
+const TEMPLATE_CACHE: usize = 10_000;
+
+/// A channel's compiled templates and the policy they came from.
+type CachedTemplates = (EmailPolicy, Arc<CompiledTemplates>);
+
+/// Sends due emails. Share one per process.
+pub struct EmailOutbox {
+    store: Store,
+    mailer: Mailer,
+    signer: UnsubscribeSigner,
+    settings: OutboxSettings,
+    defaults: Arc<CompiledTemplates>,
+    templates: Mutex<HashMap<(TenantId, ChannelName), CachedTemplates>>,
+}
+
+impl std::fmt::Debug for EmailOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailOutbox").field("mailer", &self.mailer).field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl EmailOutbox {
+    pub fn new(store: Store, mailer: Mailer, signer: UnsubscribeSigner, settings: OutboxSettings) -> Self {
+        Self { store, mailer, signer, settings, defaults: Arc::new(CompiledTemplates::default()), templates: Mutex::default() }
+    }
+
+    /// Runs forever: claim, send, record, wait.
+    pub async fn run(self: Arc<Self>) {
+        let mut pruned = Instant::now();
+        loop {
+            let busy = match self.pass().await {
+                Ok(n) => n as u64 >= self.settings.batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "email outbox pass failed; retrying");
+                    false
+                }
+            };
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = Instant::now();
+                let cutoff = chrono::Utc::now() - self.settings.keep_records;
+                match self.store.prune_email_records(cutoff).await {
+                    Ok(n) => tracing::debug!(rows = n, "pruned old delivery log entries"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the delivery log failed"),
+                }
+            }
+            if !busy {
+                tokio::time::sleep(self.settings.poll_interval).await;
+            }
+        }
+    }
+
+    /// Claims and sends one batch; returns how many emails it claimed.
+    pub async fn pass(&self) -> Result<usize, StoreError> {
+        let jobs = self.store.claim_emails(self.settings.batch, self.settings.lease).await?;
+        let n = jobs.len();
+        futures_util::stream::iter(jobs)
+            .for_each_concurrent(self.settings.concurrency.max(1), |job| async move {
+                if let Err(e) = self.handle(&job).await {
+                    // The lease runs out and the email is tried again.
+                    tracing::warn!(email = %job.id, tenant = %job.tenant, error = %e, "email not processed");
+                }
+            })
+            .await;
+        Ok(n)
+    }
+
+    async fn handle(&self, job: &EmailJob) -> Result<(), StoreError> {
+        let channel = match self.store.get_channel(&job.tenant, &job.channel).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound(_)) => return self.cancel(job, &job.items, "the channel was deleted").await,
+            Err(e) => return Err(e),
+        };
+        let Some(policy) = channel.email else {
+            return self.cancel(job, &job.items, "the channel no longer sends email").await;
+        };
+        let recipient = match self.store.get_recipient(&job.tenant, &job.user).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound(_)) => return self.cancel(job, &job.items, "the recipient was deleted").await,
+            Err(e) => return Err(e),
+        };
+        if !recipient.preferences.email.allows(&job.channel) {
+            return self.cancel(job, &job.items, "the recipient's preferences exclude this channel").await;
+        }
+        let seqs: Vec<_> = job.items.iter().map(|i| i.notification).collect();
+        let notifications = self.store.notifications_by_id(&job.tenant, &seqs).await?;
+        let (present, gone): (Vec<EmailItem>, Vec<EmailItem>) =
+            job.items.iter().cloned().partition(|i| notifications.iter().any(|n| n.id == i.notification));
+        if !gone.is_empty() {
+            self.cancel(job, &gone, "the notification is no longer in history").await?;
+        }
+        if present.is_empty() {
+            return Ok(());
+        }
+        let tenant = match self.store.get_tenant(&job.tenant).await {
+            Ok(t) => t,
+            // Deleted meanwhile, with its outbox: nothing left to record.
+            Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+
+        let unsubscribe_url = format!(
+            "{}/v1/unsubscribe/{}",
+            self.settings.public_url,
+            self.signer.sign(&UnsubscribeScope { tenant: job.tenant.clone(), user: job.user.clone(), channel: Some(job.channel.clone()) })
+        );
+        let context = RenderContext {
+            recipient: Recipient {
+                user: recipient.user.clone(),
+                email: recipient.email.to_string(),
+                locale: recipient.locale.as_ref().map(ToString::to_string),
+            },
+            tenant: tenant.name,
+            channel: job.channel.clone(),
+            notifications: notifications.iter().map(NotificationView::from).collect(),
+            unsubscribe_url: Some(unsubscribe_url.clone()),
+        };
+        let rendered = self.templates(&job.tenant, &job.channel, &policy).and_then(|t| t.render(&context).map_err(|e| e.to_string()));
+        let content = match rendered {
+            Ok(c) => c,
+            Err(e) => {
+                // The same data renders the same way: retrying cannot help.
+                let error = format!("rendering the email: {e}");
+                tracing::warn!(email = %job.id, tenant = %job.tenant, error = %error, "email failed");
+                return self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
+            }
+        };
+        let email = OutgoingEmail {
+            to: recipient.email.to_string(),
+            content,
+            message_id: Some(job.id.to_string()),
+            unsubscribe_url: Some(unsubscribe_url),
+        };
+        let attempt = job.attempts + 1;
+        match self.mailer.send(&email).await {
+            Ok(()) => {
+                tracing::debug!(email = %job.id, tenant = %job.tenant, notifications = present.len(), attempt, "email sent");
+                self.store.finish_email(job, &present, EmailOutcome::Sent).await?;
+            }
+            Err(e @ SendError::Transient { .. }) if attempt < self.settings.max_attempts => {
+                let wait = retry_delay(attempt, self.settings.retry_base, self.settings.retry_max);
+                let retry_at = chrono::Utc::now() + wait;
+                tracing::info!(email = %job.id, tenant = %job.tenant, attempt, error = %e, retry_in = ?wait, "email deferred");
+                self.store.finish_email(job, &present, EmailOutcome::Deferred { error: &e.to_string(), retry_at }).await?;
+            }
+            Err(e) => {
+                let error = if e.is_transient() { format!("gave up after {attempt} attempts: {e}") } else { e.to_string() };
+                tracing::warn!(email = %job.id, tenant = %job.tenant, attempt, error = %error, "email failed");
+                self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, job: &EmailJob, items: &[EmailItem], reason: &str) -> Result<(), StoreError> {
+        tracing::debug!(email = %job.id, tenant = %job.tenant, reason, "email cancelled");
+        self.store.finish_email(job, items, EmailOutcome::Cancelled { reason }).await.map(drop)
+    }
+
+    /// The channel's compiled templates, cached while its policy is unchanged.
+    fn templates(&self, tenant: &TenantId, channel: &ChannelName, policy: &EmailPolicy) -> Result<Arc<CompiledTemplates>, String> {
+        let (Some(subject), Some(text)) = (&policy.subject, &policy.text) else { return Ok(self.defaults.clone()) };
+        let key = (tenant.clone(), channel.clone());
+        let mut cache = self.templates.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, compiled)) = cache.get(&key)
+            && cached == policy
+        {
+            return Ok(compiled.clone());
+        }
+        let compiled = Arc::new(
+            EmailTemplates { subject: subject.clone(), text: text.clone(), html: policy.html.clone() }
+                .compile()
+                .map_err(|e| e.to_string())?,
+        );
+        if cache.len() >= TEMPLATE_CACHE {
+            cache.clear();
+        }
+        cache.insert(key, (policy.clone(), compiled.clone()));
+        Ok(compiled)
+    }
+}
+
+/// Checks a channel's email templates the way the worker will use them:
+/// the error says which template and line is wrong.
+pub(crate) fn check_templates(policy: &EmailPolicy) -> Result<(), herald_email::TemplateError> {
+    if let (Some(subject), Some(text)) = (&policy.subject, &policy.text) {
+        EmailTemplates { subject: subject.clone(), text: text.clone(), html: policy.html.clone() }.compile()?;
+    }
+    Ok(())
+}
