@@ -267,6 +267,9 @@ e2e! {
         let res = s.client.delete(s.url(&format!("/v1/tenants/{}/session", t.id))).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         assert!(res.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+        // A path that is no tenant id never reaches a header (it did: a 500).
+        let res = s.client.delete(s.url("/v1/tenants/%C3%9A%13%F2/session")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
 }
 

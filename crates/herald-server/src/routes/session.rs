@@ -50,9 +50,14 @@ pub(crate) async fn create_session(req: HttpRequest, app: web::Data<AppState>) -
 #[utoipa::path(
     tag = "stream",
     params(("tenant" = String, Path, description = "Tenant id")),
-    responses((status = 204, description = "The cookie is cleared")),
+    responses(
+        (status = 204, description = "The cookie is cleared"),
+        (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[delete("/v1/tenants/{tenant}/session")]
-pub(crate) async fn delete_session(path: web::Path<String>) -> HttpResponse {
-    HttpResponse::NoContent().cookie(cookie(&path, String::new(), 0)).finish()
+pub(crate) async fn delete_session(req: HttpRequest) -> ApiResult<HttpResponse> {
+    // Only a well-formed tenant id goes into the cookie's `Path`.
+    let tenant = crate::auth::path_tenant(&req)?;
+    Ok(HttpResponse::NoContent().cookie(cookie(tenant.as_str(), String::new(), 0)).finish())
 }
