@@ -94,6 +94,9 @@ pub(crate) fn app(
                 async move { HttpResponse::Ok().content_type("application/json").body(body) }
             }),
         )
+        // Interactive API docs, served from assets inside the binary.
+        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
+        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
         .default_service(web::to(not_found))
         .wrap(actix_web::middleware::from_fn(crate::cors::cors))
         // The path only: query strings can carry subscriber tokens.

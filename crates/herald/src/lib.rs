@@ -154,7 +154,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         database = store.backend_name(),
         bus = bus_name,
         workers,
-        "herald {} listening on http://{addr} (API http://{addr}/v1, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
+        "herald {} listening on http://{addr} (API http://{addr}/v1, docs http://{addr}/docs, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
     let server = herald_server::serve(
