@@ -38,10 +38,20 @@ fn subscriber_tenant(path: &str) -> Option<TenantId> {
     TenantId::parse(tenant).ok()
 }
 
-pub(crate) async fn cors(
+/// Boxed: actix keeps the app's request future inline in every
+/// connection's state for the connection's life, so a large one here would
+/// cost every idle stream its size.
+pub(crate) fn cors<B: MessageBody + 'static>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    next: Next<B>,
+) -> futures_util::future::LocalBoxFuture<'static, Result<ServiceResponse<EitherBody<B>>, actix_web::Error>> {
+    Box::pin(cors_inner(req, next))
+}
+
+async fn cors_inner<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
     let origin = req.headers().get(header::ORIGIN).cloned();
     let (Some(tenant), Some(origin)) = (subscriber_tenant(req.path()), origin) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
