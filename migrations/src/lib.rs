@@ -12,6 +12,9 @@ mod m20261125_000001_init;
 mod m20261126_000002_plugins;
 mod m20261127_000003_polling;
 mod m20261127_000004_email;
+mod m20261128_000005_quotas;
+mod m20261128_000006_audit;
+mod m20261128_000007_idempotent_requests;
 
 pub struct Migrator;
 
@@ -23,6 +26,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_plugins::Migration),
             Box::new(m20261127_000003_polling::Migration),
             Box::new(m20261127_000004_email::Migration),
+            Box::new(m20261128_000005_quotas::Migration),
+            Box::new(m20261128_000006_audit::Migration),
+            Box::new(m20261128_000007_idempotent_requests::Migration),
         ]
     }
 }

@@ -152,6 +152,11 @@ impl Server {
         format!("{}{}", self.base, path)
     }
 
+    /// The database of a server this test started (not of an attached one).
+    pub fn database_url(&self) -> Option<String> {
+        self._db.as_ref().map(|d| d.url.clone())
+    }
+
     /// A request with a bearer key and a JSON body; returns status and JSON.
     pub async fn call(&self, method: reqwest::Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = self.client.request(method, self.url(path)).bearer_auth(key);

@@ -29,6 +29,8 @@ macro_rules! e2e {
 mod harness;
 
 mod admin;
+mod asyncapi;
+mod audit;
 mod auth;
 mod browser;
 mod cli;
@@ -36,11 +38,17 @@ mod cluster;
 mod crash;
 mod email;
 mod errors;
+mod generated_clients;
+mod history;
+mod idempotency;
 mod isolation;
 mod openapi;
 mod plugins;
 mod polling;
 mod publish;
+mod quotas;
 mod replay;
 mod retention;
+mod schemathesis;
+mod stats;
 mod stream;

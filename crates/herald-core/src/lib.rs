@@ -20,6 +20,7 @@ pub mod origin;
 pub mod pattern;
 pub mod plugin;
 pub mod retention;
+pub mod sealed;
 pub mod secret;
 pub mod token;
 

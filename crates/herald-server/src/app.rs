@@ -3,15 +3,17 @@
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpResponse, web};
-use utoipa::OpenApi;
+use actix_web::{App, HttpResponse, ResponseError, web};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::known_paths::KnownPaths;
 use crate::openapi::ApiDoc;
 use crate::problem::{ApiError, json_error, path_error, query_error};
 use crate::routes::{
-    channels, deliveries, keys, origins, plugins, poll, publish, reads, recipients, session, signing_keys, system, tenants, unsubscribe,
+    channels, deliveries, history, keys, origins, plugins, poll, publish, reads, recipients, session, signing_keys, system, tenants,
+    unsubscribe,
 };
 use crate::state::AppState;
 use crate::stream;
@@ -43,6 +45,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(channels::get_channel)
         .service(channels::update_channel)
         .service(channels::delete_channel)
+        .service(history::channel_history)
         .service(plugins::upload_plugin)
         .service(plugins::list_plugins)
         .service(plugins::get_plugin)
@@ -56,6 +59,12 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(recipients::get_recipient)
         .service(recipients::delete_recipient)
         .service(deliveries::list_deliveries)
+        .service(crate::routes::quotas::get_quotas)
+        .service(crate::routes::quotas::put_quotas)
+        .service(crate::routes::stats::tenant_stats)
+        .service(crate::routes::stats::system_stats)
+        .service(crate::routes::audit::list_tenant_audit_log)
+        .service(crate::routes::audit::list_audit_log)
         .service(unsubscribe::unsubscribe_page)
         .service(unsubscribe::unsubscribe);
 }
@@ -67,11 +76,24 @@ pub(crate) fn routes_and_spec() -> (
     >,
     utoipa::openapi::OpenApi,
 ) {
-    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts()
+    let (app, mut spec) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(routes).split_for_parts();
+    crate::openapi::StandardResponses.modify(&mut spec);
+    (app, spec)
 }
 
-async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())))
+/// No route took the request: a documented path with another method is a
+/// 405 that lists the methods it takes; anything else is a 404.
+fn not_found(known: &KnownPaths, req: &actix_web::HttpRequest) -> HttpResponse {
+    let Some(allowed) = known.allowed(req.path()) else {
+        return ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response();
+    };
+    let allow = allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    let mut res = ApiError::MethodNotAllowed(format!("{} takes {allow}, not {}", req.path(), req.method())).error_response();
+    res.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_str(&allow).expect("method names are header-safe"),
+    );
+    res
 }
 
 /// The complete application for one worker.
@@ -82,6 +104,7 @@ pub(crate) fn app(
 > {
     let (app, spec) = routes_and_spec();
     let spec_json = web::Bytes::from(spec.to_json().expect("the OpenAPI document serializes"));
+    let known = std::rc::Rc::new(KnownPaths::from_spec(&spec));
     let max_body = state.limits.max_body_bytes;
     app.app_data(state)
         .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
@@ -97,7 +120,13 @@ pub(crate) fn app(
         // Interactive API docs, served from assets inside the binary.
         .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
         .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
-        .default_service(web::to(not_found))
+        .default_service(web::to(move |req: actix_web::HttpRequest| {
+            let res = not_found(&known, &req);
+            async move { res }
+        }))
+        // Innermost: it sees the handlers' own answers (see audit.rs).
+        .wrap(crate::audit::Audit)
+        .wrap(crate::idempotency::Idempotency)
         .wrap(actix_web::middleware::from_fn(crate::cors::cors))
         // The path only: query strings can carry subscriber tokens.
         .wrap(

@@ -6,12 +6,13 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use herald_core::ids::TenantId;
+use herald_core::ids::{ApiKeyId, TenantId};
 use herald_core::keys::KeyScope;
 use herald_core::secret;
 
+use crate::audit::AuditActor;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -37,7 +38,7 @@ pub(crate) fn bearer(req: &HttpRequest) -> ApiResult<Option<String>> {
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     Operator,
-    Key { tenant: TenantId, scopes: Vec<KeyScope> },
+    Key { id: ApiKeyId, tenant: TenantId, scopes: Vec<KeyScope> },
 }
 
 async fn caller(req: &HttpRequest) -> ApiResult<Caller> {
@@ -55,7 +56,7 @@ async fn caller(req: &HttpRequest) -> ApiResult<Caller> {
             return Ok(Caller::Operator);
         }
     } else if let Some(key) = state.store.find_api_key_by_secret(&token).await? {
-        return Ok(Caller::Key { tenant: key.tenant, scopes: key.scopes });
+        return Ok(Caller::Key { id: key.id, tenant: key.tenant, scopes: key.scopes });
     }
     Err(ApiError::Unauthorized("the key is not valid".into()))
 }
@@ -66,21 +67,21 @@ pub(crate) fn path_tenant(req: &HttpRequest) -> ApiResult<TenantId> {
     TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))
 }
 
-async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<TenantId> {
+async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<(TenantId, AuditActor)> {
     let tenant = path_tenant(req)?;
     match caller(req).await? {
         Caller::Operator => {
             state(req).store.get_tenant(&tenant).await?;
-            Ok(tenant)
+            Ok((tenant, AuditActor::Operator))
         }
-        Caller::Key { tenant: own, scopes } => {
+        Caller::Key { id, tenant: own, scopes } => {
             if own != tenant {
                 return Err(ApiError::Forbidden("this key belongs to another tenant".into()));
             }
             if !need.satisfied_by(&scopes) {
                 return Err(ApiError::Forbidden(format!("this key lacks the `{}` scope", need.as_str())));
             }
-            Ok(tenant)
+            Ok((tenant, AuditActor::ApiKey(id)))
         }
     }
 }
@@ -97,7 +98,12 @@ impl FromRequest for Operator {
         let req = req.clone();
         Box::pin(async move {
             match caller(&req).await? {
-                Caller::Operator => Ok(Operator),
+                Caller::Operator => {
+                    // For the audit log (`crate::audit`), which records the
+                    // operator's changes.
+                    req.extensions_mut().insert(AuditActor::Operator);
+                    Ok(Operator)
+                }
                 Caller::Key { .. } => Err(ApiError::Forbidden("this needs the operator key".into())),
             }
         })
@@ -114,7 +120,13 @@ impl FromRequest for TenantAdmin {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { tenant_access(&req, KeyScope::Admin).await.map(TenantAdmin) })
+        Box::pin(async move {
+            let (tenant, actor) = tenant_access(&req, KeyScope::Admin).await?;
+            // For the audit log (`crate::audit`): admin changes are recorded,
+            // publishing (through `TenantPublisher`) is not.
+            req.extensions_mut().insert(actor);
+            Ok(TenantAdmin(tenant))
+        })
     }
 }
 
@@ -128,6 +140,6 @@ impl FromRequest for TenantPublisher {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { tenant_access(&req, KeyScope::Publish).await.map(TenantPublisher) })
+        Box::pin(async move { tenant_access(&req, KeyScope::Publish).await.map(|(tenant, _)| TenantPublisher(tenant)) })
     }
 }

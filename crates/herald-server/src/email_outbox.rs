@@ -17,6 +17,14 @@
 //!    retried after [`retry_delay`] until `max_attempts` attempts were made,
 //!    then `failed`; `failed` at once after a permanent failure.
 //!
+//! A tenant with an `emails_per_day` quota gets at most that many emails
+//! sent in any 24 hours: each pass counts the tenant's emails sent in the
+//! last 24 hours (from the delivery log, so every node's count) and hands
+//! out what is left; an email over it is `failed` at once, with the quota
+//! in the log's error, and is not retried. Two nodes' passes running at
+//! the same moment can each spend the same remainder, so on a cluster the
+//! quota may be exceeded by up to one batch per extra node.
+//!
 //! A row is marked `sent` only after the SMTP server accepted the email,
 //! and only by the claim that sent it. If the process dies between the two,
 //! the lease runs out and the email is sent again with the same
@@ -71,6 +79,10 @@ const TEMPLATE_CACHE: usize = 10_000;
 /// A channel's compiled templates and the policy they came from.
 type CachedTemplates = (EmailPolicy, Arc<CompiledTemplates>);
 
+/// What each tenant of a pass may still send under its `emails_per_day`
+/// quota: (quota, emails left). Tenants without the quota are absent.
+type Budgets = Mutex<HashMap<TenantId, (u32, u64)>>;
+
 /// Sends due emails. Share one per process.
 pub struct EmailOutbox {
     store: Store,
@@ -121,9 +133,10 @@ impl EmailOutbox {
     pub async fn pass(&self) -> Result<usize, StoreError> {
         let jobs = self.store.claim_emails(self.settings.batch, self.settings.lease).await?;
         let n = jobs.len();
+        let budgets = &self.budgets(&jobs).await?;
         futures_util::stream::iter(jobs)
             .for_each_concurrent(self.settings.concurrency.max(1), |job| async move {
-                if let Err(e) = self.handle(&job).await {
+                if let Err(e) = self.handle(&job, budgets).await {
                     // The lease runs out and the email is tried again.
                     tracing::warn!(email = %job.id, tenant = %job.tenant, error = %e, "email not processed");
                 }
@@ -132,7 +145,23 @@ impl EmailOutbox {
         Ok(n)
     }
 
-    async fn handle(&self, job: &EmailJob) -> Result<(), StoreError> {
+    /// The `emails_per_day` budgets of the tenants with jobs in this pass.
+    async fn budgets(&self, jobs: &[EmailJob]) -> Result<Budgets, StoreError> {
+        let mut budgets = HashMap::new();
+        let since = chrono::Utc::now() - chrono::Duration::hours(24);
+        for job in jobs {
+            if budgets.contains_key(&job.tenant) {
+                continue;
+            }
+            if let Some(quota) = self.store.quotas(&job.tenant).await?.emails_per_day {
+                let sent = self.store.emails_sent_since(&job.tenant, since).await?;
+                budgets.insert(job.tenant.clone(), (quota, u64::from(quota).saturating_sub(sent)));
+            }
+        }
+        Ok(Mutex::new(budgets))
+    }
+
+    async fn handle(&self, job: &EmailJob, budgets: &Budgets) -> Result<(), StoreError> {
         let channel = match self.store.get_channel(&job.tenant, &job.channel).await {
             Ok(c) => c,
             Err(StoreError::NotFound(_)) => return self.cancel(job, &job.items, "the channel was deleted").await,
@@ -199,7 +228,30 @@ impl EmailOutbox {
             unsubscribe_url: Some(unsubscribe_url),
         };
         let attempt = job.attempts + 1;
-        match self.mailer.send(&email).await {
+        // Take one email from the tenant's daily budget; given back below
+        // unless the email is sent.
+        let over_quota = match budgets.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&job.tenant) {
+            Some((quota, 0)) => Some(*quota),
+            Some((_, left)) => {
+                *left -= 1;
+                None
+            }
+            None => None,
+        };
+        if let Some(quota) = over_quota {
+            // Retrying cannot help before the window moves on, and a day of
+            // retries would pile up: the email is failed for good.
+            let error = format!("not sent: the tenant's `emails_per_day` quota of {quota} emails in 24 hours is used up");
+            tracing::info!(email = %job.id, tenant = %job.tenant, quota, "email over quota");
+            return self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
+        }
+        let sent = self.mailer.send(&email).await;
+        if sent.is_err()
+            && let Some((_, left)) = budgets.lock().unwrap_or_else(|e| e.into_inner()).get_mut(&job.tenant)
+        {
+            *left += 1;
+        }
+        match sent {
             Ok(()) => {
                 tracing::debug!(email = %job.id, tenant = %job.tenant, notifications = present.len(), attempt, "email sent");
                 self.store.finish_email(job, &present, EmailOutcome::Sent).await?;

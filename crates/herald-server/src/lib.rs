@@ -9,11 +9,15 @@
 
 mod allowed_origins;
 mod app;
+mod asyncapi;
+mod audit;
 mod auth;
 mod cors;
 mod delivery_tracking;
 mod email_outbox;
 mod http;
+mod idempotency;
+mod known_paths;
 mod openapi;
 mod pagination;
 mod plugin_chain;
@@ -22,11 +26,14 @@ mod routes;
 mod state;
 mod stream;
 mod subscriber_auth;
+mod usage;
 
 pub use allowed_origins::AllowedOrigins;
+pub use asyncapi::asyncapi_yaml;
 pub use delivery_tracking::{LivePath, Tracker};
 pub use email_outbox::{EmailOutbox, OutboxSettings};
 pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve};
 pub use openapi::openapi_json;
 pub use plugin_chain::Chains;
 pub use state::{AppState, EmailState, Limits, PollSettings, StreamSettings};
+pub use usage::{Usage, UsageSettings};

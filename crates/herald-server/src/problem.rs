@@ -53,6 +53,22 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A tenant quota is used up; the request may succeed after
+    /// `retry_after` seconds (sent as `Retry-After`).
+    #[error("{detail}")]
+    QuotaExceeded { detail: String, retry_after: u64 },
+    /// An `Idempotency-Key` sent again with a different request.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
+    /// An `Idempotency-Key` whose first request is still running.
+    #[error("{0}")]
+    IdempotencyInProgress(String),
+    /// The path exists, but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// A failure that is Herald's fault, with its cause for the log.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -72,6 +88,11 @@ impl ApiError {
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
             ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+            ApiError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
+            ApiError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
+            ApiError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
+            ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 }
@@ -94,6 +115,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::QuotaExceeded { retry_after, .. } = self {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1))));
         }
         res.body(serde_json::to_string(&body).expect("problem serializes"))
     }

@@ -9,6 +9,7 @@ use herald_store::publish::Publisher;
 use crate::allowed_origins::AllowedOrigins;
 use crate::delivery_tracking::Tracker;
 use crate::plugin_chain::Chains;
+use crate::usage::Usage;
 
 /// Stream behaviour knobs.
 #[derive(Clone, Debug)]
@@ -67,6 +68,8 @@ pub struct AppState {
     pub origins: AllowedOrigins,
     /// Recipients' email fallback: delivery tracking and unsubscribe links.
     pub email: EmailState,
+    /// This node's per-tenant usage (connections, rates) and quota checks.
+    pub usage: Usage,
     /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from
     /// the environment rather than the database.
     pub operator_key_hash: Option<String>,

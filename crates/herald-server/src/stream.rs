@@ -37,6 +37,7 @@ use crate::plugin_chain::{Chains, DeliverPlan, Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::subscriber_auth::{authenticate, channels};
+use crate::usage::{Connection, Transport};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -55,6 +56,18 @@ pub(crate) struct StreamQuery {
     /// in the data). By default the event name is the notification's type.
     #[param(inline)]
     pub events: Option<EventNames>,
+}
+
+/// `history-truncated`'s data: the resume point is older than the retained
+/// history; what remains follows.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(title = "HistoryTruncated")]
+pub(crate) struct HistoryTruncated {
+    /// The resume id the client asked for; retention already removed
+    /// notifications after it that this stream would have delivered.
+    #[schema(examples(1))]
+    pub last_event_id: i64,
 }
 
 /// How notification events are named on the stream.
@@ -102,6 +115,8 @@ fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<S
         (status = 403, description = "A channel outside the token's scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The tenant's `max_connections` quota is reached on this node; no event was sent; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("subscriber_token" = []), ("subscriber_token_query" = []))
 )]
@@ -112,15 +127,18 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
         .into_inner();
     let (tenant, subscriber) = authenticate(&req, &app, q.access_token).await?;
-    let patterns = channels(&subscriber, q.channel)?;
-
+    let patterns: Arc<[ChannelPattern]> = channels(&subscriber, q.channel)?.into();
     let resume = last_event_id(&req, q.last_event_id)?;
+    // Refused before any event is sent: a 429, not a stream that ends at once.
+    let conn = app.usage.connect(&tenant, Transport::Sse, patterns.clone()).await?;
+
     let mut pending = VecDeque::new();
     pending.push_back(Frame::retry(app.stream.retry.as_millis()).bytes);
     if let Some(after) = resume
         && app.store.history_truncated_after(&tenant, &patterns, after).await?
     {
-        pending.push_back(Frame::control("history-truncated", &format!(r#"{{"last_event_id":{after}}}"#), false).bytes);
+        let data = serde_json::to_string(&HistoryTruncated { last_event_id: after }).expect("an integer serializes");
+        pending.push_back(Frame::control("history-truncated", &data, false).bytes);
     }
 
     // Deliver hooks run for every delivery, live and replayed.
@@ -137,7 +155,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         hub: app.hub.clone(),
         tenant,
         user: subscriber.user,
-        patterns: patterns.into(),
+        patterns,
         cursor: resume.unwrap_or(0),
         phase: if resume.is_some() { Phase::History } else { Phase::Subscribe },
         sub: None,
@@ -147,6 +165,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         page: app.stream.replay_page,
         plain: q.events == Some(EventNames::Message),
         tracker: app.email.tracker.clone(),
+        conn,
         finished: false,
     };
     Ok(HttpResponse::Ok()
@@ -200,6 +219,8 @@ struct Feed {
     plain: bool,
     /// Told of every notification handed out (a live delivery cancels its email).
     tracker: Tracker,
+    /// This stream's place in the tenant's connection count; counts deliveries.
+    conn: Connection,
     finished: bool,
 }
 
@@ -252,6 +273,7 @@ impl Feed {
             }
         };
         if sent.is_some() {
+            self.conn.delivered(1);
             self.tracker.delivered(n, &self.user, LivePath::Stream);
         }
         sent

@@ -41,6 +41,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Print the AsyncAPI 3.0 document (YAML) of the Server-Sent Events stream.
+    Asyncapi,
 }
 
 #[derive(Debug, Args)]

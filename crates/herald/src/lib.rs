@@ -24,6 +24,7 @@ use herald_plugins::{HostConfig, PluginHost};
 use herald_server::{
     AllowedOrigins, AppState, Chains, EmailOutbox, EmailState, Limits, OutboxSettings, PollSettings, ServeOptions, StreamSettings, Tracker,
 };
+use herald_server::{Usage, UsageSettings};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
@@ -87,6 +88,26 @@ async fn start_email(config: &Config, store: &Store) -> anyhow::Result<EmailStat
     Ok(EmailState { tracker, unsubscribe, sending: sending.is_some() })
 }
 
+/// How often a node recounts a tenant's stored notifications for the
+/// `max_stored_notifications` quota (its own publishes are added in
+/// between; other nodes' publishes and retention show up at the recount).
+const STORED_COUNT_REFRESH: Duration = Duration::from_secs(2);
+
+/// This node's usage registry and quota checks, with its rate sampler.
+fn start_usage(config: &Config, store: &Store) -> Usage {
+    let usage = Usage::new(
+        store.clone(),
+        UsageSettings {
+            // Like allowed origins: other nodes see a change within this.
+            quota_ttl: Duration::from_secs(config.key_cache_seconds),
+            stored_refresh: STORED_COUNT_REFRESH,
+            retention_interval: Duration::from_secs(config.retention.interval_seconds),
+        },
+    );
+    tokio::spawn(usage.clone().run_sampler());
+    usage
+}
+
 /// Runs Herald on `listener` until shutdown.
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
@@ -147,6 +168,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         },
         operator_key_hash,
         email,
+        usage: start_usage(&config, &store),
     };
     let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
     let addr = listener.local_addr().context("reading the listener's address")?;

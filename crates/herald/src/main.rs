@@ -14,6 +14,10 @@ fn main() -> anyhow::Result<()> {
             print!("{}", herald_server::openapi_json());
             Ok(())
         }
+        Command::Asyncapi => {
+            print!("{}", herald_server::asyncapi_yaml());
+            Ok(())
+        }
         Command::Token(args) => {
             println!("{}", token_cmd::run(args)?);
             Ok(())

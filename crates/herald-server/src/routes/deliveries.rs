@@ -65,6 +65,8 @@ pub(crate) struct DeliveryQuery {
     /// Only this notification's.
     pub notification: Option<Seq>,
     /// Page size, 1 to 1000 (default 100).
+    #[serde(default, deserialize_with = "crate::pagination::page_limit")]
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,

@@ -264,7 +264,7 @@ pub(crate) struct SampleNotification {
     #[schema(example = "order.created")]
     pub event_type: String,
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub data: serde_json::Value,
     pub recipients: Option<Vec<String>>,
 }
@@ -365,6 +365,9 @@ pub(crate) async fn test_plugin(
     };
     let who = match (&body.hook, body.subscriber) {
         (HookName::Deliver, None) => return Err(DomainError::invalid("subscriber", "a deliver test needs a subscriber").into()),
+        (HookName::Deliver, Some(s)) if !s.claims.is_object() => {
+            return Err(DomainError::invalid("subscriber.claims", "must be a JSON object, as a token's claims are").into());
+        }
         (HookName::Deliver, Some(s)) => Some((s.user, s.claims.to_string())),
         (HookName::Publish, _) => None,
     };
@@ -443,7 +446,7 @@ pub(crate) struct DeadLetterView {
     pub outcome: String,
     pub reason: String,
     /// The notification as the plugin received it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub notification: serde_json::Value,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -469,6 +472,8 @@ pub(crate) struct DeadLetterQuery {
     /// Only this channel's.
     pub channel: Option<String>,
     /// Page size, 1 to 1000 (default 100).
+    #[serde(default, deserialize_with = "crate::pagination::page_limit")]
+    #[param(minimum = 1, maximum = 1000, example = 100)]
     pub limit: Option<u64>,
     /// The `next` cursor of the previous page.
     pub after: Option<String>,

@@ -24,6 +24,7 @@ use crate::plugin_chain::{Delivered, Who};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use crate::subscriber_auth::{authenticate, channels};
+use crate::usage::Transport;
 
 /// Rows scanned past (matching or not) before a poll answers anyway, so a
 /// sparse match over a long history cannot hold a request for long.
@@ -60,7 +61,7 @@ pub(crate) struct PolledNotification {
     #[serde(rename = "type")]
     #[schema(example = "order.shipped")]
     pub event_type: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub data: Box<RawValue>,
     /// RFC 3339 with microseconds, as on the stream.
     pub created_at: String,
@@ -94,6 +95,8 @@ pub(crate) struct PollPage {
         (status = 403, description = "A channel outside the token's scope", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel, `limit` or `wait` out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "A long-poll that would wait while the tenant's `max_connections` quota is reached on this node; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("subscriber_token" = []), ("subscriber_token_query" = []))
 )]
@@ -128,6 +131,8 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
     let plan = app.chains.deliver_plan(&tenant).await?;
     let who = Who { user: subscriber.user.clone(), claims: subscriber.claims_json.clone() };
     let mut sub = None;
+    // Held while waiting: a waiting long-poll counts as a connection.
+    let mut conn = None;
     let mut scanned = 0;
     loop {
         let page = app.store.replay(&tenant, &patterns, Some(&subscriber.user), after, limit).await?;
@@ -149,6 +154,7 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
             for n in &items {
                 app.email.tracker.delivered(n, &subscriber.user, LivePath::Poll);
             }
+            app.usage.delivered(&tenant, items.len());
             let items = items.into_iter().map(|n| polled(n, &read)).collect();
             return Ok(HttpResponse::Ok().json(PollPage { items, next: after, more: !page.done, truncated }));
         }
@@ -157,6 +163,9 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
         }
         // Caught up with nothing to give: subscribe, look once more, then wait.
         let Some(live) = sub.as_mut() else {
+            if conn.is_none() {
+                conn = Some(app.usage.connect(&tenant, Transport::LongPoll, patterns.clone().into()).await?);
+            }
             sub = Some(app.hub.subscribe(&tenant, subscriber.user.clone(), patterns.clone(), subscriber.expires_at));
             continue;
         };

@@ -28,7 +28,7 @@ pub(crate) struct PublishBody {
     pub event_type: String,
     /// Any JSON; stored and delivered verbatim.
     #[serde(default = "null_data")]
-    #[schema(value_type = Object, example = json!({"order": 1234}))]
+    #[schema(value_type = serde_json::Value, example = json!({"order": 1234}))]
     pub data: Box<RawValue>,
     /// Only these users' streams receive it; absent means every subscriber.
     pub recipients: Option<Vec<String>>,
@@ -45,7 +45,7 @@ pub(crate) struct BatchItem {
     #[schema(example = "order.shipped")]
     pub event_type: String,
     #[serde(default = "null_data")]
-    #[schema(value_type = Object, example = json!({"order": 1234}))]
+    #[schema(value_type = serde_json::Value, example = json!({"order": 1234}))]
     pub data: Box<RawValue>,
     pub recipients: Option<Vec<String>>,
     pub idempotency_key: Option<String>,
@@ -169,6 +169,8 @@ fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or data too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the tenant's `publishes_per_second` or `max_stored_notifications` quota; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -181,9 +183,12 @@ pub(crate) async fn publish(
     body: web::Json<PublishBody>,
 ) -> ApiResult<HttpResponse> {
     let n = validate(&tenant, &path.1, body.into_inner(), idempotency_header(&req)?, &app.limits)?;
+    // Before the plugins: a publish over quota costs no plugin call.
+    let admitted = app.usage.admit_publish(&tenant, 1).await?;
     match withheld(app.chains.on_publish(n).await?) {
         Ok(n) => {
             let ids = app.publisher.publish(vec![n]).await?;
+            admitted.published(ids.len());
             Ok(HttpResponse::Created().json(Published { id: Some(ids[0]), withheld: None }))
         }
         Err(w) => Ok(HttpResponse::Ok().json(Published { id: None, withheld: Some(w) })),
@@ -203,6 +208,8 @@ pub(crate) async fn publish(
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body, data or batch too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field; nothing was published", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Over the tenant's `publishes_per_second` (a batch counts its size) or `max_stored_notifications` quota; nothing was published; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -232,6 +239,7 @@ pub(crate) async fn publish_batch(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
+    let admitted = app.usage.admit_publish(&tenant, batch.len()).await?;
     // Plugins first, for every item; then the kept ones in one transaction.
     let mut kept = Vec::with_capacity(batch.len());
     let mut withheld_at = Vec::new();
@@ -244,7 +252,9 @@ pub(crate) async fn publish_batch(
     let mut ids = vec![None; kept.len() + withheld_at.len()];
     if !kept.is_empty() {
         let (positions, items): (Vec<usize>, Vec<NewNotification>) = kept.into_iter().unzip();
-        for (pos, id) in positions.into_iter().zip(app.publisher.publish(items).await?) {
+        let published = app.publisher.publish(items).await?;
+        admitted.published(published.len());
+        for (pos, id) in positions.into_iter().zip(published) {
             ids[pos] = Some(id);
         }
     }

@@ -2,11 +2,13 @@
 //! repositories convert them to `herald_core` types before returning.
 
 pub mod api_key;
+pub mod audit_event;
 pub mod channel;
 pub mod dead_letter;
 pub mod delivery;
 pub mod email_outbox;
 pub mod idempotency_key;
+pub mod idempotent_request;
 pub mod notification;
 pub mod operator_key;
 pub mod plugin;
@@ -16,3 +18,4 @@ pub mod recipient;
 pub mod server_secret;
 pub mod signing_key;
 pub mod tenant;
+pub mod tenant_quota;

@@ -1,0 +1,216 @@
+//! Per-tenant quotas, set by the operator, and the few counts that enforce
+//! them or report on them: notifications stored, emails sent in a window,
+//! email outcomes and dead letters since a moment.
+//!
+//! A tenant without a row, and a null column, is unlimited. The server
+//! caches quotas per node and decides what a quota means; this module only
+//! stores numbers.
+
+use chrono::{DateTime, Utc};
+use herald_core::email::{DeliveryPath, DeliveryStatus};
+use herald_core::ids::TenantId;
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+
+use crate::clock::now_micros;
+use crate::entity::{dead_letter, delivery, notification, tenant, tenant_quota};
+use crate::{Store, StoreError};
+
+/// A tenant's quotas; `None` is unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quotas {
+    /// Publishes accepted per second (a batch counts its size).
+    pub publishes_per_second: Option<u32>,
+    /// Streams and waiting long-polls open at once.
+    pub max_connections: Option<u32>,
+    /// Notifications kept in the tenant's log.
+    pub max_stored_notifications: Option<u64>,
+    /// Emails sent in any 24 hours.
+    pub emails_per_day: Option<u32>,
+}
+
+impl Quotas {
+    /// No quota at all.
+    pub fn is_unlimited(&self) -> bool {
+        *self == Quotas::default()
+    }
+}
+
+/// A stored value that does not fit its type: only a hand-edited row.
+fn narrow<T: TryFrom<i64>>(tenant: &str, what: &str, v: Option<i64>) -> Result<Option<T>, StoreError> {
+    v.map(|v| T::try_from(v).map_err(|_| StoreError::Corrupt(format!("tenant {tenant} quota {what}: {v} is out of range")))).transpose()
+}
+
+fn convert(m: tenant_quota::Model) -> Result<Quotas, StoreError> {
+    let t = m.tenant_id.as_str();
+    Ok(Quotas {
+        publishes_per_second: narrow(t, "publishes_per_second", m.publishes_per_second)?,
+        max_connections: narrow(t, "max_connections", m.max_connections)?,
+        max_stored_notifications: narrow(t, "max_stored_notifications", m.max_stored_notifications)?,
+        emails_per_day: narrow(t, "emails_per_day", m.emails_per_day)?,
+    })
+}
+
+/// Saturates rather than wraps: a count past `i64::MAX` cannot happen.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+impl Store {
+    /// The tenant's quotas (all `None` when none were set). Does not check
+    /// that the tenant exists: callers have authorized it already.
+    pub async fn quotas(&self, tenant: &TenantId) -> Result<Quotas, StoreError> {
+        match tenant_quota::Entity::find_by_id(tenant.as_str()).one(&self.db).await? {
+            Some(row) => convert(row),
+            None => Ok(Quotas::default()),
+        }
+    }
+
+    /// Replaces the tenant's quotas; the caller has checked the bounds.
+    pub async fn set_quotas(&self, tenant: &TenantId, quotas: &Quotas) -> Result<(), StoreError> {
+        let _w = self.write_guard().await;
+        // Checked here, not by a foreign key: the row of a tenant deleted
+        // meanwhile is removed with it (see `delete_tenant`).
+        if tenant::Entity::find_by_id(tenant.as_str()).count(&self.db).await? == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        let row = tenant_quota::ActiveModel {
+            tenant_id: Set(tenant.to_string()),
+            publishes_per_second: Set(quotas.publishes_per_second.map(i64::from)),
+            max_connections: Set(quotas.max_connections.map(i64::from)),
+            max_stored_notifications: Set(quotas.max_stored_notifications.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
+            emails_per_day: Set(quotas.emails_per_day.map(i64::from)),
+            updated_at: Set(now_micros()),
+        };
+        tenant_quota::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(tenant_quota::Column::TenantId)
+                    .update_columns([
+                        tenant_quota::Column::PublishesPerSecond,
+                        tenant_quota::Column::MaxConnections,
+                        tenant_quota::Column::MaxStoredNotifications,
+                        tenant_quota::Column::EmailsPerDay,
+                        tenant_quota::Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// How many notifications the tenant's log holds now. A `COUNT(*)` over
+    /// the tenant's index range: callers cache it.
+    pub async fn stored_notification_count(&self, tenant: &TenantId) -> Result<u64, StoreError> {
+        Ok(notification::Entity::find().filter(notification::Column::TenantId.eq(tenant.as_str())).count(&self.db).await?)
+    }
+
+    /// Emails sent to the tenant's recipients since `since`: distinct email
+    /// ids among `sent` log entries, so a digest counts once.
+    pub async fn emails_sent_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> Result<u64, StoreError> {
+        let n: Option<i64> = delivery::Entity::find()
+            .select_only()
+            .expr(Expr::cust("COUNT(DISTINCT email_id)"))
+            .filter(delivery::Column::TenantId.eq(tenant.as_str()))
+            .filter(delivery::Column::CreatedAt.gte(since.timestamp_micros()))
+            .filter(delivery::Column::Path.eq(DeliveryPath::Email.as_str()))
+            .filter(delivery::Column::Status.eq(DeliveryStatus::Sent.as_str()))
+            .into_tuple()
+            .one(&self.db)
+            .await?;
+        Ok(count(n.unwrap_or(0)))
+    }
+
+    /// Delivery log entries of the tenant since `since`, counted by status
+    /// (`sent`, `failed`, …), most frequent first.
+    pub async fn delivery_outcomes_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = delivery::Entity::find()
+            .select_only()
+            .column(delivery::Column::Status)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(delivery::Column::TenantId.eq(tenant.as_str()))
+            .filter(delivery::Column::CreatedAt.gte(since.timestamp_micros()))
+            .group_by(delivery::Column::Status)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+
+    /// Dead letters of the tenant since `since`, counted by outcome
+    /// (`dropped`, `failed`, …), most frequent first.
+    pub async fn dead_letters_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = dead_letter::Entity::find()
+            .select_only()
+            .column(dead_letter::Column::Outcome)
+            .column_as(Expr::cust("COUNT(*)"), "n")
+            .filter(dead_letter::Column::TenantId.eq(tenant.as_str()))
+            .filter(dead_letter::Column::CreatedAt.gte(since.timestamp_micros()))
+            .group_by(dead_letter::Column::Outcome)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(out)
+    }
+}
+
+/// Removes the tenant's quotas inside `delete_tenant`'s transaction.
+pub(crate) async fn delete_tenant_quotas(txn: &DatabaseTransaction, tenant: &str) -> Result<(), StoreError> {
+    tenant_quota::Entity::delete_many().filter(tenant_quota::Column::TenantId.eq(tenant)).exec(txn).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_core::names::TenantName;
+
+    use super::*;
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("q.db").display())).await.unwrap();
+        store.migrate().await.unwrap();
+        (store, dir)
+    }
+
+    #[tokio::test]
+    async fn quotas_round_trip_and_go_with_their_tenant() {
+        let (store, _dir) = store().await;
+        let t = store.create_tenant(&TenantName::parse("acme").unwrap()).await.unwrap();
+        let other = store.create_tenant(&TenantName::parse("other").unwrap()).await.unwrap();
+        assert!(store.quotas(&t.id).await.unwrap().is_unlimited());
+
+        let q = Quotas {
+            publishes_per_second: Some(10),
+            max_connections: None,
+            max_stored_notifications: Some(10_000_000_000),
+            emails_per_day: Some(3),
+        };
+        store.set_quotas(&t.id, &q).await.unwrap();
+        assert_eq!(store.quotas(&t.id).await.unwrap(), q);
+        // Replaced as a whole, and scoped to the tenant.
+        let q2 = Quotas { max_connections: Some(2), ..Quotas::default() };
+        store.set_quotas(&t.id, &q2).await.unwrap();
+        assert_eq!(store.quotas(&t.id).await.unwrap(), q2);
+        assert!(store.quotas(&other.id).await.unwrap().is_unlimited());
+
+        store.delete_tenant(&t.id).await.unwrap();
+        assert!(store.quotas(&t.id).await.unwrap().is_unlimited());
+        assert!(matches!(store.set_quotas(&t.id, &q).await, Err(StoreError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn counts_start_at_zero() {
+        let (store, _dir) = store().await;
+        let t = store.create_tenant(&TenantName::parse("acme").unwrap()).await.unwrap();
+        let since = Utc::now() - chrono::Duration::hours(24);
+        assert_eq!(store.stored_notification_count(&t.id).await.unwrap(), 0);
+        assert_eq!(store.emails_sent_since(&t.id, since).await.unwrap(), 0);
+        assert!(store.delivery_outcomes_since(&t.id, since).await.unwrap().is_empty());
+        assert!(store.dead_letters_since(&t.id, since).await.unwrap().is_empty());
+    }
+}

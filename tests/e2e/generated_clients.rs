@@ -1,0 +1,195 @@
+//! The committed OpenAPI document, proven through clients that third-party
+//! generators make from it: openapi-python-client (Python) and
+//! openapi-typescript with openapi-fetch (TypeScript, type-checked strictly
+//! with tsc). Each test generates its client into a temporary directory,
+//! then runs a script (`tests/clients/*_smoke.*`) that uses it against a
+//! real Herald on SQLite: tenant, keys, channel, publishes, history pages,
+//! and a problem+json error through the client's typed responses.
+//!
+//! They need `openapi-python-client` (with its httpx and attrs), Node 20 and
+//! `tests/clients/node_modules` (`.ci/run` installs them). Without them the
+//! tests fail, saying what is missing; they never skip.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+pub fn clients_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients").canonicalize().expect("tests/clients exists")
+}
+
+fn committed_spec() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.json").canonicalize().expect("openapi/openapi.json exists")
+}
+
+/// Panics with the fix when a program is missing or broken.
+pub fn require_program(program: &str, args: &[&str], fix: &str) {
+    match Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!("`{program} {}` failed ({fix}): {}", args.join(" "), String::from_utf8_lossy(&out.stderr)),
+        Err(e) => panic!("{program} is missing ({fix}): {e}"),
+    }
+}
+
+/// Panics with the fix unless `tests/clients/node_modules` holds these.
+pub fn require_node_modules(modules: &[&str]) {
+    require_program("node", &["--version"], "install Node 20");
+    let dir = clients_dir();
+    for module in modules {
+        assert!(
+            dir.join("node_modules").join(module).exists(),
+            "tests/clients/node_modules/{module} is missing: run `npm ci --prefix tests/clients`"
+        );
+    }
+}
+
+/// Runs a command in `dir` with a time limit; returns whether it succeeded
+/// and its output (stdout then stderr).
+pub fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut output = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
+    if status.is_none() {
+        output.push_str(&format!("\n[killed after {} s]", limit.as_secs()));
+    }
+    (status.is_some_and(|s| s.success()), output)
+}
+
+/// Runs a step and panics with its output unless it succeeds.
+fn step(what: &str, dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> String {
+    let (ok, output) = run(dir, program, args, env, limit);
+    assert!(ok, "{what} failed: `{program} {}`\n{output}", args.join(" "));
+    output
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("paths are UTF-8")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_generated_by_openapi_python_client() {
+    require_program("python3", &["--version"], "install Python 3.11");
+    require_program("openapi-python-client", &["--version"], "`python3 -m pip install 'openapi-python-client==0.29.1'`, as .ci/run does");
+    require_program("python3", &["-c", "import httpx, attrs, dateutil"], "the generated client needs httpx, attrs and python-dateutil");
+    let clients = clients_dir();
+    let spec = committed_spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let package = tmp.path().join("herald_client");
+    let config = clients.join("openapi-python-client.yaml");
+    let out = step(
+        "generating the Python client",
+        &clients,
+        "openapi-python-client",
+        &["generate", "--path", path_str(&spec), "--meta", "none", "--output-path", path_str(&package), "--config", path_str(&config)],
+        &[],
+        Duration::from_secs(120),
+    );
+    // A warning means part of the API was left out of the client.
+    assert!(!out.to_lowercase().contains("warning"), "openapi-python-client could not generate all of the API:\n{out}");
+
+    let server = Server::start(Backend::Sqlite).await;
+    let env = [
+        ("HERALD_URL", server.base.clone()),
+        ("HERALD_OPERATOR_KEY", server.operator_key.clone()),
+        ("PYTHONPATH", path_str(tmp.path()).to_owned()),
+    ];
+    let output = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        step(
+            "the Python client's script (tests/clients/python_smoke.py)",
+            &clients,
+            "python3",
+            &["python_smoke.py"],
+            &env,
+            Duration::from_secs(120),
+        )
+    })
+    .await
+    .unwrap();
+    println!("{output}");
+    assert!(output.contains("python client: ok"), "{output}");
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typescript_client_generated_by_openapi_typescript() {
+    require_node_modules(&["openapi-typescript", "openapi-fetch", "typescript", "@types/node"]);
+    let clients = clients_dir();
+    let spec = committed_spec();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let types = dir.join("herald-api.d.ts");
+    let out = step(
+        "generating the TypeScript types",
+        &clients,
+        "node",
+        &["node_modules/openapi-typescript/bin/cli.js", path_str(&spec), "--output", path_str(&types)],
+        &[],
+        Duration::from_secs(120),
+    );
+    assert!(!out.to_lowercase().contains("warn"), "openapi-typescript warned about the spec:\n{out}");
+    // The script imports the generated types as "herald-api"; its output
+    // runs from here as an ES module, with the dependencies of tests/clients.
+    let tsconfig = serde_json::json!({
+        "extends": clients.join("tsconfig.json"),
+        "compilerOptions": {
+            "rootDir": clients,
+            "outDir": dir.join("out"),
+            "paths": { "herald-api": [types] },
+        },
+        "files": [clients.join("typescript_smoke.ts")],
+    });
+    std::fs::write(dir.join("tsconfig.json"), tsconfig.to_string()).unwrap();
+    std::fs::write(dir.join("package.json"), r#"{"type": "module", "private": true}"#).unwrap();
+    std::os::unix::fs::symlink(clients.join("node_modules"), dir.join("node_modules")).unwrap();
+    step(
+        "type-checking the TypeScript client's script (tsc, strict)",
+        &clients,
+        "node",
+        &["node_modules/typescript/bin/tsc", "-p", path_str(&dir.join("tsconfig.json"))],
+        &[],
+        Duration::from_secs(180),
+    );
+
+    let server = Server::start(Backend::Sqlite).await;
+    let script = dir.join("out/typescript_smoke.js");
+    let env = [("HERALD_URL", server.base.clone()), ("HERALD_OPERATOR_KEY", server.operator_key.clone())];
+    let output = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        step("the TypeScript client's script", &clients, "node", &[path_str(&script)], &env, Duration::from_secs(120))
+    })
+    .await
+    .unwrap();
+    println!("{output}");
+    assert!(output.contains("typescript client: ok"), "{output}");
+    drop(server);
+    drop(tmp);
+}
