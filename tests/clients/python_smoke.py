@@ -19,6 +19,7 @@ from herald_client.api.keys import create_key
 from herald_client.api.publish import publish
 from herald_client.api.tenants import create_tenant
 from herald_client.models import (
+    Committed,
     CreateChannel,
     CreatedKey,
     CreateKey,
@@ -27,7 +28,6 @@ from herald_client.models import (
     PageHistoryItem,
     Problem,
     PublishBody,
-    Published,
     TenantView,
 )
 from herald_client.types import UNSET, Response
@@ -76,7 +76,7 @@ def main() -> None:
     for i in range(5):
         kind = "order.paid" if i % 2 else "order.shipped"
         body = PublishBody(type_=kind, data={"order": 1000 + i})
-        ids.append(ok(publish.sync_detailed(tenant.id, "orders", client=publisher, body=body), 201, Published, "publish").id)
+        ids.append(ok(publish.sync_detailed(tenant.id, "orders", client=publisher, body=body), 201, Committed, "publish").id)
     check(ids == sorted(ids) and len(set(ids)) == 5, f"ids increase: {ids}")
 
     # Page through the history, newest first, two at a time.

@@ -83,6 +83,26 @@ pub(crate) struct Published {
     pub withheld: Option<Withheld>,
 }
 
+/// The 201 answer, as documented: the id is always there. (`Published`
+/// serializes both answers; these two types give clients exact schemas.)
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Committed {
+    /// The notification's position in the tenant's log (its SSE `id`).
+    #[schema(example = 42)]
+    pub id: Seq,
+}
+
+/// The 200 answer when the channel's plugin chain withheld the notification.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct WithheldAnswer {
+    /// Always null: nothing was stored.
+    #[schema(value_type = Option<i64>, required = true)]
+    pub id: (),
+    pub withheld: Withheld,
+}
+
 /// A notification a plugin kept out of storage and delivery.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct Withheld {
@@ -161,11 +181,11 @@ fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
     ),
     request_body = PublishBody,
     responses(
-        (status = 201, description = "Durably committed", body = Published),
-        (status = 200, description = "Withheld by the channel's plugin chain (recorded as a dead letter)", body = Published),
+        (status = 201, description = "Durably committed", body = Committed),
+        (status = 200, description = "Withheld by the channel's plugin chain (recorded as a dead letter)", body = WithheldAnswer),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key of another tenant or without `publish`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `publish` (`forbidden`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or data too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
@@ -204,7 +224,7 @@ pub(crate) async fn publish(
         (status = 201, description = "All durably committed", body = PublishedBatch),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Key of another tenant or without `publish`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `publish` (`forbidden`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body, data or batch too large", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field; nothing was published", body = Problem, content_type = "application/problem+json"),
