@@ -15,6 +15,7 @@ mod m20261127_000004_email;
 mod m20261128_000005_quotas;
 mod m20261128_000006_audit;
 mod m20261128_000007_idempotent_requests;
+mod m20261129_000008_suspend;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_quotas::Migration),
             Box::new(m20261128_000006_audit::Migration),
             Box::new(m20261128_000007_idempotent_requests::Migration),
+            Box::new(m20261129_000008_suspend::Migration),
         ]
     }
 }

@@ -96,6 +96,7 @@ pub fn test_config(database_url: &str) -> Config {
         operator_key: Some(OPERATOR_KEY.into()),
         workers: 2,
         shutdown_timeout_seconds: 1,
+        drain_window_ms: 500,
         // Deadlines are wall-clock time, and tests run many servers at once
         // on two cores: a thread can wait longer than 5 ms for a core. The
         // hostile tests still see loops cut off; the host's own tests cover
@@ -382,6 +383,22 @@ impl Node {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its status.
+    /// Panics, with the log, if it has not exited within `wait`.
+    pub async fn terminate(&mut self, wait: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "herald did not exit within {wait:?} of SIGTERM: {:#?}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Log lines so far.

@@ -14,6 +14,8 @@ pub struct Tenant {
     pub id: TenantId,
     pub name: TenantName,
     pub created_at: DateTime<Utc>,
+    /// Publishes, new streams and polls are refused; the admin API still works.
+    pub suspended: bool,
 }
 
 /// A tenant API key, without its secret (only its hash is stored).

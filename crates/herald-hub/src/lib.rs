@@ -93,6 +93,8 @@ struct Inner {
     rooms: RwLock<HashMap<TenantId, Room>>,
     next_id: AtomicU64,
     queue: usize,
+    /// Set by [`Hub::drain`]: new subscriptions end at once.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 /// The fan-out registry. Cheap to clone.
@@ -124,7 +126,14 @@ impl Drop for Subscription {
 impl Hub {
     /// `queue` is each subscriber's bound, in notifications.
     pub fn new(queue: usize) -> Self {
-        Self { inner: Arc::new(Inner { rooms: RwLock::new(HashMap::new()), next_id: AtomicU64::new(1), queue: queue.max(1) }) }
+        Self {
+            inner: Arc::new(Inner {
+                rooms: RwLock::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                queue: queue.max(1),
+                draining: std::sync::atomic::AtomicBool::new(false),
+            }),
+        }
     }
 
     /// Registers a subscriber whose token expires at `exp` (unix seconds).
@@ -134,6 +143,11 @@ impl Hub {
         patterns.dedup();
         let (tx, rx) = mpsc::channel(self.inner.queue);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        if self.inner.draining.load(Ordering::Relaxed) {
+            // Shutting down: the stream ends after its history, and the
+            // client resumes elsewhere.
+            return Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id };
+        }
         let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
         rooms.entry(tenant.clone()).or_default().insert(id, Sub { user, patterns, exp, tx });
         Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }
@@ -154,6 +168,47 @@ impl Hub {
     /// Ends every stream of a tenant (it was deleted).
     pub fn close_tenant(&self, tenant: &TenantId) {
         self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+    }
+
+    /// Ends every stream, spread evenly over `window`, for a shutdown: each
+    /// first gets a `retry:` of its own within `window`, so that its client
+    /// comes back (to another node, or to this one restarted) neither at
+    /// once nor together with every other. Streams opened meanwhile end at
+    /// once. Returns how many streams were closed.
+    pub async fn drain(&self, window: Duration) -> usize {
+        self.inner.draining.store(true, Ordering::Relaxed);
+        let mut all: Vec<(TenantId, SubId)> = {
+            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+            rooms.iter().flat_map(|(t, room)| room.subs.keys().map(move |id| (t.clone(), *id))).collect()
+        };
+        all.sort();
+        let n = all.len();
+        if n == 0 {
+            return 0;
+        }
+        let window_ms = window.as_millis().max(1) as u64;
+        // Close in up to 50 steps; each stream's retry comes from a
+        // different permutation than its closing time, so reconnects
+        // spread over up to twice the window.
+        let steps = n.min(50);
+        let per_step = n.div_ceil(steps);
+        for (step, chunk) in all.chunks(per_step).enumerate() {
+            if step > 0 {
+                tokio::time::sleep(window / steps as u32).await;
+            }
+            {
+                let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+                for (i, (tenant, id)) in chunk.iter().enumerate() {
+                    let k = (step * per_step + i) as u64;
+                    let retry = window_ms * (k.wrapping_mul(2_654_435_761) % n as u64) / n as u64;
+                    if let Some(sub) = rooms.get(tenant).and_then(|r| r.subs.get(id)) {
+                        let _ = sub.tx.try_send(Frame::retry(u128::from(retry)));
+                    }
+                }
+            }
+            self.remove_all(chunk.to_vec());
+        }
+        n
     }
 
     /// Has this tenant any live stream on this node?
@@ -414,5 +469,41 @@ mod clock_tests {
         let f = s.rx.try_recv().unwrap();
         assert!(f.last && f.id.is_none(), "token-expired instead of the notification");
         assert!(s.rx.try_recv().is_err());
+    }
+}
+
+#[cfg(test)]
+mod drain_tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn drain_tells_every_stream_when_to_come_back_then_ends_it_spread_over_the_window() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let pats = vec![ChannelPattern::parse("x").unwrap()];
+        let mut subs: Vec<_> =
+            (0..100).map(|i| hub.subscribe(&t, UserId::parse(format!("u{i}")).unwrap(), pats.clone(), i64::MAX)).collect();
+        let started = tokio::time::Instant::now();
+        let closed = hub.drain(Duration::from_secs(5)).await;
+        assert_eq!(closed, 100);
+        // Paused time advances only by the drain's own sleeps: it took the window.
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(4800) && took <= Duration::from_secs(5), "{took:?}");
+        let mut retries = Vec::new();
+        for s in &mut subs {
+            let f = s.rx.recv().await.expect("a retry frame before the end");
+            let text = String::from_utf8(f.bytes.to_vec()).unwrap();
+            let ms: u64 = text.trim().strip_prefix("retry: ").unwrap().parse().unwrap();
+            assert!(ms < 5000);
+            retries.push(ms);
+            assert!(s.rx.recv().await.is_none(), "then the stream ends");
+        }
+        retries.sort();
+        retries.dedup();
+        assert!(retries.len() > 50, "retry delays are spread, not one value: {}", retries.len());
+        assert_eq!(hub.subscriber_count(), 0);
+        // A stream opened while draining ends at once.
+        let mut late = hub.subscribe(&t, UserId::parse("late").unwrap(), pats, i64::MAX);
+        assert!(late.rx.recv().await.is_none());
     }
 }

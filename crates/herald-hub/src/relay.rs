@@ -35,6 +35,45 @@ pub struct RelayConfig {
 #[derive(Clone)]
 pub struct Relay {
     local: mpsc::UnboundedSender<Vec<Arc<Notification>>>,
+    bus: BusState,
+}
+
+/// Whether this node hears the bus, as the relay last saw it: for the
+/// readiness check. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct BusState(Arc<std::sync::atomic::AtomicU8>);
+
+/// What [`BusState`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BusStatus {
+    /// No bus: a single node.
+    None,
+    /// Not connected yet.
+    Connecting,
+    Connected,
+    /// The connection was lost; the relay polls the database meanwhile.
+    Lost,
+}
+
+impl BusState {
+    pub fn status(&self) -> BusStatus {
+        match self.0.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => BusStatus::None,
+            1 => BusStatus::Connecting,
+            2 => BusStatus::Connected,
+            _ => BusStatus::Lost,
+        }
+    }
+
+    fn set(&self, status: BusStatus) {
+        let v = match status {
+            BusStatus::None => 0,
+            BusStatus::Connecting => 1,
+            BusStatus::Connected => 2,
+            BusStatus::Lost => 3,
+        };
+        self.0.store(v, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Relay {
@@ -56,9 +95,16 @@ impl Relay {
         let (local, local_rx) = mpsc::unbounded_channel();
         let announcer = bus.clone().map(spawn_announcer);
         let listener = bus.as_ref().map(|b| b.listen());
-        let task = Task { hub, log, cursors, announcer, config };
+        let state = BusState::default();
+        state.set(if bus.is_some() { BusStatus::Connecting } else { BusStatus::None });
+        let task = Task { hub, log, cursors, announcer, config, bus: state.clone() };
         let handle = tokio::spawn(task.run(local_rx, listener, bus.is_some()));
-        Ok((Relay { local }, handle))
+        Ok((Relay { local, bus: state }, handle))
+    }
+
+    /// Whether this node hears the bus.
+    pub fn bus_state(&self) -> BusState {
+        self.bus.clone()
     }
 
     /// Hands this node's newly committed notifications over, in commit order.
@@ -106,6 +152,7 @@ struct Task {
     cursors: HashMap<TenantId, Seq>,
     announcer: Option<mpsc::UnboundedSender<Announcement>>,
     config: RelayConfig,
+    bus: BusState,
 }
 
 async fn next_bus_event(listener: &mut Option<Box<dyn BusListener>>) -> BusEvent {
@@ -133,10 +180,12 @@ impl Task {
                 event = next_bus_event(&mut listener) => match event {
                     BusEvent::Announcement(a) => self.advance(&a.tenant, a.seq).await,
                     BusEvent::Connected => {
+                        self.bus.set(BusStatus::Connected);
                         tracing::info!("bus connected; catching up from the database");
                         self.poll().await;
                     }
                     BusEvent::Disconnected(why) => {
+                        self.bus.set(BusStatus::Lost);
                         tracing::warn!(reason = %why, "bus connection lost; reconnecting, and polling the database meanwhile");
                         self.poll().await;
                     }

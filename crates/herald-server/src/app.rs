@@ -29,6 +29,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(session::create_session)
         .service(session::delete_session)
         .service(system::healthz)
+        .service(system::readyz)
+        .service(crate::routes::whoami::whoami)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)
@@ -40,6 +42,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(signing_keys::create_signing_key)
         .service(signing_keys::list_signing_keys)
         .service(signing_keys::delete_signing_key)
+        .service(crate::routes::tokens::mint_token)
         .service(channels::create_channel)
         .service(channels::list_channels)
         .service(channels::get_channel)
@@ -120,6 +123,8 @@ pub(crate) fn app(
         // Interactive API docs, served from assets inside the binary.
         .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
         .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        // The web admin console: static files, not part of the API document.
+        .configure(crate::admin_console::routes)
         .default_service(web::to(move |req: actix_web::HttpRequest| {
             let res = not_found(&known, &req);
             async move { res }

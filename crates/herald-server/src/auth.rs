@@ -61,6 +61,18 @@ async fn caller(req: &HttpRequest) -> ApiResult<Caller> {
     Err(ApiError::Unauthorized("the key is not valid".into()))
 }
 
+/// Refuses a suspended tenant's publishes, streams and polls (403
+/// `tenant-suspended`). Admin routes do not ask, so the tenant can still be
+/// inspected and resumed.
+pub(crate) async fn refuse_suspended(app: &AppState, tenant: &TenantId) -> ApiResult<()> {
+    if app.store.tenant_suspended(tenant).await? {
+        return Err(ApiError::TenantSuspended(format!(
+            "tenant {tenant} is suspended: it cannot publish, stream or poll until the operator resumes it"
+        )));
+    }
+    Ok(())
+}
+
 /// The `{tenant}` path segment. A malformed id cannot exist: 404.
 pub(crate) fn path_tenant(req: &HttpRequest) -> ApiResult<TenantId> {
     let raw = req.match_info().get("tenant").unwrap_or_default();
@@ -130,7 +142,8 @@ impl FromRequest for TenantAdmin {
     }
 }
 
-/// A caller allowed to publish to the tenant in the path.
+/// A caller allowed to publish to the tenant in the path, which is not
+/// suspended.
 #[derive(Debug)]
 pub(crate) struct TenantPublisher(pub TenantId);
 
@@ -140,6 +153,24 @@ impl FromRequest for TenantPublisher {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { tenant_access(&req, KeyScope::Publish).await.map(|(tenant, _)| TenantPublisher(tenant)) })
+        Box::pin(async move {
+            let (tenant, _) = tenant_access(&req, KeyScope::Publish).await?;
+            refuse_suspended(&state(&req), &tenant).await?;
+            Ok(TenantPublisher(tenant))
+        })
+    }
+}
+
+/// Any valid operator or API key, whatever it may do: for `GET /v1/whoami`.
+#[derive(Debug)]
+pub(crate) struct AnyCaller(pub Caller);
+
+impl FromRequest for AnyCaller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { caller(&req).await.map(AnyCaller) })
     }
 }

@@ -104,10 +104,15 @@ impl EmailOutbox {
         Self { store, mailer, signer, settings, defaults: Arc::new(CompiledTemplates::default()), templates: Mutex::default() }
     }
 
-    /// Runs forever: claim, send, record, wait.
-    pub async fn run(self: Arc<Self>) {
+    /// Claim, send, record, wait; until `stop` turns true, then it ends
+    /// after the pass in progress (what it claimed is sent and recorded).
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
         let mut pruned = Instant::now();
         loop {
+            if *stop.borrow() {
+                tracing::info!("email outbox stopped");
+                return;
+            }
             let busy = match self.pass().await {
                 Ok(n) => n as u64 >= self.settings.batch,
                 Err(e) => {
@@ -124,7 +129,11 @@ impl EmailOutbox {
                 }
             }
             if !busy {
-                tokio::time::sleep(self.settings.poll_interval).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    // A dropped sender means the server is gone too.
+                    changed = stop.changed() => if changed.is_err() { return; },
+                }
             }
         }
     }

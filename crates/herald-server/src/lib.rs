@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_console;
 mod allowed_origins;
 mod app;
 mod asyncapi;
@@ -35,5 +36,6 @@ pub use email_outbox::{EmailOutbox, OutboxSettings};
 pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve};
 pub use openapi::openapi_json;
 pub use plugin_chain::Chains;
+pub use routes::tenants::close_suspended_streams;
 pub use state::{AppState, EmailState, Limits, PollSettings, StreamSettings};
 pub use usage::{Usage, UsageSettings};

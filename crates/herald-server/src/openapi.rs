@@ -23,6 +23,7 @@ use crate::problem::Problem;
         (name = "tenants", description = "Tenants, managed by the operator"),
         (name = "keys", description = "Tenant API keys"),
         (name = "signing-keys", description = "Keys that verify subscriber tokens"),
+        (name = "tokens", description = "Subscriber tokens minted by Herald with a tenant's HS256 signing key"),
         (name = "channels", description = "Channels and retention"),
         (name = "publish", description = "Publishing notifications"),
         (name = "stream", description = "Subscribing: Server-Sent Events, polling and long-polling, read state, browser sessions"),
@@ -32,7 +33,7 @@ use crate::problem::Problem;
         (name = "unsubscribe", description = "One-click unsubscribe links in emails (RFC 8058)"),
         (name = "audit", description = "The audit log: every admin change, who made it and from where"),
         (name = "stats", description = "Live figures: connections, rates, email outcomes, plugin errors"),
-        (name = "system", description = "Health"),
+        (name = "system", description = "Liveness (`/healthz`) and readiness (`/readyz`)"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -168,7 +169,7 @@ fn complete(path: &str, method: utoipa::openapi::HttpMethod, op: &mut utoipa::op
         add("415", "The body is not of the documented media type");
         add("422", "Invalid input");
     }
-    if path != "/healthz" {
+    if path != "/healthz" && path != "/readyz" {
         add("503", "The server is shutting down; retry on another node or later");
     }
 }

@@ -63,9 +63,19 @@ pub enum ApiError {
     /// An `Idempotency-Key` whose first request is still running.
     #[error("{0}")]
     IdempotencyInProgress(String),
+    /// This node should not get traffic yet (`/readyz`).
+    #[error("{0}")]
+    NotReady(String),
     /// The path exists, but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The operator suspended the tenant: no publishing, streaming or
+    /// polling until it is resumed (its admin API still works).
+    #[error("{0}")]
+    TenantSuspended(String),
+    /// Herald was asked to mint a token but holds no secret to sign it with.
+    #[error("{0}")]
+    NoSigningKey(String),
     /// A failure that is Herald's fault, with its cause for the log.
     #[error("{0}")]
     Internal(String),
@@ -91,7 +101,10 @@ impl ApiError {
             ApiError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
             ApiError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
             ApiError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
+            ApiError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            ApiError::TenantSuspended(_) => (S::FORBIDDEN, "tenant-suspended", "Tenant suspended"),
+            ApiError::NoSigningKey(_) => (S::CONFLICT, "no-signing-key", "No signing key to sign with"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }

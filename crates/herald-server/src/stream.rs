@@ -112,7 +112,7 @@ fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<S
         (status = 200, description = "An event stream", body = String, content_type = "text/event-stream"),
         (status = 400, description = "Malformed query or Last-Event-ID", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, expired, badly signed or wrongly keyed token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A channel outside the token's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A channel outside the token's scope (`scope-denied`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The tenant's `max_connections` quota is reached on this node; no event was sent; see `Retry-After`", body = Problem, content_type = "application/problem+json",
@@ -127,6 +127,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
         .into_inner();
     let (tenant, subscriber) = authenticate(&req, &app, q.access_token).await?;
+    crate::auth::refuse_suspended(&app, &tenant).await?;
     let patterns: Arc<[ChannelPattern]> = channels(&subscriber, q.channel)?.into();
     let resume = last_event_id(&req, q.last_event_id)?;
     // Refused before any event is sent: a 429, not a stream that ends at once.

@@ -21,6 +21,7 @@ pub(crate) fn tenant(m: tenant::Model) -> Result<Tenant, StoreError> {
         id: TenantId::parse(&m.id).map_err(corrupt("tenant id"))?,
         name: TenantName::parse(m.name).map_err(corrupt("tenant name"))?,
         created_at: to_datetime(m.created_at),
+        suspended: m.suspended,
     })
 }
 

@@ -14,6 +14,7 @@ mod convert;
 mod entity;
 mod error;
 mod key_cache;
+mod sealed_secrets;
 
 pub mod audit;
 pub mod channels;
@@ -54,6 +55,10 @@ pub struct Store {
     /// Kept for connections outside the pool (LISTEN).
     url: Arc<str>,
     keys: Arc<key_cache::KeyCache>,
+    /// Seals HS256 secrets at rest when the operator set `secrets_key`.
+    secrets: Option<Arc<sealed_secrets::SecretsKey>>,
+    /// Which tenants are suspended, as last read (same lifetime as `keys`).
+    suspended: Arc<tenants::SuspendedCache>,
     /// SQLite allows one writer at a time and a deferred transaction that
     /// upgrades to a write can fail instead of waiting; serialising this
     /// process's write transactions avoids both. `None` on PostgreSQL.
@@ -100,12 +105,20 @@ impl Store {
             db,
             url: url.into(),
             keys: Arc::new(key_cache::KeyCache::new(key_cache_ttl)),
+            secrets: None,
+            suspended: Arc::new(tenants::SuspendedCache::new(key_cache_ttl)),
         })
     }
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         herald_migration::Migrator::up(&self.db, None).await.map_err(StoreError::Db)
+    }
+
+    /// Migrations this binary knows that the database has not applied (for
+    /// the readiness check: a node must not serve an older schema).
+    pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
+        Ok(herald_migration::Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Db)?.len())
     }
 
     /// Round-trips a trivial query (for health checks).

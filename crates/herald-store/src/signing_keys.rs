@@ -34,7 +34,7 @@ impl Store {
             id: Set(SigningKeyId::generate().to_string()),
             tenant_id: Set(tenant.to_string()),
             alg: Set(alg.as_str().to_owned()),
-            secret: Set(secret.clone()),
+            secret: Set(secret.as_deref().map(|s| self.seal_secret(s))),
             public_key: Set(public_key),
             created_at: Set(now_micros()),
         }
@@ -72,6 +72,24 @@ impl Store {
         Ok(())
     }
 
+    /// The tenant's newest HS256 key and its secret, if it has one: what
+    /// Herald signs the tokens it mints with when no key is named.
+    pub async fn newest_hs256_key(&self, tenant: &TenantId) -> Result<Option<(SigningKeyId, String)>, StoreError> {
+        let row = signing_key::Entity::find()
+            .filter(signing_key::Column::TenantId.eq(tenant.as_str()))
+            .filter(signing_key::Column::Alg.eq(SigningAlg::HS256.as_str()))
+            .filter(signing_key::Column::Secret.is_not_null())
+            // Ids are UUIDv7, so they break ties within a microsecond in creation order.
+            .order_by_desc(signing_key::Column::CreatedAt)
+            .order_by_desc(signing_key::Column::Id)
+            .one(&self.db)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let kid = SigningKeyId::parse(&row.id).map_err(|e| StoreError::Corrupt(format!("signing key id {}: {e}", row.id)))?;
+        let secret = row.secret.ok_or_else(|| StoreError::Corrupt(format!("signing key {kid} lost its secret")))?;
+        Ok(Some((kid, self.open_secret(secret)?)))
+    }
+
     /// The key that verifies a token whose header names `kid`, if the tenant has it.
     pub async fn verifying_key(&self, tenant: &TenantId, kid: &str) -> Result<Option<VerifyingKey>, StoreError> {
         let row = signing_key::Entity::find()
@@ -82,7 +100,7 @@ impl Store {
         let Some(row) = row else { return Ok(None) };
         let alg: SigningAlg = row.alg.parse().map_err(|e| StoreError::Corrupt(format!("alg: {e}")))?;
         let material = match (row.secret, row.public_key) {
-            (Some(s), _) if alg.is_symmetric() => KeyMaterial::Secret(s),
+            (Some(s), _) if alg.is_symmetric() => KeyMaterial::Secret(self.open_secret(s)?),
             (_, Some(p)) if !alg.is_symmetric() => KeyMaterial::PublicPem(p),
             _ => return Err(StoreError::Corrupt(format!("signing key {kid} has no material for {alg}"))),
         };

@@ -1,4 +1,8 @@
-//! Tenants: created and managed by the operator.
+//! Tenants: created and managed by the operator, who may also suspend them.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use herald_core::ids::TenantId;
 use herald_core::model::Tenant;
@@ -18,6 +22,7 @@ impl Store {
             last_seq: Set(0),
             allowed_origins: Set("[]".to_owned()),
             created_at: Set(now_micros()),
+            suspended: Set(false),
         }
         .insert(&self.db)
         .await
@@ -54,6 +59,64 @@ impl Store {
         self.get_tenant(id).await
     }
 
+    /// Renames and/or suspends (or resumes) a tenant in one statement, so a
+    /// refused name changes nothing. This node's suspension cache learns the
+    /// new state at once.
+    pub async fn update_tenant(&self, id: &TenantId, name: Option<&TenantName>, suspended: Option<bool>) -> Result<Tenant, StoreError> {
+        if name.is_none() && suspended.is_none() {
+            return self.get_tenant(id).await;
+        }
+        let _w = self.write_guard().await;
+        let mut update = tenant::Entity::update_many().filter(tenant::Column::Id.eq(id.as_str()));
+        if let Some(name) = name {
+            update = update.col_expr(tenant::Column::Name, sea_orm::sea_query::Expr::value(name.as_str()));
+        }
+        if let Some(suspended) = suspended {
+            update = update.col_expr(tenant::Column::Suspended, sea_orm::sea_query::Expr::value(suspended));
+        }
+        let res = update.exec(&self.db).await.map_err(|e| StoreError::from_db(e, "a tenant with this name already exists"))?;
+        if res.rows_affected == 0 {
+            return Err(StoreError::NotFound("tenant"));
+        }
+        drop(_w);
+        let tenant = self.get_tenant(id).await?;
+        self.suspended.put(id, tenant.suspended);
+        Ok(tenant)
+    }
+
+    /// Whether the tenant is suspended. Asked on every publish, stream and
+    /// poll, so the answer is cached like API keys: a change made on this
+    /// node applies at once, one made on another node within the cache's
+    /// lifetime. A tenant that does not exist is not suspended (the caller's
+    /// other checks refuse it).
+    pub async fn tenant_suspended(&self, id: &TenantId) -> Result<bool, StoreError> {
+        if let Some(suspended) = self.suspended.get(id) {
+            return Ok(suspended);
+        }
+        let suspended = tenant::Entity::find_by_id(id.as_str())
+            .select_only()
+            .column(tenant::Column::Suspended)
+            .into_tuple::<bool>()
+            .one(&self.db)
+            .await?
+            .unwrap_or(false);
+        self.suspended.put(id, suspended);
+        Ok(suspended)
+    }
+
+    /// Every suspended tenant, in id order: each node closes their streams.
+    pub async fn suspended_tenants(&self) -> Result<Vec<TenantId>, StoreError> {
+        let ids: Vec<String> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .filter(tenant::Column::Suspended.eq(true))
+            .order_by_asc(tenant::Column::Id)
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        ids.iter().map(|id| TenantId::parse(id).map_err(|e| StoreError::Corrupt(format!("tenant id {id}: {e}")))).collect()
+    }
+
     /// Deletes the tenant and everything it owns, in one transaction.
     pub async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
         let _w = self.write_guard().await;
@@ -76,6 +139,49 @@ impl Store {
         }
         txn.commit().await?;
         self.keys.forget_tenant(id);
+        self.suspended.forget(id);
         Ok(())
+    }
+}
+
+/// Each tenant's suspension flag with when it was read. Bounded like the key
+/// cache: it starts over rather than grow past [`SUSPENDED_ENTRIES`].
+#[derive(Debug)]
+pub(crate) struct SuspendedCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<TenantId, (bool, Instant)>>,
+}
+
+const SUSPENDED_ENTRIES: usize = 10_000;
+
+impl SuspendedCache {
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, (bool, Instant)>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, id: &TenantId) -> Option<bool> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        self.lock().get(id).filter(|(_, at)| at.elapsed() < self.ttl).map(|(s, _)| *s)
+    }
+
+    fn put(&self, id: &TenantId, suspended: bool) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.lock();
+        if entries.len() >= SUSPENDED_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(id.clone(), (suspended, Instant::now()));
+    }
+
+    fn forget(&self, id: &TenantId) {
+        self.lock().remove(id);
     }
 }

@@ -31,7 +31,9 @@ pub enum Command {
     ///
     /// With no configuration it listens on 127.0.0.1:8080 and stores
     /// everything in ./herald.db. On first start it prints an operator key
-    /// once; keep it, or set HERALD_OPERATOR_KEY.
+    /// once; keep it, or set HERALD_OPERATOR_KEY. Every setting, with its
+    /// environment variable and default: `herald config-reference` (the
+    /// same text as docs/configuration.md).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
@@ -43,6 +45,9 @@ pub enum Command {
     Openapi,
     /// Print the AsyncAPI 3.0 document (YAML) of the Server-Sent Events stream.
     Asyncapi,
+    /// Print the configuration reference (Markdown): every setting with its
+    /// environment variable, default and meaning, as docs/configuration.md.
+    ConfigReference,
 }
 
 #[derive(Debug, Args)]

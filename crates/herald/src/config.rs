@@ -10,26 +10,43 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Uncased, UncasedStr};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// `sqlite://PATH` (created when missing) or `postgres://…`.
+    /// `sqlite://PATH` (created when missing; `sqlite:///abs/path` for an
+    /// absolute path) or `postgres://…`.
     pub database_url: String,
-    /// Operator key to accept; when unset, one is generated at first start
-    /// and printed once.
+    /// Operator key to accept, at least 16 characters; when unset, one is
+    /// generated at first start and printed once.
     pub operator_key: Option<String>,
+    /// Master key for secrets Herald keeps readable (HS256 signing
+    /// secrets), at least 32 characters: set, they are stored sealed
+    /// (ChaCha20-Poly1305) and those stored before are sealed at start.
+    /// Every node needs the same value; a start with a wrong or missing key
+    /// while sealed secrets exist is refused. Keep it outside the database.
+    pub secrets_key: Option<String>,
     /// HTTP worker threads; 0 means one per CPU.
     pub workers: usize,
-    /// `text` or `json` log lines (on stderr).
+    /// `text` or `json` log lines (on stderr). `RUST_LOG` filters them
+    /// (default `info,sqlx=warn,sea_orm=warn`).
     pub log_format: LogFormat,
-    /// Seconds open connections get to finish on shutdown.
+    /// Seconds open connections get to finish on shutdown (SIGTERM or
+    /// SIGINT): in-flight requests complete, streams are closed over
+    /// `drain_window_ms`, then whatever is left is cut.
     pub shutdown_timeout_seconds: u64,
+    /// On shutdown, open streams are told to reconnect (each with its own
+    /// `retry:` within this window) and closed, spread evenly over this
+    /// many milliseconds, so that a restart does not bring every client
+    /// back at once. Less than `shutdown_timeout_seconds`.
+    pub drain_window_ms: u64,
     /// Seconds an API key lookup is cached. Revoking a key takes effect at
-    /// once on the node that revoked it, and within this time on others.
+    /// once on the node that revoked it, and within this time on others;
+    /// `0` disables the cache.
     pub key_cache_seconds: u64,
     /// How nodes sharing a database tell each other about commits: `none`,
     /// `postgres` (LISTEN/NOTIFY) or `nats://host:port`. Unset: `postgres`
@@ -48,14 +65,14 @@ pub struct Config {
     pub email: EmailConfig,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StreamConfig {
     /// Seconds between `: keep-alive` comments on idle streams.
@@ -70,7 +87,7 @@ pub struct StreamConfig {
     pub replay_page: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PollConfig {
     /// Longest `wait` of a long-poll, in seconds (1–300).
@@ -85,7 +102,7 @@ impl Default for PollConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// Largest request body, in bytes.
@@ -98,7 +115,7 @@ pub struct LimitsConfig {
     pub publish_queue: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Seconds between retention passes.
@@ -109,7 +126,7 @@ pub struct RetentionConfig {
     pub default_max_age_seconds: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     /// A plugin call's deadline when its chain step sets none, in
@@ -155,9 +172,11 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://./herald.db".into(),
             operator_key: None,
+            secrets_key: None,
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_seconds: 10,
+            drain_window_ms: 5000,
             key_cache_seconds: 5,
             bus: None,
             nats_subject: "herald.commits".into(),
@@ -177,7 +196,7 @@ impl Default for Config {
 /// policy. `HERALD_SMTP_URL` and `HERALD_SMTP_FROM` are accepted as
 /// aliases of `HERALD_EMAIL__SMTP_URL` and `HERALD_EMAIL__FROM`, which win
 /// when both are set.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
     /// `smtp://user:password@host:port?tls=starttls|implicit|none` or
@@ -403,6 +422,9 @@ impl Config {
         if self.operator_key.as_deref().is_some_and(|k| k.len() < 16) {
             return bad("operator_key (HERALD_OPERATOR_KEY) must be at least 16 characters");
         }
+        if self.secrets_key.as_deref().is_some_and(|k| k.len() < 32) {
+            return bad("secrets_key (HERALD_SECRETS_KEY) must be at least 32 characters");
+        }
         if self.stream.heartbeat_seconds == 0 {
             return bad("stream.heartbeat_seconds must be at least 1");
         }
@@ -418,6 +440,9 @@ impl Config {
         }
         if self.stream.subscriber_queue < 2 * self.limits.max_batch {
             return bad("stream.subscriber_queue must be at least twice limits.max_batch (one commit is queued at once)");
+        }
+        if self.drain_window_ms >= self.shutdown_timeout_seconds.saturating_mul(1000) {
+            return bad("drain_window_ms must be less than shutdown_timeout_seconds (streams are closed within the shutdown's time)");
         }
         self.bus_choice()?;
         if self.poll_interval_ms == 0 || self.nats_subject.is_empty() {

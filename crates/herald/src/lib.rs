@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_reference;
 pub mod logging;
 pub mod token_cmd;
 
@@ -57,7 +58,11 @@ const EMAIL_CHANNELS_REFRESH: Duration = Duration::from_secs(2);
 /// The email fallback: the unsubscribe key (from the configuration, or
 /// generated once and kept in the database so that all nodes agree), the
 /// delivery tracker, and, when SMTP is configured, the outbox worker.
-async fn start_email(config: &Config, store: &Store) -> anyhow::Result<EmailState> {
+async fn start_email(
+    config: &Config,
+    store: &Store,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<(EmailState, Option<tokio::task::JoinHandle<()>>)> {
     let key = match &config.email.unsubscribe_secret {
         Some(key) => key.clone(),
         None => store.server_secret("unsubscribe", || secret::generate("hus")).await.context("reading the unsubscribe key")?,
@@ -66,6 +71,7 @@ async fn start_email(config: &Config, store: &Store) -> anyhow::Result<EmailStat
     let (tracker, _tracker_task) =
         Tracker::start(store.clone(), EMAIL_CHANNELS_REFRESH).await.context("loading the channels with an email policy")?;
     let sending = config.email.sending()?;
+    let mut worker = None;
     if let Some(sending) = &sending {
         let mailer = Mailer::new(&sending.smtp).map_err(|e| anyhow::anyhow!("email: {e}"))?;
         let e = &config.email;
@@ -83,9 +89,9 @@ async fn start_email(config: &Config, store: &Store) -> anyhow::Result<EmailStat
             keep_records: Duration::from_secs(e.keep_records_seconds),
         };
         tracing::info!(smtp_host = sending.smtp.host(), smtp_port = sending.smtp.port(), tls = %sending.smtp.tls(), "email fallback on");
-        tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings)).run());
+        worker = Some(tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings)).run(stop)));
     }
-    Ok(EmailState { tracker, unsubscribe, sending: sending.is_some() })
+    Ok((EmailState { tracker, unsubscribe, sending: sending.is_some() }, worker))
 }
 
 /// How often a node recounts a tenant's stored notifications for the
@@ -111,7 +117,14 @@ fn start_usage(config: &Config, store: &Store) -> Usage {
 /// Runs Herald on `listener` until shutdown.
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
-    let store = open_store(&config.database_url, Duration::from_secs(config.key_cache_seconds)).await?;
+    let mut store = open_store(&config.database_url, Duration::from_secs(config.key_cache_seconds)).await?;
+    if let Some(master) = &config.secrets_key {
+        store = store.with_secrets_key(master);
+    }
+    let sealed = store.seal_stored_secrets().await.context("checking the stored secrets against secrets_key")?;
+    if sealed > 0 {
+        tracing::info!(secrets = sealed, "sealed signing secrets that were stored in the clear");
+    }
 
     let operator_key_hash = config.operator_key.as_deref().map(secret::hash);
     if operator_key_hash.is_none()
@@ -130,6 +143,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let (relay, relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting the relay: {e}"))?;
+    let relay_bus = relay.bus_state();
     // A commit hands all its notifications to a subscriber at once; half the
     // queue leaves a reader that is a little behind room for the next one.
     let max_group = config.stream.subscriber_queue / 2;
@@ -151,9 +165,15 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
     let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms));
 
-    let email = start_email(&config, &store).await?;
+    // Tells the email worker to finish its pass and stop, at shutdown.
+    let (stop_email, email_stop) = tokio::sync::watch::channel(false);
+    let (email, email_worker) = start_email(&config, &store, email_stop).await?;
+    // Suspended tenants' streams on this node, closed within the key-cache
+    // lifetime of a suspension made through another node.
+    tokio::spawn(herald_server::close_suspended_streams(store.clone(), hub.clone(), Duration::from_secs(config.key_cache_seconds)));
 
     let state = AppState {
+        bus: relay_bus,
         store: store.clone(),
         hub,
         publisher,
@@ -176,13 +196,17 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         database = store.backend_name(),
         bus = bus_name,
         workers,
-        "herald {} listening on http://{addr} (API http://{addr}/v1, docs http://{addr}/docs, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
+        "herald {} listening on http://{addr} (API http://{addr}/v1, admin console http://{addr}/admin/, docs http://{addr}/docs, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
     let server = herald_server::serve(
         state,
         listener,
-        ServeOptions { workers, shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds) },
+        ServeOptions {
+            workers,
+            shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
+            drain_window: Duration::from_millis(config.drain_window_ms),
+        },
     );
     // The writer and the relay live as long as the server. Should one end
     // (a panic), stop the process rather than run on half-broken: publishes
@@ -191,6 +215,15 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         served = server => served.context("serving HTTP")?,
         ended = writer_task => anyhow::bail!("the publish writer stopped unexpectedly: {ended:?}"),
         ended = relay_task => anyhow::bail!("the fan-out relay stopped unexpectedly: {ended:?}"),
+    }
+    // HTTP is drained: every acknowledged publish is committed. Let the
+    // email worker record what it is sending; the rest stays in the outbox
+    // for the next node to send.
+    let _ = stop_email.send(true);
+    if let Some(worker) = email_worker
+        && tokio::time::timeout(Duration::from_secs(config.shutdown_timeout_seconds), worker).await.is_err()
+    {
+        tracing::warn!("the email worker did not finish in time; its claimed emails are retried after their lease");
     }
     tracing::info!("herald stopped");
     Ok(())

@@ -18,6 +18,10 @@ fn main() -> anyhow::Result<()> {
             print!("{}", herald_server::asyncapi_yaml());
             Ok(())
         }
+        Command::ConfigReference => {
+            print!("{}", herald::config_reference::markdown());
+            Ok(())
+        }
         Command::Token(args) => {
             println!("{}", token_cmd::run(args)?);
             Ok(())

@@ -19,4 +19,6 @@ pub(crate) mod signing_keys;
 pub(crate) mod stats;
 pub(crate) mod system;
 pub(crate) mod tenants;
+pub(crate) mod tokens;
 pub(crate) mod unsubscribe;
+pub(crate) mod whoami;

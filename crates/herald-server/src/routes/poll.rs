@@ -92,7 +92,7 @@ pub(crate) struct PollPage {
         (status = 200, description = "A page of notifications (empty when `wait` ran out)", body = PollPage),
         (status = 400, description = "Malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, expired, badly signed or wrongly keyed token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "A channel outside the token's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A channel outside the token's scope (`scope-denied`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel, `limit` or `wait` out of range", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "A long-poll that would wait while the tenant's `max_connections` quota is reached on this node; see `Retry-After`", body = Problem, content_type = "application/problem+json",
@@ -107,6 +107,7 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
         .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
         .into_inner();
     let (tenant, subscriber) = authenticate(&req, &app, q.access_token).await?;
+    crate::auth::refuse_suspended(&app, &tenant).await?;
     let patterns = channels(&subscriber, q.channel)?;
     let limit = q.limit.unwrap_or(100.min(app.poll.max_limit));
     if !(1..=app.poll.max_limit).contains(&limit) {

@@ -1,10 +1,17 @@
-//! Liveness and the API description.
+//! Liveness and readiness, for load balancers and orchestrators.
+//!
+//! `/healthz` says the process answers HTTP and touches nothing else, so a
+//! slow database does not get a healthy process restarted. `/readyz` says
+//! whether this node should get traffic: its database answers, carries
+//! every migration this binary knows, and (with a bus) the node hears the
+//! other nodes.
 
 use actix_web::{HttpResponse, get, web};
+use herald_hub::relay::BusStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::problem::{ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -15,16 +22,58 @@ pub(crate) struct Health {
     pub database: &'static str,
 }
 
-/// Health: answers 200 when the database answers.
+/// Liveness: the process answers.
+#[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
+#[get("/healthz")]
+pub(crate) async fn healthz(app: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok", database: app.store.backend_name() })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Ready {
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    #[schema(example = "postgres")]
+    pub database: &'static str,
+    /// `none` (a single node) or `connected`.
+    #[schema(example = "connected")]
+    pub bus: &'static str,
+}
+
+/// Readiness: the database answers with every migration applied, and the
+/// bus (if any) is connected.
 #[utoipa::path(
     tag = "system",
     responses(
-        (status = 200, description = "Healthy", body = Health),
-        (status = 500, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 200, description = "Ready for traffic", body = Ready),
+        (status = 503, description = "Not ready (`not-ready`): the detail names what is missing", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/healthz")]
-pub(crate) async fn healthz(app: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    app.store.ping().await?;
-    Ok(HttpResponse::Ok().json(Health { status: "ok", database: app.store.backend_name() }))
+#[get("/readyz")]
+pub(crate) async fn readyz(app: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut missing = Vec::new();
+    match app.store.ping().await {
+        Err(e) => missing.push(format!("the database does not answer ({e})")),
+        Ok(()) => match app.store.pending_migrations().await {
+            Ok(0) => {}
+            Ok(n) => missing.push(format!("{n} database migrations are not applied (run `herald migrate`)")),
+            Err(e) => missing.push(format!("the migrations could not be read ({e})")),
+        },
+    }
+    let bus = match app.bus.status() {
+        BusStatus::None => "none",
+        BusStatus::Connected => "connected",
+        BusStatus::Connecting => {
+            missing.push("the bus is not connected yet".into());
+            "connecting"
+        }
+        BusStatus::Lost => {
+            missing.push("the bus connection is lost (reconnecting)".into());
+            "lost"
+        }
+    };
+    if !missing.is_empty() {
+        return Err(ApiError::NotReady(missing.join("; ")));
+    }
+    Ok(HttpResponse::Ok().json(Ready { status: "ready", database: app.store.backend_name(), bus }))
 }

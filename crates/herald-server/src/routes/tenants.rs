@@ -1,4 +1,7 @@
-//! Tenants, managed by the operator.
+//! Tenants, managed by the operator, who may also suspend them: a
+//! suspended tenant's publishes, new streams and polls are refused and its
+//! open streams are closed, on this node at once and on the others by
+//! [`close_suspended_streams`] within the key-cache lifetime.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use herald_core::ids::TenantId;
@@ -25,6 +28,10 @@ pub(crate) struct CreateTenant {
 pub(crate) struct UpdateTenant {
     #[schema(example = "acme-eu")]
     pub name: Option<String>,
+    /// `true` suspends the tenant (publishes, streams and polls are refused
+    /// with `tenant-suspended`; open streams close); `false` resumes it.
+    #[schema(example = false)]
+    pub suspended: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,11 +41,13 @@ pub(crate) struct TenantView {
     #[schema(example = "acme")]
     pub name: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether the operator suspended the tenant.
+    pub suspended: bool,
 }
 
 impl From<Tenant> for TenantView {
     fn from(t: Tenant) -> Self {
-        Self { id: t.id.to_string(), name: t.name.to_string(), created_at: t.created_at }
+        Self { id: t.id.to_string(), name: t.name.to_string(), created_at: t.created_at, suspended: t.suspended }
     }
 }
 
@@ -104,7 +113,12 @@ pub(crate) async fn get_tenant(_: Operator, app: web::Data<AppState>, path: web:
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 
-/// Rename a tenant.
+/// Rename, suspend or resume a tenant.
+///
+/// A suspended tenant's publishes, new streams and polls are refused (403
+/// `tenant-suspended`) and its open streams are closed: on the node that
+/// took the request at once, on other nodes within `key_cache_seconds`. Its
+/// admin API keeps working.
 #[utoipa::path(
     tag = "tenants",
     params(("tenant" = String, Path, description = "Tenant id")),
@@ -127,10 +141,17 @@ pub(crate) async fn update_tenant(
     body: web::Json<UpdateTenant>,
 ) -> ApiResult<HttpResponse> {
     let id = tenant_id(&path)?;
-    let tenant = match body.into_inner().name {
-        Some(name) => app.store.rename_tenant(&id, &TenantName::parse(name)?).await?,
-        None => app.store.get_tenant(&id).await?,
-    };
+    let body = body.into_inner();
+    let name = body.name.map(TenantName::parse).transpose()?;
+    let tenant = app.store.update_tenant(&id, name.as_ref(), body.suspended).await?;
+    if tenant.suspended {
+        // After the flag is stored, so a stream opening meanwhile is either
+        // refused or closed here (or by the next sweep).
+        app.hub.close_tenant(&id);
+    }
+    if let Some(suspended) = body.suspended {
+        tracing::info!(tenant = %id, suspended, "tenant suspension set");
+    }
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 
@@ -154,4 +175,26 @@ pub(crate) async fn delete_tenant(_: Operator, req: actix_web::HttpRequest, path
     app.hub.close_tenant(&id);
     tracing::info!(tenant = %id, "tenant deleted");
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Closes this node's streams of suspended tenants, every `every` (at least
+/// a second), for as long as the server runs. A suspension made through this
+/// node closes them at once; this sweep is how other nodes, which share
+/// only the database, follow within the key-cache lifetime. It also catches
+/// a stream that passed its suspension check just before the flag was set.
+pub async fn close_suspended_streams(store: herald_store::Store, hub: herald_hub::Hub, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every.max(std::time::Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.suspended_tenants().await {
+            Ok(tenants) => {
+                for tenant in tenants.iter().filter(|t| hub.has_subscribers(t)) {
+                    tracing::info!(tenant = %tenant, "closing the streams of a suspended tenant");
+                    hub.close_tenant(tenant);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read the suspended tenants; retrying at the next sweep"),
+        }
+    }
 }

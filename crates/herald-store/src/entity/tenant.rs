@@ -10,6 +10,8 @@ pub struct Model {
     /// JSON array of allowed browser origins.
     pub allowed_origins: String,
     pub created_at: i64,
+    /// Set by the operator: publishes, new streams and polls are refused.
+    pub suspended: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,79 @@
+//! Secrets the store must keep readable (HS256 signing secrets: verifying
+//! a token needs them in the clear) sealed at rest under the operator's
+//! `secrets_key`, so that a copy of the database alone does not give away
+//! the keys that sign subscriber tokens.
+//!
+//! A sealed value is stored as `sealed:v1:` + `herald_core::sealed`'s
+//! text. Values stored before a key was set stay readable and are sealed
+//! by [`Store::seal_stored_secrets`] at start.
+
+use herald_core::sealed;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::entity::signing_key;
+use crate::{Store, StoreError};
+
+const PREFIX: &str = "sealed:v1:";
+
+/// The key that seals secrets, derived from the configured `secrets_key`.
+#[derive(Clone)]
+pub(crate) struct SecretsKey([u8; 32]);
+
+impl SecretsKey {
+    pub(crate) fn derive(master: &str) -> Self {
+        Self(sealed::derive_key("herald secrets at rest v1", &[master.as_bytes()]))
+    }
+}
+
+impl Store {
+    /// Seals `secrets` under `master` from now on (see the module docs).
+    pub fn with_secrets_key(mut self, master: &str) -> Self {
+        self.secrets = Some(std::sync::Arc::new(SecretsKey::derive(master)));
+        self
+    }
+
+    /// What to store for a secret: sealed when a key is set.
+    pub(crate) fn seal_secret(&self, plain: &str) -> String {
+        match &self.secrets {
+            Some(key) => format!("{PREFIX}{}", sealed::seal(&key.0, plain.as_bytes())),
+            None => plain.to_owned(),
+        }
+    }
+
+    /// A stored secret, opened.
+    pub(crate) fn open_secret(&self, stored: String) -> Result<String, StoreError> {
+        let Some(text) = stored.strip_prefix(PREFIX) else { return Ok(stored) };
+        let key = self.secrets.as_ref().ok_or_else(|| StoreError::Config("a stored secret is sealed: set secrets_key".into()))?;
+        let plain = sealed::open(&key.0, text).ok_or_else(|| StoreError::Config("secrets_key does not open the stored secrets".into()))?;
+        String::from_utf8(plain).map_err(|_| StoreError::Corrupt("a sealed secret is not text".into()))
+    }
+
+    /// At start: checks that the stored secrets open with this node's
+    /// `secrets_key` (or that none is sealed when it has none), so that a
+    /// wrong or missing key stops the start instead of failing every
+    /// token; with a key, seals the secrets stored in the clear. Returns
+    /// how many were sealed now.
+    pub async fn seal_stored_secrets(&self) -> Result<usize, StoreError> {
+        let rows = signing_key::Entity::find().filter(signing_key::Column::Secret.is_not_null()).all(&self.db).await?;
+        if let Some(sealed) = rows.iter().filter_map(|r| r.secret.clone()).find(|s| s.starts_with(PREFIX)) {
+            self.open_secret(sealed)?;
+        }
+        if self.secrets.is_none() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for row in rows {
+            let Some(secret) = row.secret.filter(|s| !s.starts_with(PREFIX)) else { continue };
+            let _w = self.write_guard().await;
+            signing_key::Entity::update_many()
+                .col_expr(signing_key::Column::Secret, Expr::value(self.seal_secret(&secret)))
+                .filter(signing_key::Column::Id.eq(row.id))
+                .filter(signing_key::Column::Secret.eq(secret))
+                .exec(&self.db)
+                .await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
