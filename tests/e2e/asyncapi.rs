@@ -220,7 +220,9 @@ async fn a_live_stream_sends_only_documented_events() {
 
     // Two streams whose tokens expire in a few seconds: one by type, one
     // with events=message; one more notification goes out live.
-    let token = t.token_exp("1", &["capped"], now() + 4);
+    // Long enough for the live publish to go out before `exp` on a busy
+    // machine, short enough to see `token-expired`.
+    let token = t.token_exp("1", &["capped"], now() + 8);
     let url = s.url(&format!("/v1/tenants/{}/stream", t.id));
     let typed = s.client.get(&url).query(&[("channel", "capped")]).header("Last-Event-ID", "0").bearer_auth(&token).send().await.unwrap();
     let plain = s

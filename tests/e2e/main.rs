@@ -46,6 +46,7 @@ mod health;
 mod history;
 mod idempotency;
 mod isolation;
+mod limits;
 mod openapi;
 mod plugins;
 mod polling;

@@ -57,6 +57,10 @@ pub enum ApiError {
     /// `retry_after` seconds (sent as `Retry-After`).
     #[error("{detail}")]
     QuotaExceeded { detail: String, retry_after: u64 },
+    /// One client address holds as many streams and long-polls as it may
+    /// (`limits.max_connections_per_ip`); answered with `Retry-After`.
+    #[error("{0}")]
+    TooManyConnections(String),
     /// An `Idempotency-Key` sent again with a different request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
@@ -99,6 +103,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
             ApiError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
+            ApiError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections from this address"),
             ApiError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
             ApiError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
             ApiError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
@@ -128,6 +133,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::TooManyConnections(_) = self {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
         if let ApiError::QuotaExceeded { retry_after, .. } = self {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1))));

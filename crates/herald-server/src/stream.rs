@@ -115,7 +115,7 @@ fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<S
         (status = 403, description = "A channel outside the token's scope (`scope-denied`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The tenant's `max_connections` quota is reached on this node; no event was sent; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+        (status = 429, description = "The tenant's `max_connections` quota is reached on this node (`quota-exceeded`), or this client address holds `limits.max_connections_per_ip` (`too-many-connections`); no event was sent; see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("subscriber_token" = []), ("subscriber_token_query" = []))
@@ -131,7 +131,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
     let patterns: Arc<[ChannelPattern]> = channels(&subscriber, q.channel)?.into();
     let resume = last_event_id(&req, q.last_event_id)?;
     // Refused before any event is sent: a 429, not a stream that ends at once.
-    let conn = app.usage.connect(&tenant, Transport::Sse, patterns.clone()).await?;
+    let conn = app.usage.connect(&tenant, Transport::Sse, patterns.clone(), req.peer_addr().map(|a| a.ip())).await?;
 
     let mut pending = VecDeque::new();
     pending.push_back(Frame::retry(app.stream.retry.as_millis()).bytes);

@@ -24,6 +24,7 @@
 //! within `quota_ttl`.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -47,6 +48,9 @@ pub struct UsageSettings {
     /// How often retention runs: the `Retry-After` of the stored
     /// notifications quota, since only a pruning pass frees space.
     pub retention_interval: Duration,
+    /// Streams and waiting long-polls one client address may hold open on
+    /// this node (0: no limit).
+    pub max_connections_per_ip: u32,
 }
 
 /// `Retry-After` when the connection quota is full: a guess at how soon
@@ -85,6 +89,9 @@ struct Inner {
     settings: UsageSettings,
     started: Instant,
     tenants: RwLock<HashMap<TenantId, Arc<TenantUsage>>>,
+    /// Open streams and waiting long-polls per client address, for
+    /// `max_connections_per_ip`. Touched on connect and disconnect only.
+    per_ip: Mutex<HashMap<IpAddr, u32>>,
 }
 
 /// One tenant's figures on this node.
@@ -242,7 +249,7 @@ fn exceeded(detail: String, retry_after: f64) -> ApiError {
 
 impl Usage {
     pub fn new(store: Store, settings: UsageSettings) -> Self {
-        Self { inner: Arc::new(Inner { store, settings, started: Instant::now(), tenants: RwLock::default() }) }
+        Self { inner: Arc::new(Inner { store, settings, started: Instant::now(), tenants: RwLock::default(), per_ip: Mutex::default() }) }
     }
 
     /// Samples every tenant's counters once a second, forever: the rates'
@@ -363,7 +370,14 @@ impl Usage {
         tenant: &TenantId,
         transport: Transport,
         patterns: Arc<[ChannelPattern]>,
+        ip: Option<IpAddr>,
     ) -> Result<Connection, ApiError> {
+        // The address's place first: a flood from one client is refused
+        // before it costs the tenant anything.
+        let ip = match ip {
+            Some(ip) if self.inner.settings.max_connections_per_ip > 0 => Some(self.take_ip_place(ip)?),
+            _ => None,
+        };
         let usage = self.tenant(tenant);
         let quotas = self.quotas_of(tenant, &usage).await?;
         let before = usage.connections.fetch_add(1, Relaxed);
@@ -383,7 +397,21 @@ impl Usage {
                 *map.entry(p.as_str().to_owned()).or_default() += 1;
             }
         }
-        Ok(Connection { usage, patterns, transport })
+        Ok(Connection { usage, patterns, transport, _ip: ip })
+    }
+
+    /// One place for `ip`, or 429 when it holds its limit.
+    fn take_ip_place(&self, ip: IpAddr) -> Result<IpPlace, ApiError> {
+        let max = self.inner.settings.max_connections_per_ip;
+        let mut map = lock(&self.inner.per_ip);
+        let n = map.entry(ip).or_default();
+        if *n >= max {
+            return Err(ApiError::TooManyConnections(format!(
+                "{ip} holds {n} streams and long-polls on this node, its limit (`limits.max_connections_per_ip`)"
+            )));
+        }
+        *n += 1;
+        Ok(IpPlace { inner: self.inner.clone(), ip })
     }
 
     /// Counts notifications handed out outside a [`Connection`] (a poll
@@ -434,6 +462,26 @@ pub(crate) struct Connection {
     usage: Arc<TenantUsage>,
     patterns: Arc<[ChannelPattern]>,
     transport: Transport,
+    _ip: Option<IpPlace>,
+}
+
+/// A client address's place under `max_connections_per_ip`.
+#[derive(Debug)]
+struct IpPlace {
+    inner: Arc<Inner>,
+    ip: IpAddr,
+}
+
+impl Drop for IpPlace {
+    fn drop(&mut self) {
+        let mut map = lock(&self.inner.per_ip);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl Connection {

@@ -113,6 +113,11 @@ pub struct LimitsConfig {
     pub max_batch: usize,
     /// Publish requests waiting for the writer before publishers wait.
     pub publish_queue: usize,
+    /// Streams and waiting long-polls one client IP address may hold open
+    /// on a node (`0`: no limit); past it, `429 too-many-connections`.
+    /// Behind a proxy every client has the proxy's address: raise it or
+    /// set `0`, and limit at the proxy instead.
+    pub max_connections_per_ip: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -348,7 +353,13 @@ impl Default for StreamConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 8 * 1024 * 1024, max_data_bytes: 64 * 1024, max_batch: 1000, publish_queue: 16 * 1024 }
+        Self {
+            max_body_bytes: 8 * 1024 * 1024,
+            max_data_bytes: 64 * 1024,
+            max_batch: 1000,
+            publish_queue: 16 * 1024,
+            max_connections_per_ip: 10_000,
+        }
     }
 }
 

@@ -108,6 +108,7 @@ fn start_usage(config: &Config, store: &Store) -> Usage {
             quota_ttl: Duration::from_secs(config.key_cache_seconds),
             stored_refresh: STORED_COUNT_REFRESH,
             retention_interval: Duration::from_secs(config.retention.interval_seconds),
+            max_connections_per_ip: config.limits.max_connections_per_ip,
         },
     );
     tokio::spawn(usage.clone().run_sampler());

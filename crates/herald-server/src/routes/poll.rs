@@ -95,7 +95,7 @@ pub(crate) struct PollPage {
         (status = 403, description = "A channel outside the token's scope (`scope-denied`), or the tenant is suspended (`tenant-suspended`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid or missing channel, `limit` or `wait` out of range", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A long-poll that would wait while the tenant's `max_connections` quota is reached on this node; see `Retry-After`", body = Problem, content_type = "application/problem+json",
+        (status = 429, description = "A long-poll that would wait while the tenant's `max_connections` quota is reached on this node (`quota-exceeded`) or this client address holds `limits.max_connections_per_ip` (`too-many-connections`); see `Retry-After`", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     ),
     security(("subscriber_token" = []), ("subscriber_token_query" = []))
@@ -165,7 +165,8 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
         // Caught up with nothing to give: subscribe, look once more, then wait.
         let Some(live) = sub.as_mut() else {
             if conn.is_none() {
-                conn = Some(app.usage.connect(&tenant, Transport::LongPoll, patterns.clone().into()).await?);
+                conn =
+                    Some(app.usage.connect(&tenant, Transport::LongPoll, patterns.clone().into(), req.peer_addr().map(|a| a.ip())).await?);
             }
             sub = Some(app.hub.subscribe(&tenant, subscriber.user.clone(), patterns.clone(), subscriber.expires_at));
             continue;
