@@ -169,6 +169,9 @@ async function route() {
   const main = frame(session, tenant, path);
   const titleEl = /** @type {HTMLElement} */ (main.querySelector('#title'));
   const root = /** @type {HTMLElement} */ (main.querySelector('#screen'));
+  // Which screen this is, and (below) when it has rendered: for assistive
+  // tooling and tests, which must not act on the screen being replaced.
+  root.dataset.path = path;
   /** @param {string} t */
   const title = (t) => {
     titleEl.textContent = t;
@@ -196,6 +199,7 @@ async function route() {
     if (ctl.signal.aborted || (e instanceof DOMException && e.name === 'AbortError')) return;
     root.append(errorBox(e));
   }
+  if (!ctl.signal.aborted) root.dataset.ready = 'true';
   if (!ctl.signal.aborted && document.activeElement === document.body) main.focus({ preventScroll: true });
 }
 

@@ -10,85 +10,21 @@
 //! missing; they never skip. Screenshots of each screen go to
 //! `target/admin-screenshots/` (printed by the test).
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::harness::*;
+use crate::tools::{repo_path, require_chromium, require_node_project, run};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository root exists")
-}
-
+/// The console's project, after checking that its tests can run.
 fn console_dir() -> PathBuf {
-    repo_root().join("web-admin")
-}
-
-/// Panics with the fix when a tool the console's tests need is missing.
-fn require_tools(dir: &Path) {
-    for tool in ["node", "npm"] {
-        match Command::new(tool).arg("--version").output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => panic!("`{tool} --version` failed: {}", String::from_utf8_lossy(&out.stderr)),
-            Err(e) => panic!("{tool} is needed by the admin console's tests (Node 20 with npm): {e}"),
-        }
-    }
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: the admin console's tests drive Debian's Chromium (`apt-get install -y --no-install-recommends chromium`)"
-    );
-    for module in ["typescript", "playwright-core"] {
-        assert!(
-            dir.join("node_modules").join(module).exists(),
-            "web-admin/node_modules/{module} is missing: run `npm ci --prefix web-admin`"
-        );
-    }
-}
-
-/// Runs a command in `dir` with a time limit; returns whether it succeeded
-/// and its output (stdout then stderr).
-fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {program}: {e}"));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut output = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    if status.is_none() {
-        output.push_str(&format!("\n[killed after {} s]", limit.as_secs()));
-    }
-    (status.is_some_and(|s| s.success()), output)
+    require_chromium();
+    require_node_project("web-admin", &["typescript", "playwright-core"])
 }
 
 #[test]
 fn admin_ui_type_checks() {
     let dir = console_dir();
-    require_tools(&dir);
     let (ok, output) = run(&dir, "npm", &["run", "check"], &[], Duration::from_secs(120));
     println!("{output}");
     assert!(ok, "`npm run check --prefix web-admin` (tsc --checkJs, strict) failed:\n{output}");
@@ -97,11 +33,10 @@ fn admin_ui_type_checks() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_ui_in_chromium_against_herald() {
     let dir = console_dir();
-    require_tools(&dir);
     let plugins = tempfile::tempdir().unwrap();
     let redact = plugins.path().join("redact.wasm");
     std::fs::write(&redact, plugin_wasm("redact")).unwrap();
-    let shots = repo_root().join("target/admin-screenshots");
+    let shots = repo_path("target").join("admin-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     println!("admin console screenshots: {}", shots.display());
 

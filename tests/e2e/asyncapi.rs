@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::generated_clients::{clients_dir, require_node_modules, run};
 use crate::harness::*;
+use crate::tools::{require_node_project, run};
 
 fn committed_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/asyncapi.yaml")
@@ -41,9 +41,9 @@ fn the_cli_prints_the_document() {
 
 #[test]
 fn official_parser_accepts_the_committed_document() {
-    require_node_modules(&["@asyncapi/parser"]);
+    let clients = require_node_project("tests/clients", &["@asyncapi/parser"]);
     let path = committed_path().canonicalize().expect("openapi/asyncapi.yaml exists");
-    let (ok, output) = run(&clients_dir(), "node", &["validate_asyncapi.mjs", path.to_str().unwrap()], &[], Duration::from_secs(120));
+    let (ok, output) = run(&clients, "node", &["validate_asyncapi.mjs", path.to_str().unwrap()], &[], Duration::from_secs(120));
     assert!(ok, "@asyncapi/parser rejected openapi/asyncapi.yaml:\n{output}");
     // What the parser understood: every message, with its fields.
     let summary: Value = output

@@ -10,77 +10,19 @@
 //! `tests/clients/node_modules` (`.ci/run` installs them). Without them the
 //! tests fail, saying what is missing; they never skip.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::harness::*;
+use crate::tools::{repo_path, require_node_project, require_program, run};
 
-pub fn clients_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/clients").canonicalize().expect("tests/clients exists")
+/// The npm project of the client tools (`tests/clients`).
+fn clients_dir() -> PathBuf {
+    repo_path("tests/clients")
 }
 
 fn committed_spec() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../openapi/openapi.json").canonicalize().expect("openapi/openapi.json exists")
-}
-
-/// Panics with the fix when a program is missing or broken.
-pub fn require_program(program: &str, args: &[&str], fix: &str) {
-    match Command::new(program).args(args).output() {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => panic!("`{program} {}` failed ({fix}): {}", args.join(" "), String::from_utf8_lossy(&out.stderr)),
-        Err(e) => panic!("{program} is missing ({fix}): {e}"),
-    }
-}
-
-/// Panics with the fix unless `tests/clients/node_modules` holds these.
-pub fn require_node_modules(modules: &[&str]) {
-    require_program("node", &["--version"], "install Node 20");
-    let dir = clients_dir();
-    for module in modules {
-        assert!(
-            dir.join("node_modules").join(module).exists(),
-            "tests/clients/node_modules/{module} is missing: run `npm ci --prefix tests/clients`"
-        );
-    }
-}
-
-/// Runs a command in `dir` with a time limit; returns whether it succeeded
-/// and its output (stdout then stderr).
-pub fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("starting {program}: {e}"));
-    let drain = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().unwrap()));
-    let stderr = drain(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut output = format!("{}{}", stdout.join().unwrap(), stderr.join().unwrap());
-    if status.is_none() {
-        output.push_str(&format!("\n[killed after {} s]", limit.as_secs()));
-    }
-    (status.is_some_and(|s| s.success()), output)
+    repo_path("openapi/openapi.json")
 }
 
 /// Runs a step and panics with its output unless it succeeds.
@@ -141,8 +83,7 @@ async fn python_client_generated_by_openapi_python_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn typescript_client_generated_by_openapi_typescript() {
-    require_node_modules(&["openapi-typescript", "openapi-fetch", "typescript", "@types/node"]);
-    let clients = clients_dir();
+    let clients = require_node_project("tests/clients", &["openapi-typescript", "openapi-fetch", "typescript", "@types/node"]);
     let spec = committed_spec();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -27,6 +27,7 @@ macro_rules! e2e {
 }
 
 mod harness;
+mod tools;
 
 mod admin;
 mod admin_console;

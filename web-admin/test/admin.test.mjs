@@ -138,6 +138,16 @@ async function login(page, key) {
   await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
+/**
+ * Opens a screen from the main navigation and waits until it has rendered,
+ * so that the next step cannot act on the screen being replaced.
+ * @param {import('playwright-core').Page} page @param {string} name @param {string} pathEnd
+ */
+async function openScreen(page, name, pathEnd) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).click();
+  await page.locator(`#screen[data-ready="true"][data-path$="${pathEnd}"]`).waitFor();
+}
+
 /** Clicks `name` in the open dialog. @param {import('playwright-core').Page} page @param {string | RegExp} name */
 async function inDialog(page, name) {
   const dialog = page.locator('dialog[open]');
@@ -205,6 +215,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
 
     // Quotas.
     await row().getByRole('link', { name: 'Quotas' }).click();
+    await page.locator('#screen[data-ready="true"][data-path$="/quotas"]').waitFor();
     await page.getByLabel('Publishes per second (per node)').fill('1000');
     await page.getByRole('button', { name: 'Save quotas' }).click();
     await page.getByText('Quotas saved.').waitFor();
@@ -212,7 +223,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('05-quotas');
 
     // A channel.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Channels' }).click();
+    await openScreen(page, 'Channels', '/channels');
     await page.getByLabel('Channel name').fill('orders');
     await page.getByLabel('Keep at most (notifications)').fill('100');
     await page.getByRole('button', { name: 'Create channel' }).click();
@@ -221,7 +232,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('06-channels');
 
     // An admin key: its secret is shown once and copies to the clipboard.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Keys' }).click();
+    await openScreen(page, 'Keys', '/keys');
     await page.getByLabel('Key name').fill('console-admin');
     await page.getByLabel('admin (implies publish)').check();
     await page.getByRole('button', { name: 'Create API key' }).click();
@@ -245,7 +256,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('08-keys');
 
     // Upload the redact plugin and test it.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Plugins' }).click();
+    await openScreen(page, 'Plugins', '/plugins');
     await page.getByLabel('Component (.wasm)').setInputFiles(REDACT_WASM);
     await page.getByLabel('Name', { exact: true }).fill('redact');
     await page.getByLabel('Version', { exact: true }).fill('1.0.0');
@@ -263,8 +274,9 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('09-plugins');
 
     // Put redact on the channel's chain, fail-closed.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Channels' }).click();
+    await openScreen(page, 'Channels', '/channels');
     await page.getByRole('row').filter({ hasText: 'orders' }).getByRole('link', { name: 'Edit' }).click();
+    await page.locator('#screen[data-ready="true"][data-path$="/channels/orders"]').waitFor();
     await page.getByRole('button', { name: 'Add a step' }).click();
     await page.getByLabel('Plugin', { exact: true }).fill('redact');
     await page.getByLabel('When a plugin fails').selectOption('fail-closed');
@@ -275,7 +287,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('10-channel-edit');
 
     // Live tail: start, publish from the form, see it (redacted) arrive.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Live tail' }).click();
+    await openScreen(page, 'Live tail', '/tail');
     await page.getByRole('button', { name: 'Start tail' }).click();
     await page.locator('#tail-status[data-state="open"]').waitFor();
     console.log(
@@ -305,7 +317,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('11-live-tail');
 
     // History: filter by type, find it, open its timeline.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
+    await openScreen(page, 'History', '/history');
     await page.getByLabel('Type', { exact: true }).fill('ui.test');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.waitForURL(/type=ui\.test/);
@@ -320,7 +332,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('13-timeline');
 
     // Recipients.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Recipients' }).click();
+    await openScreen(page, 'Recipients', '/recipients');
     await page.getByLabel('User id (token sub)').fill('42');
     await page.getByLabel('Email address').fill('ada@example.com');
     await page.getByLabel('Email for').selectOption('list');
@@ -331,7 +343,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await c.shot('14-recipients');
 
     // Dashboard: the charts fill in.
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
+    await openScreen(page, 'Dashboard', '/dashboard');
     await page.waitForFunction(() => {
       const charts = [...document.querySelectorAll('hx-sparkline')];
       return charts.length === 3 && charts.every((c) => /** @type {any} */ (c).samples.length >= 2 && c.querySelector('polyline'));
@@ -339,6 +351,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await page.getByText(/published, \d+ delivered since start/).waitFor();
     await c.shot('15-dashboard');
     await page.getByRole('link', { name: 'Server stats' }).click();
+    await page.locator('#screen[data-ready="true"][data-path$="/stats"]').waitFor();
     await page.getByRole('heading', { name: 'Top tenants' }).waitFor();
     await page.getByRole('link', { name: renamed }).waitFor();
     await c.shot('16-server-stats');
@@ -365,6 +378,7 @@ test('an operator runs a tenant through the console', { timeout: TIMEOUT }, asyn
     await page.getByText('Deleted channel orders.').waitFor();
     assert.equal((await api('GET', `/v1/tenants/${tenantId}/channels/orders`, OPERATOR_KEY)).status, 404);
     await page.getByRole('link', { name: 'Tenants' }).click();
+    await page.locator('#screen[data-ready="true"][data-path$="/tenants"]').waitFor();
     await row().getByRole('button', { name: 'Delete' }).click();
     await inDialog(page, 'Delete tenant');
     await page.getByText(`Deleted tenant ${renamed}.`).waitFor();
@@ -403,11 +417,11 @@ test('a tenant admin key sees only its own tenant', { timeout: TIMEOUT }, async 
     const nav = page.getByRole('navigation', { name: 'Main' });
     assert.equal(await nav.getByRole('link', { name: 'Tenants' }).count(), 0);
     assert.equal(await nav.getByRole('link', { name: 'Server stats' }).count(), 0);
-    await nav.getByRole('link', { name: 'Channels' }).click();
+    await openScreen(page, 'Channels', '/channels');
     await page.getByRole('row').filter({ hasText: 'mine' }).waitFor();
     await c.shot('20-tenant-admin-channels');
     // Quotas are read-only for a tenant key.
-    await nav.getByRole('link', { name: 'Quotas' }).click();
+    await openScreen(page, 'Quotas', '/quotas');
     await page.getByText('Only the operator can change quotas.').waitFor();
     assert.ok(await page.getByLabel('Emails per day').isDisabled());
     // Operator screens and other tenants lead back to its own dashboard.
