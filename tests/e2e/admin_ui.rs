@@ -36,7 +36,7 @@ async fn admin_ui_in_chromium_against_herald() {
     let plugins = tempfile::tempdir().unwrap();
     let redact = plugins.path().join("redact.wasm");
     std::fs::write(&redact, plugin_wasm("redact")).unwrap();
-    let shots = repo_path("target").join("admin-screenshots");
+    let shots = repo_path(".").join("target/admin-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
     println!("admin console screenshots: {}", shots.display());
 
