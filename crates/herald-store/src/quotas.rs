@@ -56,6 +56,13 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// Grouped counts, most frequent first (ties by name, so the order is stable).
+fn most_frequent_first(rows: Vec<(String, i64)>) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    out
+}
+
 impl Store {
     /// The tenant's quotas (all `None` when none were set). Does not check
     /// that the tenant exists: callers have authorized it already.
@@ -134,9 +141,7 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(out)
+        Ok(most_frequent_first(rows))
     }
 
     /// Dead letters of the tenant since `since`, counted by outcome
@@ -152,9 +157,7 @@ impl Store {
             .into_tuple()
             .all(&self.db)
             .await?;
-        let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
-        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(out)
+        Ok(most_frequent_first(rows))
     }
 }
 
