@@ -92,7 +92,7 @@ fn uuid_like() -> String {
 
 pub fn test_config(database_url: &str) -> Config {
     Config {
-        database_url: database_url.to_owned(),
+        database_url: database_url.to_owned().into(),
         operator_key: Some(OPERATOR_KEY.into()),
         workers: 2,
         shutdown_timeout_seconds: 1,
@@ -546,6 +546,8 @@ impl Drop for SmtpServer {
 #[derive(Debug, serde::Deserialize)]
 pub struct ReceivedEmail {
     pub rcpt_tos: Vec<String>,
+    /// The user that authenticated (SMTP AUTH), if any.
+    pub auth_login: Option<String>,
     /// The raw message.
     pub data: String,
     pub parsed: ParsedEmail,
@@ -588,7 +590,7 @@ impl ReceivedEmail {
 /// Sets the email section of a test server's configuration: this SMTP
 /// server, fast polling, and quick retries.
 pub fn email_config(c: &mut Config, smtp_url: String) {
-    c.email.smtp_url = Some(smtp_url);
+    c.email.smtp_url = Some(smtp_url.into());
     c.email.from = Some("Herald <noreply@herald.example>".into());
     c.email.public_url = Some("https://herald.example".into());
     c.email.poll_interval_ms = 100;

@@ -48,6 +48,8 @@ mod history;
 mod idempotency;
 mod isolation;
 mod limits;
+mod logging;
+mod metrics;
 mod openapi;
 mod plugins;
 mod polling;

@@ -169,10 +169,22 @@ e2e! {
         }
         assert!(got.len() < total, "the slow subscriber should have been cut off, got all {}", got.len());
         assert_eq!(got, published[..got.len()], "what it got before the cut is a gapless prefix");
+        let cut_at = got.len();
         let mut resumed = s.subscribe(&t, &token, &["bulk"], got.last().copied().or(Some(0))).await;
         let rest = ids(&resumed.take(total - got.len(), WAIT).await);
         got.extend(rest);
         assert_eq!(got, published);
+
+        // `/metrics` tells the operator: one overflow, what was not queued
+        // live, and the resumed stream's replay of it.
+        let metrics = reqwest::get(s.url("/metrics")).await.unwrap().text().await.unwrap();
+        let sample = |prefix: &str| -> f64 {
+            let line = metrics.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} in\n{metrics}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert_eq!(sample("herald_subscriber_queue_overflows_total "), 1.0, "{metrics}");
+        assert!(sample("herald_notifications_dropped_total{reason=\"slow_subscriber\"} ") >= 1.0, "{metrics}");
+        assert_eq!(sample("herald_notifications_replayed_total "), (total - cut_at) as f64, "{metrics}");
     }
 }
 

@@ -36,14 +36,32 @@ impl Api {
     /// POSTs `body` as JSON with `Authorization: Bearer <secret>` and decodes
     /// a 2xx answer; anything else is an error quoting the server's answer.
     pub async fn post<T: DeserializeOwned>(&mut self, path: &str, secret: &str, body: &serde_json::Value) -> anyhow::Result<T> {
-        let req = Request::builder()
-            .method(Method::POST)
+        self.call(Method::POST, path, secret, Some(body)).await
+    }
+
+    /// GETs `path` with `Authorization: Bearer <secret>` and decodes a 2xx answer.
+    pub async fn get<T: DeserializeOwned>(&mut self, path: &str, secret: &str) -> anyhow::Result<T> {
+        self.call(Method::GET, path, secret, None).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &mut self,
+        method: Method,
+        path: &str,
+        secret: &str,
+        body: Option<&serde_json::Value>,
+    ) -> anyhow::Result<T> {
+        let mut req = Request::builder()
+            .method(method.clone())
             .uri(self.endpoint.uri(path)?)
             .header(HOST, self.endpoint.host.clone())
             .header(AUTHORIZATION, bearer(secret)?)
-            .header(CONTENT_TYPE, "application/json")
-            .header(ACCEPT, "application/json")
-            .body(Full::new(serde_json::to_vec(body)?.into()))?;
+            .header(ACCEPT, "application/json");
+        if body.is_some() {
+            req = req.header(CONTENT_TYPE, "application/json");
+        }
+        let bytes = body.map(serde_json::to_vec).transpose()?.unwrap_or_default();
+        let req = req.body(Full::new(bytes.into()))?;
         if self.conn.as_ref().is_none_or(Conn::is_closed) {
             self.conn = Some(Conn::open(&self.endpoint, None).await?);
         }
@@ -53,16 +71,16 @@ impl Api {
             Ok(Ok(answer)) => answer,
             Ok(Err(e)) => {
                 self.conn = None;
-                return Err(e).with_context(|| format!("POST {path} on {}", self.endpoint.url));
+                return Err(e).with_context(|| format!("{method} {path} on {}", self.endpoint.url));
             }
             Err(_) => {
                 self.conn = None;
-                bail!("POST {path} on {} got no answer within {CALL_TIMEOUT:?}", self.endpoint.url);
+                bail!("{method} {path} on {} got no answer within {CALL_TIMEOUT:?}", self.endpoint.url);
             }
         };
         if !status.is_success() {
-            bail!("POST {path} on {} answered {status}: {}", self.endpoint.url, String::from_utf8_lossy(&bytes));
+            bail!("{method} {path} on {} answered {status}: {}", self.endpoint.url, String::from_utf8_lossy(&bytes));
         }
-        serde_json::from_slice(&bytes).with_context(|| format!("POST {path}: unexpected answer {}", String::from_utf8_lossy(&bytes)))
+        serde_json::from_slice(&bytes).with_context(|| format!("{method} {path}: unexpected answer {}", String::from_utf8_lossy(&bytes)))
     }
 }

@@ -71,6 +71,26 @@ pub enum Command {
     ///
     /// Example: herald-bench --threads 2 fanout --url http://127.0.0.1:8080 --operator-key hop_… --subscribers 10000 --messages 100 --rate 50 --server-pid 1234
     Fanout(FanoutArgs),
+    /// Soak: hours of moderate load with subscribers that drop and resume.
+    ///
+    /// Keeps --subscribers event streams on --channels channels (each with
+    /// its own user, so direct notifications reach exactly one of them).
+    /// Every stream drops its connection after a random lifetime and
+    /// resumes with `Last-Event-ID`, at once or after a pause offline (so it
+    /// resumes from history). One publisher publishes --rate notifications
+    /// per second, broadcasts and direct ones, each retried with the same
+    /// idempotency key until committed, so every channel's and user's
+    /// sequence numbers have no hole. Every subscriber checks that it gets
+    /// exactly each of them, in order, across every reconnect.
+    ///
+    /// Every --sample it records the server's memory, open files and
+    /// threads (/proc, needs --server-pid), its open connections (GET
+    /// /v1/stats) and the client's totals. At the end every stream catches
+    /// up and closes; the verdict needs flat memory, flat open files, no
+    /// gap, no duplicate and nothing missing. Exits with status 1 otherwise.
+    ///
+    /// Example: herald-bench soak --url http://127.0.0.1:8080 --operator-key hop_… --server-pid 1234 --duration 60m --out soak.json
+    Soak(SoakArgs),
 }
 
 #[derive(Debug, Args)]
@@ -232,4 +252,135 @@ pub struct FanoutArgs {
     /// Upper bound on the whole run, setup included, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub timeout: u64,
+}
+
+/// Parses `90`, `90s`, `15m` or `1h` into seconds.
+fn seconds(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (num, unit) = match t.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => t.split_at(i),
+        None => (t, "s"),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("`{text}` is not a duration such as 90s, 15m or 1h"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{text}`: the unit must be s, m or h")),
+    };
+    n.checked_mul(scale).ok_or_else(|| format!("`{text}` is too long"))
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Base URL of the Herald node to load.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub url: String,
+
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+
+    /// The server's process id (on this machine): its memory, open files
+    /// and threads are read from /proc. Without it only the client's
+    /// figures and the server's connection count are recorded, and the
+    /// memory and open-file verdicts fail.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// How long to publish and churn (`90s`, `15m`, `1h`).
+    #[arg(long, default_value = "60m", value_name = "DURATION", value_parser = seconds)]
+    pub duration: u64,
+
+    /// Subscribers, each one event stream when connected.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=15_000))]
+    pub subscribers: u32,
+
+    /// Channels the subscribers are spread over, round robin.
+    #[arg(long, default_value_t = 10, value_name = "C", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub channels: u32,
+
+    /// Notifications published per second, all channels together.
+    #[arg(long, default_value_t = 50, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub rate: u32,
+
+    /// Share of notifications addressed to one subscriber's user
+    /// (`recipients`) instead of the whole channel, in percent.
+    #[arg(long, default_value_t = 25, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub direct_pct: u8,
+
+    /// Shortest life of one connection before the subscriber drops it.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = seconds)]
+    pub min_life: u64,
+
+    /// Longest life of one connection before the subscriber drops it.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = seconds)]
+    pub max_life: u64,
+
+    /// Share of drops followed by a pause offline (so the subscriber
+    /// resumes from history) instead of reconnecting at once, in percent.
+    #[arg(long, default_value_t = 30, value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub pause_pct: u8,
+
+    /// Shortest pause offline.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = seconds)]
+    pub min_pause: u64,
+
+    /// Longest pause offline.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = seconds)]
+    pub max_pause: u64,
+
+    /// Interval between samples.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = seconds)]
+    pub sample: u64,
+
+    /// Samples before this are warm-up, kept out of the memory and
+    /// open-file comparison (default: a tenth of --duration, at most 5 minutes).
+    #[arg(long, value_name = "DURATION", value_parser = seconds)]
+    pub warmup: Option<u64>,
+
+    /// How much the server's mean RSS over the last quarter may exceed its
+    /// mean over the first quarter after warm-up, in percent.
+    #[arg(long, default_value_t = 10.0, value_name = "PERCENT")]
+    pub rss_tolerance_pct: f64,
+
+    /// How many more open files the server may hold, beyond its open
+    /// connections, at the end than after warm-up (and after every stream
+    /// closed than before the first opened).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub fd_tolerance: u64,
+
+    /// After publishing stops, how long every subscriber may take to
+    /// reconnect and catch up before what it lacks counts as missing.
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = seconds)]
+    pub drain: u64,
+
+    /// Stream connects in flight at once.
+    #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub connect_concurrency: u32,
+
+    /// Seed of the random lifetimes, pauses and direct recipients (default:
+    /// from the clock; printed, so a run can be repeated).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Write the samples and the verdict here as JSON, and the samples as
+    /// CSV beside it (same name, `.csv`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(seconds("90"), Ok(90));
+        assert_eq!(seconds("90s"), Ok(90));
+        assert_eq!(seconds("15m"), Ok(900));
+        assert_eq!(seconds("1h"), Ok(3600));
+        assert!(seconds("1d").is_err());
+        assert!(seconds("m").is_err());
+        assert!(seconds("-5s").is_err());
+    }
 }

@@ -106,7 +106,7 @@ impl Publisher {
         Ok(())
     }
 
-    fn single_uri(&self, c: usize) -> Uri {
+    pub fn single_uri(&self, c: usize) -> Uri {
         match &self.api {
             Api::Herald { tenant, .. } => self
                 .endpoint
@@ -117,7 +117,7 @@ impl Publisher {
     }
 
     /// POSTs `body` as JSON; any 2xx answer is success.
-    async fn post(&mut self, uri: Uri, body: String) -> Result<(), Failed> {
+    pub async fn post(&mut self, uri: Uri, body: String) -> Result<(), Failed> {
         let mut req: Request<ReqBody> = Request::new(ReqBody::new(Bytes::from(body)));
         *req.method_mut() = Method::POST;
         *req.uri_mut() = uri;

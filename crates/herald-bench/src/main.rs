@@ -4,6 +4,8 @@
 //! - `publish`: publish throughput and request latency ([`publish`]).
 //! - `latency`: publish-to-receive latency through one or two nodes ([`latency`]).
 //! - `fanout`: many SSE subscribers, connect rate, delivery and memory ([`fanout`]).
+//! - `soak`: long moderate load with churning subscribers; memory and open
+//!   files must stay flat, delivery exact ([`soak`]).
 
 #![forbid(unsafe_code)]
 
@@ -21,6 +23,7 @@ mod rawstream;
 mod report;
 mod seqs;
 mod setup;
+mod soak;
 mod sse;
 mod stats;
 mod subscriber;
@@ -43,6 +46,7 @@ fn main() -> ExitCode {
         Command::Publish(_) => "publish",
         Command::Latency(_) => "latency",
         Command::Fanout(_) => "fanout",
+        Command::Soak(_) => "soak",
     };
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -84,6 +88,15 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
             Command::Fanout(args) => {
                 let bound = Duration::from_secs(args.timeout) + GRACE;
                 let report = tokio::time::timeout(bound, fanout::run(args, cli.allow_remote, cli.threads))
+                    .await
+                    .with_context(|| format!("gave up after {bound:?}"))??;
+                emit(&report.lines(), &report);
+                anyhow::Ok(report.ok)
+            }
+            Command::Soak(args) => {
+                // The load, the drain, then setup and closing every stream.
+                let bound = Duration::from_secs(args.duration + args.drain + 300) + GRACE;
+                let report = tokio::time::timeout(bound, soak::run(args, cli.allow_remote))
                     .await
                     .with_context(|| format!("gave up after {bound:?}"))??;
                 emit(&report.lines(), &report);

@@ -1,6 +1,7 @@
 //! What Linux tells about a process in `/proc`: resident memory (`VmRSS`,
-//! and its peak `VmHWM`) and CPU time used, so a run can report what the
-//! server spent on it. Also raises this process's open-file limit.
+//! and its peak `VmHWM`), threads, open files and CPU time used, so a run
+//! can report what the server spent on it. Also raises this process's
+//! open-file limit.
 
 use anyhow::{Context, bail};
 use serde::Serialize;
@@ -18,14 +19,41 @@ pub struct Memory {
 
 /// Reads `VmRSS` and `VmHWM` of `pid` (`"self"` for this process).
 pub fn memory(pid: &str) -> anyhow::Result<Memory> {
-    let path = format!("/proc/{pid}/status");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        let line = text.lines().find(|l| l.starts_with(name)).with_context(|| format!("{path} has no {name}"))?;
-        let kib = line[name.len()..].trim().trim_end_matches("kB").trim();
-        kib.parse().with_context(|| format!("{path}: bad {name} `{line}`"))
-    };
-    Ok(Memory { rss_kib: field("VmRSS:")?, hwm_kib: field("VmHWM:")? })
+    let status = Status::read(pid)?;
+    Ok(Memory { rss_kib: status.field("VmRSS:")?, hwm_kib: status.field("VmHWM:")? })
+}
+
+/// Threads of `pid`.
+pub fn threads(pid: &str) -> anyhow::Result<u64> {
+    Status::read(pid)?.field("Threads:")
+}
+
+/// File descriptors `pid` holds open (sockets included).
+pub fn open_files(pid: &str) -> anyhow::Result<u64> {
+    let path = format!("/proc/{pid}/fd");
+    Ok(std::fs::read_dir(&path).with_context(|| format!("listing {path}"))?.count() as u64)
+}
+
+/// `/proc/PID/status`, read once.
+struct Status {
+    path: String,
+    text: String,
+}
+
+impl Status {
+    fn read(pid: &str) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/status");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        Ok(Self { path, text })
+    }
+
+    /// The number of a `Name:   123 kB` or `Name:  123` line.
+    fn field(&self, name: &str) -> anyhow::Result<u64> {
+        let path = &self.path;
+        let line = self.text.lines().find(|l| l.starts_with(name)).with_context(|| format!("{path} has no {name}"))?;
+        let value = line[name.len()..].trim().trim_end_matches("kB").trim();
+        value.parse().with_context(|| format!("{path}: bad {name} `{line}`"))
+    }
 }
 
 /// CPU seconds (user + system) used so far by `pid`.
@@ -65,6 +93,10 @@ mod tests {
         assert!(m.rss_kib > 0 && m.hwm_kib >= m.rss_kib, "{m:?}");
         assert!(cpu_seconds("self").unwrap() >= 0.0);
         assert!(raise_fd_limit().unwrap() >= 256);
+        assert!(threads("self").unwrap() >= 1);
+        // Other tests open sockets at the same time, so no exact count.
+        assert!(open_files("self").unwrap() >= 3);
+        assert!(open_files("0").is_err());
     }
 
     #[test]

@@ -56,15 +56,24 @@ pub enum Read {
 impl RawStream {
     /// Connects to `addr` (from `source` if given), GETs `path` and checks
     /// for a `200` answer. Events that came with the head go to `out`.
-    pub async fn open(addr: SocketAddr, source: Option<IpAddr>, host: &str, path: &str, out: &mut VecDeque<Event>) -> anyhow::Result<Self> {
+    /// `last_event_id`, if given, is sent as the `Last-Event-ID` header.
+    pub async fn open(
+        addr: SocketAddr,
+        source: Option<IpAddr>,
+        host: &str,
+        path: &str,
+        last_event_id: Option<u64>,
+        out: &mut VecDeque<Event>,
+    ) -> anyhow::Result<Self> {
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(ip) = source {
             socket.bind(SocketAddr::new(ip, 0)).with_context(|| format!("binding source address {ip}"))?;
         }
         let mut tcp = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
         tcp.set_nodelay(true)?;
+        let resume = last_event_id.map(|id| format!("Last-Event-ID: {id}\r\n")).unwrap_or_default();
         let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: herald-bench\r\n\r\n"
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\nUser-Agent: herald-bench\r\n{resume}\r\n"
         );
         tcp.write_all(req.as_bytes()).await.context("sending the stream request")?;
 
@@ -170,7 +179,9 @@ mod tests {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut req = vec![0; 1024];
             let n = s.read(&mut req).await.unwrap();
-            assert!(String::from_utf8_lossy(&req[..n]).starts_with("GET /s?c=1 HTTP/1.1\r\nHost: h\r\n"));
+            let head = String::from_utf8_lossy(&req[..n]).into_owned();
+            assert!(head.starts_with("GET /s?c=1 HTTP/1.1\r\nHost: h\r\n"), "{head}");
+            assert!(head.ends_with("\r\nLast-Event-ID: 41\r\n\r\n"), "{head}");
             s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n9\r\ndata: a\n\n\r\n")
                 .await
                 .unwrap();
@@ -178,7 +189,7 @@ mod tests {
             s.write_all(b"9\r\ndata: b\n\n\r\n0\r\n\r\n").await.unwrap();
         });
         let mut out = VecDeque::new();
-        let mut stream = RawStream::open(addr, Some("127.0.0.2".parse().unwrap()), "h", "/s?c=1", &mut out).await.unwrap();
+        let mut stream = RawStream::open(addr, Some("127.0.0.2".parse().unwrap()), "h", "/s?c=1", Some(41), &mut out).await.unwrap();
         let mut ended = false;
         for _ in 0..100 {
             stream.readable().await.unwrap();
@@ -203,7 +214,7 @@ mod tests {
             let _ = s.read(&mut req).await.unwrap();
             s.write_all(b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 7\r\n\r\nno way\n").await.unwrap();
         });
-        let err = RawStream::open(addr, None, "h", "/", &mut VecDeque::new()).await.unwrap_err();
+        let err = RawStream::open(addr, None, "h", "/", None, &mut VecDeque::new()).await.unwrap_err();
         assert!(format!("{err:#}").contains("401: no way"), "{err:#}");
     }
 }

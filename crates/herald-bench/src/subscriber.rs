@@ -173,7 +173,8 @@ pub async fn run(index: usize, spec: Arc<Spec>, shared: Arc<Shared>, slots: Arc<
             slot = slots.acquire() => slot,
         };
         // Boxed so the larger connect future does not size the whole task.
-        let open = Box::pin(tokio::time::timeout(spec.connect_timeout, RawStream::open(spec.addr, source, &spec.host, path, &mut events)));
+        let open =
+            Box::pin(tokio::time::timeout(spec.connect_timeout, RawStream::open(spec.addr, source, &spec.host, path, None, &mut events)));
         let opened = match open.await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => Err(format!("{e:#}")),

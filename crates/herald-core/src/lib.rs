@@ -8,6 +8,7 @@
 
 pub mod claims;
 pub mod cluster;
+pub mod cursor;
 pub mod email;
 pub mod error;
 pub mod ids;
@@ -19,6 +20,7 @@ pub mod notification;
 pub mod origin;
 pub mod pattern;
 pub mod plugin;
+pub mod plugin_output;
 pub mod retention;
 pub mod sealed;
 pub mod secret;

@@ -95,6 +95,23 @@ struct Inner {
     queue: usize,
     /// Set by [`Hub::drain`]: new subscriptions end at once.
     draining: std::sync::atomic::AtomicBool,
+    /// Subscribers disconnected because their queue was full.
+    overflows: AtomicU64,
+    /// Notifications not handed to a subscriber that was to get them,
+    /// because its queue was full or it was disconnected earlier in the
+    /// same batch (full queue, expired token); it gets them from history
+    /// when it resumes.
+    undelivered: AtomicU64,
+}
+
+/// What the hub counted since it started, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HubCounters {
+    /// Subscribers disconnected because their queue was full.
+    pub queue_overflows: u64,
+    /// Notifications not queued for a subscriber that was to get them, for
+    /// the same reason; it replays them from history when it resumes.
+    pub undelivered: u64,
 }
 
 /// The fan-out registry. Cheap to clone.
@@ -132,6 +149,8 @@ impl Hub {
                 next_id: AtomicU64::new(1),
                 queue: queue.max(1),
                 draining: std::sync::atomic::AtomicBool::new(false),
+                overflows: AtomicU64::new(0),
+                undelivered: AtomicU64::new(0),
             }),
         }
     }
@@ -220,6 +239,14 @@ impl Hub {
         self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).values().map(|r| r.subs.len()).sum()
     }
 
+    /// What the hub counted since it started.
+    pub fn counters(&self) -> HubCounters {
+        HubCounters {
+            queue_overflows: self.inner.overflows.load(Ordering::Relaxed),
+            undelivered: self.inner.undelivered.load(Ordering::Relaxed),
+        }
+    }
+
     /// Fans out committed notifications, in the order given (commit order).
     pub fn publish(&self, batch: &[Arc<Notification>]) {
         let now = unix_now();
@@ -236,7 +263,11 @@ impl Hub {
                     // Once a subscriber missed one notification it must get
                     // none after it, or a resume from a later id would skip
                     // the missed one.
-                    if !n.is_for(&sub.user) || gone.iter().any(|(t, o)| o == id && t == &n.tenant) {
+                    if !n.is_for(&sub.user) {
+                        continue;
+                    }
+                    if gone.iter().any(|(t, o)| o == id && t == &n.tenant) {
+                        self.inner.undelivered.fetch_add(1, Ordering::Relaxed);
                         continue;
                     }
                     if sub.exp <= now {
@@ -247,6 +278,8 @@ impl Hub {
                     let f = frame.get_or_insert_with(|| Frame::live(n));
                     if sub.tx.try_send(f.clone()).is_err() {
                         tracing::debug!(tenant = %n.tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
+                        self.inner.overflows.fetch_add(1, Ordering::Relaxed);
+                        self.inner.undelivered.fetch_add(1, Ordering::Relaxed);
                         gone.push((n.tenant.clone(), *id));
                     }
                 }
@@ -382,6 +415,7 @@ mod tests {
         assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         hub.publish(&[note(&t, 4, "x", None)]);
         assert_eq!(fast.rx.try_recv().unwrap().id.unwrap(), 4);
+        assert_eq!(hub.counters(), HubCounters { queue_overflows: 1, undelivered: 1 });
     }
 
     #[test]
@@ -398,6 +432,8 @@ mod tests {
         hub.publish(&[note(&t, 3, "x", None), note(&t, 4, "x", None), note(&t, 5, "x", None)]);
         assert_eq!(s2.rx.try_recv().unwrap().id.unwrap(), 3);
         assert!(s2.rx.try_recv().is_err());
+        // 2, then 4 overflowed; 5 was skipped after 4.
+        assert_eq!(hub.counters(), HubCounters { queue_overflows: 2, undelivered: 3 });
     }
 
     #[test]

@@ -29,6 +29,20 @@ pub struct RelayConfig {
     pub poll_every: Duration,
     /// Rows per read when catching up.
     pub page: u64,
+    /// Told how long each announcement on the bus took and whether it
+    /// went out (for metrics).
+    pub on_announce: Option<AnnounceObserver>,
+}
+
+/// A function told each bus announcement's duration and success. It runs
+/// on the announcer task, so it must be cheap.
+#[derive(Clone)]
+pub struct AnnounceObserver(pub Arc<dyn Fn(Duration, bool) + Send + Sync>);
+
+impl std::fmt::Debug for AnnounceObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AnnounceObserver")
+    }
 }
 
 /// Handle for the writer's commit hook. Cheap to clone.
@@ -93,7 +107,7 @@ impl Relay {
     ) -> Result<(Relay, tokio::task::JoinHandle<()>), herald_core::cluster::BoxError> {
         let cursors: HashMap<TenantId, Seq> = log.heads().await?.into_iter().collect();
         let (local, local_rx) = mpsc::unbounded_channel();
-        let announcer = bus.clone().map(spawn_announcer);
+        let announcer = bus.clone().map(|bus| spawn_announcer(bus, config.on_announce.clone()));
         let listener = bus.as_ref().map(|b| b.listen());
         let state = BusState::default();
         state.set(if bus.is_some() { BusStatus::Connecting } else { BusStatus::None });
@@ -117,7 +131,7 @@ impl Relay {
 
 /// Sends announcements from a task of its own so a slow bus never delays
 /// local delivery; bursts are coalesced to one announcement per tenant.
-fn spawn_announcer(bus: Arc<dyn Bus>) -> mpsc::UnboundedSender<Announcement> {
+fn spawn_announcer(bus: Arc<dyn Bus>, observe: Option<AnnounceObserver>) -> mpsc::UnboundedSender<Announcement> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Announcement>();
     tokio::spawn(async move {
         let mut failing = false;
@@ -129,7 +143,12 @@ fn spawn_announcer(bus: Arc<dyn Bus>) -> mpsc::UnboundedSender<Announcement> {
                 *e = (*e).max(a.seq);
             }
             let batch: Vec<Announcement> = latest.into_iter().map(|(tenant, seq)| Announcement { tenant, seq }).collect();
-            match bus.announce(&batch).await {
+            let start = std::time::Instant::now();
+            let announced = bus.announce(&batch).await;
+            if let Some(observe) = &observe {
+                (observe.0)(start.elapsed(), announced.is_ok());
+            }
+            match announced {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!(bus = bus.name(), "announcing on the bus works again");
@@ -373,7 +392,7 @@ mod tests {
     }
 
     fn config() -> RelayConfig {
-        RelayConfig { poll_every: Duration::from_secs(3600), page: 2 }
+        RelayConfig { poll_every: Duration::from_secs(3600), page: 2, on_announce: None }
     }
 
     async fn ids(sub: &mut Subscription, n: usize) -> Vec<Seq> {

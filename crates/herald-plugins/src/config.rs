@@ -28,6 +28,20 @@ pub struct HostConfig {
     pub epoch_tick: Duration,
     /// Log lines a plugin may write per call; more are dropped (default 32).
     pub max_log_lines_per_call: u32,
+    /// Told the wall time of every call, whatever its outcome (for a
+    /// latency histogram; the counters are in [`crate::PluginHost::totals`]).
+    pub call_observer: Option<CallObserver>,
+}
+
+/// A function told each call's wall time. It runs on the calling thread
+/// after every call, so it must be cheap.
+#[derive(Clone)]
+pub struct CallObserver(pub std::sync::Arc<dyn Fn(Duration) + Send + Sync>);
+
+impl std::fmt::Debug for CallObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CallObserver")
+    }
 }
 
 impl Default for HostConfig {
@@ -43,6 +57,7 @@ impl Default for HostConfig {
             pool_per_plugin: 4,
             epoch_tick: Duration::from_millis(1),
             max_log_lines_per_call: 32,
+            call_observer: None,
         }
     }
 }

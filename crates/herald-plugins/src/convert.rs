@@ -3,9 +3,8 @@
 //! reuses their capacity instead of allocating), and decisions coming back
 //! are checked before the host trusts them.
 
-use serde::de::IgnoredAny;
-
 use crate::bindings::{self, Delivery, Notification, Subscriber};
+use crate::output_rules;
 use crate::{Decision, DeliveryDecision, PluginError, PluginNotification, SubscriberContext};
 
 pub(crate) fn empty_notification() -> Notification {
@@ -75,19 +74,12 @@ pub(crate) fn decision(out: bindings::Decision, input: &PluginNotification, max_
     match out {
         bindings::Decision::Keep => Ok(Decision::Keep),
         bindings::Decision::Drop(reason) => {
-            check_size("drop reason", reason.len(), max_bytes)?;
+            output_rules::drop_reason(&reason, max_bytes).map_err(PluginError::InvalidOutput)?;
             Ok(Decision::Drop(reason))
         }
         bindings::Decision::Replace(n) => {
-            if n.event_type.is_empty() {
-                return Err(PluginError::InvalidOutput("replacement has an empty event type".into()));
-            }
-            if n.channel.is_empty() {
-                return Err(PluginError::InvalidOutput("replacement has an empty channel".into()));
-            }
-            let recipients_len: usize = n.recipients.iter().flatten().map(String::len).sum();
-            check_size("replacement", n.channel.len() + n.event_type.len() + n.data.len() + recipients_len, max_bytes)?;
-            check_json(&n.data)?;
+            output_rules::publish_replacement(&n.channel, &n.event_type, &n.data, n.recipients.as_deref(), max_bytes)
+                .map_err(PluginError::InvalidOutput)?;
             Ok(Decision::Replace(PluginNotification {
                 channel: n.channel,
                 event_type: n.event_type,
@@ -104,31 +96,14 @@ pub(crate) fn delivery_decision(out: bindings::DeliveryDecision, max_bytes: usiz
     match out {
         bindings::DeliveryDecision::Keep => Ok(DeliveryDecision::Keep),
         bindings::DeliveryDecision::Drop(reason) => {
-            check_size("drop reason", reason.len(), max_bytes)?;
+            output_rules::drop_reason(&reason, max_bytes).map_err(PluginError::InvalidOutput)?;
             Ok(DeliveryDecision::Drop(reason))
         }
         bindings::DeliveryDecision::Replace(c) => {
-            if c.event_type.is_empty() {
-                return Err(PluginError::InvalidOutput("replacement has an empty event type".into()));
-            }
-            check_size("replacement", c.event_type.len() + c.data.len(), max_bytes)?;
-            check_json(&c.data)?;
+            output_rules::deliver_replacement(&c.event_type, &c.data, max_bytes).map_err(PluginError::InvalidOutput)?;
             Ok(DeliveryDecision::Replace { event_type: c.event_type, data: c.data })
         }
     }
-}
-
-fn check_json(data: &str) -> Result<(), PluginError> {
-    serde_json::from_str::<IgnoredAny>(data)
-        .map(|_| ())
-        .map_err(|e| PluginError::InvalidOutput(format!("replacement data is not JSON: {e}")))
-}
-
-fn check_size(what: &str, len: usize, max: usize) -> Result<(), PluginError> {
-    if len > max {
-        return Err(PluginError::InvalidOutput(format!("{what} is {len} bytes, over the limit of {max}")));
-    }
-    Ok(())
 }
 
 #[cfg(test)]

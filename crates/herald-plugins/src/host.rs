@@ -15,6 +15,7 @@ use crate::convert;
 use crate::engine::{self, EpochTicker, deadline_ticks};
 use crate::pool::{Compiled, Slot};
 use crate::state::StoreState;
+use crate::stats::Counters;
 use crate::{
     CallContext, Decision, Delivery, DeliveryDecision, Hooks, HostConfig, PluginError, PluginNotification, PluginStats, SubscriberContext,
 };
@@ -32,6 +33,9 @@ struct Inner {
     linker: Linker<StoreState>,
     cache: Mutex<HashMap<String, Arc<Compiled>>>,
     compiled: AtomicU64,
+    /// Every call of every plugin, kept here too because the per-plugin
+    /// counters go when a plugin leaves the cache.
+    totals: Counters,
     _ticker: EpochTicker,
 }
 
@@ -74,6 +78,7 @@ impl PluginHost {
                 linker,
                 cache: Mutex::new(HashMap::new()),
                 compiled: AtomicU64::new(0),
+                totals: Counters::default(),
                 _ticker: ticker,
             }),
         })
@@ -166,6 +171,11 @@ impl PluginHost {
         self.cache().get(hash).map(|c| c.counters.snapshot()).unwrap_or_default()
     }
 
+    /// Counters of every call this host made, across all plugins.
+    pub fn totals(&self) -> PluginStats {
+        self.inner.totals.snapshot()
+    }
+
     /// How many components this host has compiled (cache misses).
     pub fn compiled_count(&self) -> u64 {
         self.inner.compiled.load(Ordering::Relaxed)
@@ -190,7 +200,12 @@ impl PluginHost {
         let start = Instant::now();
         let compiled = &plugin.compiled;
         let result = self.call_inner(compiled, ctx, config_json, hook);
-        compiled.counters.record(&result, start.elapsed());
+        let elapsed = start.elapsed();
+        compiled.counters.record(&result, elapsed);
+        self.inner.totals.record(&result, elapsed);
+        if let Some(observe) = &self.inner.config.call_observer {
+            (observe.0)(elapsed);
+        }
         result
     }
 

@@ -15,13 +15,14 @@ mod engine;
 mod error;
 mod host;
 mod limits;
+mod output_rules;
 mod pool;
 mod state;
 mod stats;
 mod types;
 mod wasi;
 
-pub use config::HostConfig;
+pub use config::{CallObserver, HostConfig};
 pub use error::PluginError;
 pub use host::{LoadedPlugin, PluginHost};
 pub use stats::PluginStats;

@@ -30,6 +30,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(session::delete_session)
         .service(system::healthz)
         .service(system::readyz)
+        .service(crate::routes::metrics::metrics)
         .service(crate::routes::whoami::whoami)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
@@ -133,9 +134,8 @@ pub(crate) fn app(
         .wrap(crate::audit::Audit)
         .wrap(crate::idempotency::Idempotency)
         .wrap(actix_web::middleware::from_fn(crate::cors::cors))
-        // The path only: query strings can carry subscriber tokens.
-        .wrap(
-            actix_web::middleware::Logger::new(r#"%a "%{request}xi" %s %b %Dms"#)
-                .custom_request_replace("request", |req| format!("{} {}", req.method(), req.path())),
-        )
+        .wrap(actix_web::middleware::from_fn(crate::metrics::observe_requests))
+        .wrap(actix_web::middleware::from_fn(crate::request_limits::request_limits))
+        // Outermost: every line logged for a request names it, and the access log.
+        .wrap(actix_web::middleware::from_fn(crate::request_id::request_id))
 }

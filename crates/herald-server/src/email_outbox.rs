@@ -45,6 +45,8 @@ use herald_email::{
 use herald_store::outbox::{EmailItem, EmailJob, EmailOutcome};
 use herald_store::{Store, StoreError};
 
+use crate::metrics::{self, Metrics};
+
 /// How the worker runs.
 #[derive(Clone, Debug)]
 pub struct OutboxSettings {
@@ -89,6 +91,8 @@ pub struct EmailOutbox {
     mailer: Mailer,
     signer: UnsubscribeSigner,
     settings: OutboxSettings,
+    /// Counts outcomes (`herald_emails_total`).
+    metrics: Metrics,
     defaults: Arc<CompiledTemplates>,
     templates: Mutex<HashMap<(TenantId, ChannelName), CachedTemplates>>,
 }
@@ -100,8 +104,8 @@ impl std::fmt::Debug for EmailOutbox {
 }
 
 impl EmailOutbox {
-    pub fn new(store: Store, mailer: Mailer, signer: UnsubscribeSigner, settings: OutboxSettings) -> Self {
-        Self { store, mailer, signer, settings, defaults: Arc::new(CompiledTemplates::default()), templates: Mutex::default() }
+    pub fn new(store: Store, mailer: Mailer, signer: UnsubscribeSigner, settings: OutboxSettings, metrics: Metrics) -> Self {
+        Self { store, mailer, signer, settings, metrics, defaults: Arc::new(CompiledTemplates::default()), templates: Mutex::default() }
     }
 
     /// Claim, send, record, wait; until `stop` turns true, then it ends
@@ -227,7 +231,7 @@ impl EmailOutbox {
                 // The same data renders the same way: retrying cannot help.
                 let error = format!("rendering the email: {e}");
                 tracing::warn!(email = %job.id, tenant = %job.tenant, error = %error, "email failed");
-                return self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
+                return self.finish(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
             }
         };
         let email = OutgoingEmail {
@@ -252,7 +256,7 @@ impl EmailOutbox {
             // retries would pile up: the email is failed for good.
             let error = format!("not sent: the tenant's `emails_per_day` quota of {quota} emails in 24 hours is used up");
             tracing::info!(email = %job.id, tenant = %job.tenant, quota, "email over quota");
-            return self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
+            return self.finish(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
         }
         let sent = self.mailer.send(&email).await;
         if sent.is_err()
@@ -263,26 +267,39 @@ impl EmailOutbox {
         match sent {
             Ok(()) => {
                 tracing::debug!(email = %job.id, tenant = %job.tenant, notifications = present.len(), attempt, "email sent");
-                self.store.finish_email(job, &present, EmailOutcome::Sent).await?;
+                self.finish(job, &present, EmailOutcome::Sent).await?;
             }
             Err(e @ SendError::Transient { .. }) if attempt < self.settings.max_attempts => {
                 let wait = retry_delay(attempt, self.settings.retry_base, self.settings.retry_max);
                 let retry_at = chrono::Utc::now() + wait;
                 tracing::info!(email = %job.id, tenant = %job.tenant, attempt, error = %e, retry_in = ?wait, "email deferred");
-                self.store.finish_email(job, &present, EmailOutcome::Deferred { error: &e.to_string(), retry_at }).await?;
+                self.finish(job, &present, EmailOutcome::Deferred { error: &e.to_string(), retry_at }).await?;
             }
             Err(e) => {
                 let error = if e.is_transient() { format!("gave up after {attempt} attempts: {e}") } else { e.to_string() };
                 tracing::warn!(email = %job.id, tenant = %job.tenant, attempt, error = %error, "email failed");
-                self.store.finish_email(job, &present, EmailOutcome::Failed { error: &error }).await?;
+                self.finish(job, &present, EmailOutcome::Failed { error: &error }).await?;
             }
         }
         Ok(())
     }
 
+    /// Records an email's outcome, in the outbox and in the metrics.
+    async fn finish(&self, job: &EmailJob, items: &[EmailItem], outcome: EmailOutcome<'_>) -> Result<usize, StoreError> {
+        let counted = match outcome {
+            EmailOutcome::Sent => metrics::EmailOutcome::Sent,
+            EmailOutcome::Deferred { .. } => metrics::EmailOutcome::Deferred,
+            EmailOutcome::Failed { .. } => metrics::EmailOutcome::Failed,
+            EmailOutcome::Cancelled { .. } => metrics::EmailOutcome::Cancelled,
+        };
+        let finished = self.store.finish_email(job, items, outcome).await?;
+        self.metrics.email(counted);
+        Ok(finished)
+    }
+
     async fn cancel(&self, job: &EmailJob, items: &[EmailItem], reason: &str) -> Result<(), StoreError> {
         tracing::debug!(email = %job.id, tenant = %job.tenant, reason, "email cancelled");
-        self.store.finish_email(job, items, EmailOutcome::Cancelled { reason }).await.map(drop)
+        self.finish(job, items, EmailOutcome::Cancelled { reason }).await.map(drop)
     }
 
     /// The channel's compiled templates, cached while its policy is unchanged.

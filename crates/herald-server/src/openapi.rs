@@ -97,13 +97,25 @@ pub fn openapi_json() -> String {
 /// (400, from the JSON, query and path extractors), credentials (401, 403)
 /// on secured routes, 404 wherever the path names something, body limits
 /// and media type (413, 415) and validation (422) wherever there is a body,
-/// and 503 while the server shuts down. Applied after the routes have added
-/// their operations; a route's own description of a status wins.
+/// and 503 while the server shuts down; and every response with its
+/// `X-Request-Id`. Applied after the routes have added their operations; a
+/// route's own description of a status wins.
 pub(crate) struct StandardResponses;
+
+/// The name of the `X-Request-Id` header in `components.headers`.
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
 
 impl Modify for StandardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::HttpMethod;
+        let request_id = utoipa::openapi::HeaderBuilder::new()
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(crate::request_id::MAX_LEN))))
+            .description(Some(
+                "The request's id: the `X-Request-Id` the client sent, when it is 1 to 128 visible ASCII characters, else one \
+                 Herald made (a UUID). Every line Herald logs while handling the request names it.",
+            ))
+            .build();
+        openapi.components.get_or_insert_with(Default::default).headers.insert(REQUEST_ID_HEADER.to_owned(), RefOr::T(request_id));
         for (path, item) in openapi.paths.paths.iter_mut() {
             let ops = [
                 (HttpMethod::Get, &mut item.get),
@@ -122,6 +134,16 @@ impl Modify for StandardResponses {
 }
 
 fn complete(path: &str, method: utoipa::openapi::HttpMethod, op: &mut utoipa::openapi::path::Operation) {
+    add_problems(path, method, op);
+    let request_id = Ref::new(format!("#/components/headers/{REQUEST_ID_HEADER}"));
+    for response in op.responses.responses.values_mut() {
+        if let RefOr::T(response) = response {
+            response.headers.insert(REQUEST_ID_HEADER.to_owned(), RefOr::Ref(request_id.clone()));
+        }
+    }
+}
+
+fn add_problems(path: &str, method: utoipa::openapi::HttpMethod, op: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::HttpMethod;
     use utoipa::openapi::path::ParameterIn;
     let has_body = op.request_body.is_some();

@@ -14,18 +14,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use herald_core::DomainError;
 use herald_core::ids::{DeadLetterId, TenantId};
-use herald_core::names::{ChannelName, EventType, PluginName, PluginVersion, UserId};
+use herald_core::names::{ChannelName, PluginName, PluginVersion, UserId};
 use herald_core::notification::{NewNotification, Notification};
 use herald_core::plugin::{ChainStep, FailurePolicy};
-use herald_core::{DomainError, limits};
+use herald_core::plugin_output::{deliver_replacement, publish_replacement};
 use herald_plugins::{
     CallContext, Decision, Delivery, DeliveryDecision, LoadedPlugin, PluginError, PluginHost, PluginNotification, SubscriberContext,
 };
 use herald_store::dead_letters::NewDeadLetter;
 use herald_store::{Store, StoreError};
-use serde_json::value::RawValue;
 
+use crate::metrics::{Metrics, PluginDrop};
 use crate::problem::{ApiError, ApiResult};
 
 /// What a chain did with a notification.
@@ -51,6 +52,8 @@ pub struct Chains {
 
 struct Inner {
     host: PluginHost,
+    /// Counts what plugins keep from subscribers.
+    metrics: Metrics,
     store: Store,
     cache_ttl: Duration,
     /// Per tenant, not per channel: bounded by the number of tenants however
@@ -106,10 +109,11 @@ impl std::fmt::Debug for Chains {
 }
 
 impl Chains {
-    pub fn new(host: PluginHost, store: Store, cache_ttl: Duration) -> Self {
+    pub fn new(host: PluginHost, store: Store, cache_ttl: Duration, metrics: Metrics) -> Self {
         Self {
             inner: Arc::new(Inner {
                 host,
+                metrics,
                 store,
                 cache_ttl,
                 chains: Mutex::default(),
@@ -236,6 +240,7 @@ impl Chains {
                     // A per-subscriber choice (quiet hours, preferences): the
                     // notification itself was stored and reaches others.
                     tracing::debug!(tenant = %n.tenant, id = n.id, plugin = %step.name, user = %who.user, reason, "deliver hook skipped a delivery");
+                    self.inner.metrics.plugin_dropped(PluginDrop::Filtered);
                     return Delivered::Skip;
                 }
                 Err(reason) => match chain.policy {
@@ -245,19 +250,22 @@ impl Chains {
                     FailurePolicy::FailClosed => {
                         tracing::warn!(tenant = %n.tenant, id = n.id, plugin = %step.name, error = reason, "deliver hook failed; withholding the delivery (fail-closed)");
                         self.record_deliver_failure(n, &step.name, &who.user, reason);
+                        self.inner.metrics.plugin_dropped(PluginDrop::Failed);
                         return Delivered::Skip;
                     }
                 },
             }
         }
         match replaced {
-            Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => match changed(n, event_type, data) {
-                Ok(changed) => Delivered::Replaced(changed),
-                Err(reason) => {
-                    tracing::warn!(tenant = %n.tenant, id = n.id, error = reason, "a deliver hook's output is invalid; delivering the original");
-                    Delivered::Unchanged
+            Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => {
+                match deliver_replacement(n, event_type, data) {
+                    Ok(changed) => Delivered::Replaced(changed),
+                    Err(reason) => {
+                        tracing::warn!(tenant = %n.tenant, id = n.id, error = %reason, "a deliver hook's output is invalid; delivering the original");
+                        Delivered::Unchanged
+                    }
                 }
-            },
+            }
             _ => Delivered::Unchanged,
         }
     }
@@ -337,7 +345,7 @@ impl Chains {
             };
             match result {
                 Ok(Decision::Keep) => {}
-                Ok(Decision::Replace(out)) => match apply(&current, out) {
+                Ok(Decision::Replace(out)) => match publish_replacement(&current, &out.channel, out.event_type, out.data, out.recipients) {
                     Ok(next) => current = next,
                     Err(reason) => {
                         if let Some(withheld) = self.fail(&current, step, policy, &format!("invalid output: {reason}")).await? {
@@ -346,6 +354,7 @@ impl Chains {
                     }
                 },
                 Ok(Decision::Drop(reason)) => {
+                    self.inner.metrics.plugin_dropped(PluginDrop::Filtered);
                     let dl = self.dead_letter(&current, &step.plugin, "dropped", &reason).await?;
                     return Ok(Outcome::Withheld { plugin: step.plugin.clone(), reason, dead_letter: dl });
                 }
@@ -384,6 +393,7 @@ impl Chains {
             }
             FailurePolicy::FailClosed => {
                 tracing::warn!(tenant = %n.tenant, channel = %n.channel, plugin = %step.plugin, error = reason, "plugin failed; withholding the notification (fail-closed)");
+                self.inner.metrics.plugin_dropped(PluginDrop::Failed);
                 let dl = self.dead_letter(n, &step.plugin, "failed", reason).await?;
                 Ok(Some(Outcome::Withheld { plugin: step.plugin.clone(), reason: reason.to_owned(), dead_letter: dl }))
             }
@@ -439,13 +449,6 @@ pub struct Who {
     pub claims: String,
 }
 
-/// `n` with a deliver hook's type and data, checked like a publisher's input.
-fn changed(n: &Notification, event_type: String, data: String) -> Result<Notification, String> {
-    let event_type = EventType::parse(event_type).map_err(|e| e.to_string())?;
-    let data = RawValue::from_string(data).map_err(|e| format!("data is not JSON: {e}"))?;
-    Ok(Notification { event_type, data, ..n.clone() })
-}
-
 pub fn to_plugin(n: &NewNotification) -> PluginNotification {
     PluginNotification {
         channel: n.channel.to_string(),
@@ -454,28 +457,4 @@ pub fn to_plugin(n: &NewNotification) -> PluginNotification {
         recipients: n.recipients.as_ref().map(|r| r.iter().map(ToString::to_string).collect()),
         metadata: vec![("tenant".to_owned(), n.tenant.to_string())],
     }
-}
-
-/// A replacement from a publish hook, checked like a publisher's input.
-/// The channel cannot change: the chain belongs to the channel, and moving
-/// a notification elsewhere would skip that channel's own chain.
-fn apply(current: &NewNotification, out: PluginNotification) -> Result<NewNotification, String> {
-    if out.channel != current.channel.as_str() {
-        return Err(format!("a publish hook cannot move a notification to another channel (`{}`)", out.channel));
-    }
-    let event_type = EventType::parse(out.event_type).map_err(|e| e.to_string())?;
-    let data = RawValue::from_string(out.data).map_err(|e| format!("data is not JSON: {e}"))?;
-    let recipients = match out.recipients {
-        None => None,
-        Some(r) if r.len() > limits::MAX_RECIPIENTS => return Err(format!("at most {} recipients", limits::MAX_RECIPIENTS)),
-        Some(r) => Some(r.into_iter().map(UserId::parse).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?),
-    };
-    Ok(NewNotification {
-        tenant: current.tenant.clone(),
-        channel: current.channel.clone(),
-        event_type,
-        data,
-        recipients,
-        idempotency_key: current.idempotency_key.clone(),
-    })
 }

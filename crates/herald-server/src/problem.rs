@@ -51,6 +51,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The path and query string are longer than Herald accepts.
+    #[error("{0}")]
+    UriTooLong(String),
+    /// Too many headers, one too large, or too many bytes of them.
+    #[error("{0}")]
+    HeadersTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// A tenant quota is used up; the request may succeed after
@@ -101,6 +107,8 @@ impl ApiError {
             ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
             ApiError::PayloadTooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            ApiError::UriTooLong(_) => (S::URI_TOO_LONG, "uri-too-long", "URI too long"),
+            ApiError::HeadersTooLarge(_) => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large"),
             ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
             ApiError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
             ApiError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections from this address"),

@@ -70,6 +70,8 @@ pub struct AppState {
     pub email: EmailState,
     /// This node's per-tenant usage (connections, rates) and quota checks.
     pub usage: Usage,
+    /// What `/metrics` reports; latencies and drops are recorded into it.
+    pub metrics: crate::metrics::Metrics,
     /// Whether this node hears the bus between nodes (for `/readyz`).
     pub bus: herald_hub::relay::BusState,
     /// SHA-256 of `HERALD_OPERATOR_KEY`, when the operator key comes from

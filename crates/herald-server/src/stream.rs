@@ -21,6 +21,7 @@ use actix_web_lab::extract::Query;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 use futures_util::future::BoxFuture;
+use herald_core::cursor::NotAnId;
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::UserId;
 use herald_core::notification::Notification;
@@ -85,13 +86,8 @@ fn last_event_id(req: &HttpRequest, query: Option<String>) -> ApiResult<Option<S
         Some(v) => Some(v.to_str().map_err(|_| ApiError::BadRequest("Last-Event-ID is not valid text".into()))?.to_owned()),
         None => query,
     };
-    match raw.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) => match s.parse::<Seq>() {
-            Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(ApiError::BadRequest(format!("Last-Event-ID `{s}` is not a notification id"))),
-        },
-    }
+    let Some(raw) = raw else { return Ok(None) };
+    herald_core::cursor::resume_id(&raw).map_err(|NotAnId(s)| ApiError::BadRequest(format!("Last-Event-ID `{s}` is not a notification id")))
 }
 
 /// Subscribe to notifications over Server-Sent Events.
@@ -167,6 +163,8 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         plain: q.events == Some(EventNames::Message),
         tracker: app.email.tracker.clone(),
         conn,
+        replayed: app.metrics.replayed(),
+        request_id: crate::request_id::RequestId::of(&req),
         finished: false,
     };
     Ok(HttpResponse::Ok()
@@ -222,6 +220,10 @@ struct Feed {
     tracker: Tracker,
     /// This stream's place in the tenant's connection count; counts deliveries.
     conn: Connection,
+    /// Counts notifications sent from history (`/metrics`).
+    replayed: prometheus_client::metrics::counter::Counter,
+    /// The lines this stream logs after its request returned name it.
+    request_id: Option<crate::request_id::RequestId>,
     finished: bool,
 }
 
@@ -295,9 +297,14 @@ impl Feed {
     fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         loop {
             let sub = self.sub.as_mut().expect("subscribed before going live");
-            // `None`: dropped by the hub (slow reader, expired token, tenant
-            // deleted): end the stream so the client resumes from history.
-            let Some(first) = ready!(sub.rx.poll_recv(cx)) else { return Poll::Ready(None) };
+            // `None`: dropped by the hub (slow reader, tenant deleted or
+            // suspended, shutdown): end the stream so the client resumes
+            // from history.
+            let Some(first) = ready!(sub.rx.poll_recv(cx)) else {
+                let _span = self.request_id.as_ref().map(|id| id.span().entered());
+                tracing::debug!(tenant = %self.tenant, last_id = self.cursor, "the hub ended the stream (too slow, tenant gone, or shutting down)");
+                return Poll::Ready(None);
+            };
             let Some(mut chunk) = self.accept(first) else { continue };
             let mut joined: Option<BytesMut> = None;
             for _ in 1..COALESCE {
@@ -349,15 +356,18 @@ impl Stream for Feed {
                         Ok(page) => page,
                         Err(e) => {
                             // End the stream; the client resumes from its last id.
+                            let _span = this.request_id.as_ref().map(|id| id.span().entered());
                             tracing::warn!(tenant = %this.tenant, error = %e, "history replay failed; closing stream");
                             return Poll::Ready(None);
                         }
                     };
+                    let before = this.pending.len();
                     for n in &page.items {
                         if let Some(b) = this.deliver(n, Frame::notification(n).bytes) {
                             this.pending.push_back(b);
                         }
                     }
+                    this.replayed.inc_by((this.pending.len() - before) as u64);
                     this.cursor = page.next_after;
                     if page.done {
                         if this.sub.is_none() {

@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod pg_bus;
 pub mod plugins;
 pub mod publish;
+pub mod query_timing;
 pub mod quotas;
 pub mod reads;
 pub mod recipients;

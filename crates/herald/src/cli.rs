@@ -41,6 +41,15 @@ pub enum Command {
     ///
     /// Example: herald token --kid sk_… --secret hss_… --sub 42 --subscribe orders --subscribe 'user.42.*'
     Token(TokenArgs),
+    /// Seal a secret for the configuration with `secrets_key`.
+    ///
+    /// Reads the secret from standard input (one trailing line end is
+    /// dropped) and prints it sealed (`sealed:v1:…`), for
+    /// `email.smtp_password`; the server opens it at start with the same
+    /// `secrets_key` (HERALD_SECRETS_KEY or the configuration file).
+    ///
+    /// Example: printf %s "$SMTP_PASSWORD" | HERALD_SECRETS_KEY=… herald seal
+    Seal,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
     /// Print the AsyncAPI 3.0 document (YAML) of the Server-Sent Events stream.

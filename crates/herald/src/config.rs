@@ -13,23 +13,31 @@ use figment::value::{Uncased, UncasedStr};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::redact::{SecretString, SecretUrl};
+
+/// Shortest `secrets_key` accepted.
+pub const MIN_SECRETS_KEY_LEN: usize = 32;
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
     /// `sqlite://PATH` (created when missing; `sqlite:///abs/path` for an
-    /// absolute path) or `postgres://…`.
-    pub database_url: String,
+    /// absolute path) or `postgres://…`. Logged and shown in errors with
+    /// its password replaced by `***`.
+    pub database_url: SecretUrl,
     /// Operator key to accept, at least 16 characters; when unset, one is
     /// generated at first start and printed once.
-    pub operator_key: Option<String>,
+    pub operator_key: Option<SecretString>,
     /// Master key for secrets Herald keeps readable (HS256 signing
     /// secrets), at least 32 characters: set, they are stored sealed
     /// (ChaCha20-Poly1305) and those stored before are sealed at start.
     /// Every node needs the same value; a start with a wrong or missing key
     /// while sealed secrets exist is refused. Keep it outside the database.
-    pub secrets_key: Option<String>,
+    /// It also opens `email.smtp_password` when that is sealed (`herald
+    /// seal`).
+    pub secrets_key: Option<SecretString>,
     /// HTTP worker threads; 0 means one per CPU.
     pub workers: usize,
     /// `text` or `json` log lines (on stderr). `RUST_LOG` filters them
@@ -51,7 +59,7 @@ pub struct Config {
     /// How nodes sharing a database tell each other about commits: `none`,
     /// `postgres` (LISTEN/NOTIFY) or `nats://host:port`. Unset: `postgres`
     /// on a PostgreSQL database, `none` on SQLite (single node).
-    pub bus: Option<String>,
+    pub bus: Option<SecretUrl>,
     /// NATS subject for announcements (with a `nats://` bus).
     pub nats_subject: String,
     /// Milliseconds between checks of every tenant's head in the database,
@@ -63,6 +71,26 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub plugins: PluginsConfig,
     pub email: EmailConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `GET /metrics` (Prometheus, OpenMetrics text; see docs/metrics.md).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Serve `/metrics`; off, it answers 404.
+    pub enabled: bool,
+    /// Tenants that get series of their own (`tenant` label); the others
+    /// are summed under `tenant="_other"`. The busiest take the places as
+    /// they appear and keep them until restart, so series do not churn.
+    /// `0` leaves the label out: one series for all tenants.
+    pub tenant_labels: usize,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true, tenant_labels: 20 }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
@@ -192,6 +220,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             plugins: PluginsConfig::default(),
             email: EmailConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -201,12 +230,20 @@ impl Default for Config {
 /// policy. `HERALD_SMTP_URL` and `HERALD_SMTP_FROM` are accepted as
 /// aliases of `HERALD_EMAIL__SMTP_URL` and `HERALD_EMAIL__FROM`, which win
 /// when both are set.
-#[derive(Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmailConfig {
     /// `smtp://user:password@host:port?tls=starttls|implicit|none` or
-    /// `smtps://…`; see `herald_email::SmtpSettings`.
-    pub smtp_url: Option<String>,
+    /// `smtps://…`; see `herald_email::SmtpSettings`. To keep the password
+    /// out of the URL, name only the user (`smtp://user@host…`) and set
+    /// `smtp_password`.
+    pub smtp_url: Option<SecretUrl>,
+    /// The SMTP password of the user in `smtp_url`, when the URL holds
+    /// none: in the clear, or sealed with `secrets_key` as `herald seal`
+    /// prints it (`sealed:v1:…`; `printf %s "$PASSWORD" | herald seal`),
+    /// so that the configuration holds nothing usable without the key. A
+    /// sealed password that `secrets_key` does not open stops the start.
+    pub smtp_password: Option<SecretString>,
     /// The `From` of every email: `Herald <noreply@example.com>` or a bare
     /// address. Required with `smtp_url`.
     pub from: Option<String>,
@@ -216,7 +253,7 @@ pub struct EmailConfig {
     /// Key of unsubscribe links, at least 32 bytes. Unset: one is generated
     /// on first start and stored in the database, so every node agrees.
     /// Changing it invalidates the links in emails already sent.
-    pub unsubscribe_secret: Option<String>,
+    pub unsubscribe_secret: Option<SecretString>,
     /// Attempts per email before it is given up as failed.
     pub max_attempts: u32,
     /// Milliseconds between looks at the outbox for due emails.
@@ -236,31 +273,11 @@ pub struct EmailConfig {
     pub keep_records_seconds: u64,
 }
 
-impl std::fmt::Debug for EmailConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may carry the SMTP password.
-        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
-        f.debug_struct("EmailConfig")
-            .field("smtp_url", &redacted(&self.smtp_url))
-            .field("from", &self.from)
-            .field("public_url", &self.public_url)
-            .field("unsubscribe_secret", &redacted(&self.unsubscribe_secret))
-            .field("max_attempts", &self.max_attempts)
-            .field("poll_interval_ms", &self.poll_interval_ms)
-            .field("retry_base_ms", &self.retry_base_ms)
-            .field("retry_max_ms", &self.retry_max_ms)
-            .field("timeout_seconds", &self.timeout_seconds)
-            .field("batch", &self.batch)
-            .field("concurrency", &self.concurrency)
-            .field("keep_records_seconds", &self.keep_records_seconds)
-            .finish()
-    }
-}
-
 impl Default for EmailConfig {
     fn default() -> Self {
         Self {
             smtp_url: None,
+            smtp_password: None,
             from: None,
             public_url: None,
             unsubscribe_secret: None,
@@ -293,9 +310,19 @@ pub struct EmailSending {
 impl EmailConfig {
     /// The SMTP settings and public URL when email is on, `None` when
     /// `smtp_url` is unset; an error names the setting at fault.
-    pub fn sending(&self) -> Result<Option<EmailSending>, ConfigError> {
-        let Some(url) = &self.smtp_url else { return Ok(None) };
+    /// `secrets_key` opens a sealed `smtp_password`.
+    pub fn sending(&self, secrets_key: Option<&SecretString>) -> Result<Option<EmailSending>, ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
+        let Some(url) = &self.smtp_url else {
+            if self.smtp_password.is_some() {
+                return bad("email.smtp_password is set without email.smtp_url".into());
+            }
+            return Ok(None);
+        };
+        let url = match &self.smtp_password {
+            None => url.clone(),
+            Some(password) => with_password(url, &crate::seal::open(password, secrets_key, "email.smtp_password")?)?,
+        };
         let Some(from) = &self.from else {
             return bad("email.from (HERALD_EMAIL__FROM or HERALD_SMTP_FROM) is required with email.smtp_url".into());
         };
@@ -315,12 +342,12 @@ impl EmailConfig {
         if parsed.is_none() || public_url.bytes().any(|b| !b.is_ascii_graphic()) {
             return bad(format!("email.public_url `{public_url}` must be an absolute http(s) URL without query or fragment"));
         }
-        let smtp = herald_email::SmtpSettings::parse(url, from, Duration::from_secs(self.timeout_seconds.max(1)))
+        let smtp = herald_email::SmtpSettings::parse(url.expose(), from, Duration::from_secs(self.timeout_seconds.max(1)))
             .map_err(|e| ConfigError::Invalid(format!("email: {e}")))?;
         Ok(Some(EmailSending { smtp, public_url: public_url.to_owned() }))
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, secrets_key: Option<&SecretString>) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
         if self.max_attempts == 0
             || self.poll_interval_ms == 0
@@ -337,12 +364,34 @@ impl EmailConfig {
         if self.retry_max_ms < self.retry_base_ms {
             return bad("email.retry_max_ms must be at least email.retry_base_ms");
         }
-        if self.unsubscribe_secret.as_ref().is_some_and(|s| s.len() < herald_email::UnsubscribeSigner::MIN_KEY_LEN) {
+        if self.unsubscribe_secret.as_ref().is_some_and(|s| s.expose().len() < herald_email::UnsubscribeSigner::MIN_KEY_LEN) {
             return bad("email.unsubscribe_secret must be at least 32 bytes");
         }
-        self.sending()?;
+        self.sending(secrets_key)?;
         Ok(())
     }
+}
+
+/// `url` with `password` in its user info, for `email.smtp_password`: the
+/// URL must name a user and hold no password of its own.
+fn with_password(url: &SecretUrl, password: &SecretString) -> Result<SecretUrl, ConfigError> {
+    let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+    let Ok(mut parsed) = url::Url::parse(url.expose()) else {
+        return bad("email.smtp_url is not a URL");
+    };
+    if parsed.password().is_some() {
+        return bad("email.smtp_url holds a password and email.smtp_password is set: keep the password in one of them");
+    }
+    if parsed.username().is_empty() {
+        return bad("email.smtp_password needs a user name in email.smtp_url (smtp://user@host…)");
+    }
+    // Encoded whole: the SMTP settings decode user info, and `%` would
+    // otherwise be read as an escape.
+    let encoded = percent_encoding::utf8_percent_encode(password.expose(), percent_encoding::NON_ALPHANUMERIC).to_string();
+    if parsed.set_password(Some(&encoded)).is_err() {
+        return bad("email.smtp_url cannot take a password");
+    }
+    Ok(SecretUrl::from(String::from(parsed)))
 }
 
 impl Default for StreamConfig {
@@ -388,18 +437,21 @@ pub enum BusChoice {
 
 impl Config {
     fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+        let url = self.database_url.expose();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
     }
 
     /// The bus to use, after defaulting by database.
     pub fn bus_choice(&self) -> Result<BusChoice, ConfigError> {
-        match self.bus.as_deref() {
+        match self.bus.as_ref().map(SecretUrl::expose) {
             None if self.is_postgres() => Ok(BusChoice::Postgres),
             None | Some("none") => Ok(BusChoice::None),
             Some("postgres") if self.is_postgres() => Ok(BusChoice::Postgres),
             Some("postgres") => Err(ConfigError::Invalid("bus `postgres` needs a PostgreSQL database_url".into())),
             Some(url) if url.starts_with("nats://") => Ok(BusChoice::Nats(url.to_owned())),
-            Some(other) => Err(ConfigError::Invalid(format!("bus `{other}`: use none, postgres or nats://host:port"))),
+            Some(other) => {
+                Err(ConfigError::Invalid(format!("bus `{}`: use none, postgres or nats://host:port", crate::redact::url(other))))
+            }
         }
     }
 
@@ -424,16 +476,14 @@ impl Config {
     /// Fails fast, naming the setting, on values Herald cannot run with.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
-        if !(self.database_url.starts_with("sqlite:")
-            || self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://"))
-        {
+        let database_url = self.database_url.expose();
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return bad("database_url must start with sqlite: or postgres://");
         }
-        if self.operator_key.as_deref().is_some_and(|k| k.len() < 16) {
+        if self.operator_key.as_ref().is_some_and(|k| k.expose().len() < 16) {
             return bad("operator_key (HERALD_OPERATOR_KEY) must be at least 16 characters");
         }
-        if self.secrets_key.as_deref().is_some_and(|k| k.len() < 32) {
+        if self.secrets_key.as_ref().is_some_and(|k| k.expose().len() < MIN_SECRETS_KEY_LEN) {
             return bad("secrets_key (HERALD_SECRETS_KEY) must be at least 32 characters");
         }
         if self.stream.heartbeat_seconds == 0 {
@@ -481,7 +531,7 @@ impl Config {
                 "plugins: deadline_ms and warmup_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1",
             );
         }
-        self.email.validate()?;
+        self.email.validate(self.secrets_key.as_ref())?;
         Ok(())
     }
 
@@ -500,7 +550,7 @@ mod tests {
         let c = Config::default();
         c.validate().unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.database_url, "sqlite://./herald.db");
+        assert_eq!(c.database_url.expose(), "sqlite://./herald.db");
     }
 
     #[test]
@@ -513,7 +563,7 @@ mod tests {
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.stream.heartbeat_seconds, 5);
             assert_eq!(c.stream.retry_ms, 100);
-            assert_eq!(c.database_url, "sqlite://./x.db");
+            assert_eq!(c.database_url.expose(), "sqlite://./x.db");
             Ok(())
         });
     }
@@ -526,15 +576,15 @@ mod tests {
             jail.set_env("HERALD_EMAIL__PUBLIC_URL", "https://herald.example.com/");
             let c = Config::load(None).unwrap();
             c.validate().unwrap();
-            assert_eq!(c.email.smtp_url.as_deref(), Some("smtp://127.0.0.1:2525?tls=none"));
-            let sending = c.email.sending().unwrap().unwrap();
+            assert_eq!(c.email.smtp_url.as_ref().map(SecretUrl::expose), Some("smtp://127.0.0.1:2525?tls=none"));
+            let sending = c.email.sending(None).unwrap().unwrap();
             assert_eq!((sending.smtp.port(), sending.public_url.as_str()), (2525, "https://herald.example.com"));
             // The nested name wins over the alias.
             jail.set_env("HERALD_EMAIL__FROM", "other@example.com");
             assert_eq!(Config::load(None).unwrap().email.from.as_deref(), Some("other@example.com"));
             Ok(())
         });
-        assert!(Config::default().email.sending().unwrap().is_none(), "no SMTP URL, no email");
+        assert!(Config::default().email.sending(None).unwrap().is_none(), "no SMTP URL, no email");
 
         let check = |change: fn(&mut EmailConfig)| {
             let mut c = Config::default();
@@ -559,9 +609,102 @@ mod tests {
             let err = check(change).expect("refused");
             assert!(err.contains(needle), "{err} should mention {needle}");
         }
-        // Debug output never shows the SMTP URL (it may hold a password).
+        // Debug output never shows the SMTP password.
         let e = EmailConfig { smtp_url: Some("smtp://bob:hunter2@mail.example.com".into()), ..EmailConfig::default() };
         assert!(!format!("{e:?}").contains("hunter2"));
+    }
+
+    /// The configuration as the server would print it, with every secret set.
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let c = Config {
+            database_url: "postgres://herald:db-password-1@db.example/herald".into(),
+            operator_key: Some("hop_operator-key-value".into()),
+            secrets_key: Some("secrets-key-value-of-32-characters!!".into()),
+            bus: Some("nats://nats-user:nats-password-1@nats.example:4222".into()),
+            email: EmailConfig {
+                smtp_url: Some("smtp://bob:smtp-password-1@mail.example.com".into()),
+                smtp_password: Some("smtp-password-2".into()),
+                unsubscribe_secret: Some("unsubscribe-secret-value".into()),
+                ..EmailConfig::default()
+            },
+            ..Config::default()
+        };
+        let shown = format!("{c:?} {c:#?}");
+        for secret in [
+            "db-password-1",
+            "hop_operator-key-value",
+            "secrets-key-value",
+            "nats-password-1",
+            "smtp-password-1",
+            "smtp-password-2",
+            "unsubscribe-secret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        // What is not secret still shows.
+        assert!(shown.contains("postgres://herald:***@db.example/herald"), "{shown}");
+        assert!(shown.contains("nats-user") && shown.contains("mail.example.com"), "{shown}");
+        // And a bad bus is named without its password.
+        let err = Config { bus: Some("tls://u:nats-password-1@h".into()), ..Config::default() }.validate().unwrap_err().to_string();
+        assert!(err.contains("tls://u:***@h") && !err.contains("nats-password-1"), "{err}");
+    }
+
+    fn smtp_with_password(url: &str, password: Option<&str>, secrets_key: Option<&str>) -> Result<Option<EmailSending>, ConfigError> {
+        let mut c = Config::default();
+        c.email.smtp_url = Some(url.into());
+        c.email.smtp_password = password.map(Into::into);
+        c.email.from = Some("noreply@example.com".into());
+        c.email.public_url = Some("https://herald.example.com".into());
+        c.secrets_key = secrets_key.map(Into::into);
+        c.validate()?;
+        c.email.sending(c.secrets_key.as_ref())
+    }
+
+    #[test]
+    fn the_smtp_password_set_apart_in_the_clear_or_sealed() {
+        const KEY: &str = "a-secrets-key-of-at-least-32-characters";
+        let creds = |r: Result<Option<EmailSending>, ConfigError>| {
+            let s = r.unwrap().unwrap();
+            format!("{:?}", s.smtp.credentials()).replace("<redacted>", "")
+        };
+        // In the clear, with characters a URL would read otherwise: the
+        // settings get it exactly (they show the user only).
+        let plain = smtp_with_password("smtp://bob@127.0.0.1:2525?tls=none", Some("p%41ss:w/rd@ é"), None);
+        assert!(creds(plain).contains("\"bob\""));
+        let with = |password: &str| {
+            let mut e = EmailConfig { smtp_url: Some("smtp://bob@h.example".into()), ..EmailConfig::default() };
+            e.smtp_password = Some(password.into());
+            with_password(e.smtp_url.as_ref().unwrap(), e.smtp_password.as_ref().unwrap()).unwrap()
+        };
+        let url = with("p%41ss:w/rd@ é");
+        let parsed = url::Url::parse(url.expose()).unwrap();
+        let decoded = percent_encoding::percent_decode_str(parsed.password().unwrap()).decode_utf8().unwrap();
+        assert_eq!(decoded, "p%41ss:w/rd@ é");
+
+        // Sealed, opened with the key it was sealed with.
+        let sealed = crate::seal::seal(&KEY.into(), "hunter2");
+        assert!(creds(smtp_with_password("smtp://bob@127.0.0.1:2525?tls=none", Some(&sealed), Some(KEY))).contains("bob"));
+
+        // Refusals name the setting and never show the password.
+        for (url, password, key, needle) in [
+            ("smtp://bob@h.example", Some(sealed.as_str()), None, "set secrets_key"),
+            (
+                "smtp://bob@h.example",
+                Some(sealed.as_str()),
+                Some("another-secrets-key-of-32-characters"),
+                "does not open with this secrets_key",
+            ),
+            ("smtp://bob:hunter2@h.example", Some("hunter2"), None, "keep the password in one of them"),
+            ("smtp://h.example", Some("hunter2"), None, "needs a user name"),
+        ] {
+            let err = smtp_with_password(url, password, key).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err} should say {needle}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+        let mut c = Config::default();
+        c.email.smtp_password = Some("hunter2".into());
+        assert!(c.validate().unwrap_err().to_string().contains("without email.smtp_url"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod config_reference;
 pub mod logging;
+pub mod redact;
+pub mod seal;
 pub mod token_cmd;
 
 use std::net::TcpListener;
@@ -20,12 +22,12 @@ use herald_core::retention::Retention;
 use herald_core::secret;
 use herald_email::{Mailer, UnsubscribeSigner};
 use herald_hub::Hub;
-use herald_hub::relay::{Relay, RelayConfig};
-use herald_plugins::{HostConfig, PluginHost};
+use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig};
+use herald_plugins::{CallObserver, HostConfig, PluginHost};
 use herald_server::{
     AllowedOrigins, AppState, Chains, EmailOutbox, EmailState, Limits, OutboxSettings, PollSettings, ServeOptions, StreamSettings, Tracker,
 };
-use herald_server::{Usage, UsageSettings};
+use herald_server::{Metrics, MetricsSettings, Usage, UsageSettings};
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
@@ -39,14 +41,19 @@ async fn connect_bus(config: &Config, store: &Store) -> anyhow::Result<Option<Ar
         BusChoice::Nats(url) => Some(Arc::new(
             herald_bus_nats::NatsBus::connect(&url, &config.nats_subject)
                 .await
-                .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?,
+                .map_err(|e| anyhow::anyhow!("connecting to NATS at {}: {e}", redact::url(&url)))?,
         )),
     })
 }
 
 /// Connects to the database and applies pending migrations.
 pub async fn open_store(database_url: &str, key_cache: Duration) -> anyhow::Result<Store> {
-    let store = Store::connect_with(database_url, key_cache).await.with_context(|| format!("opening the database {database_url}"))?;
+    let shown = redact::url(database_url);
+    // Refused here, where the URL is shown without its password.
+    if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| database_url.starts_with(p)) {
+        anyhow::bail!("unsupported database URL `{shown}`: use sqlite://PATH or postgres://…");
+    }
+    let store = Store::connect_with(database_url, key_cache).await.with_context(|| format!("opening the database {shown}"))?;
     store.migrate().await.context("applying database migrations")?;
     Ok(store)
 }
@@ -62,15 +69,16 @@ async fn start_email(
     config: &Config,
     store: &Store,
     stop: tokio::sync::watch::Receiver<bool>,
+    metrics: &Metrics,
 ) -> anyhow::Result<(EmailState, Option<tokio::task::JoinHandle<()>>)> {
     let key = match &config.email.unsubscribe_secret {
-        Some(key) => key.clone(),
+        Some(key) => key.expose().to_owned(),
         None => store.server_secret("unsubscribe", || secret::generate("hus")).await.context("reading the unsubscribe key")?,
     };
     let unsubscribe = UnsubscribeSigner::new(key.as_bytes()).map_err(|e| anyhow::anyhow!("email.unsubscribe_secret: {e}"))?;
     let (tracker, _tracker_task) =
         Tracker::start(store.clone(), EMAIL_CHANNELS_REFRESH).await.context("loading the channels with an email policy")?;
-    let sending = config.email.sending()?;
+    let sending = config.email.sending(config.secrets_key.as_ref())?;
     let mut worker = None;
     if let Some(sending) = &sending {
         let mailer = Mailer::new(&sending.smtp).map_err(|e| anyhow::anyhow!("email: {e}"))?;
@@ -89,7 +97,8 @@ async fn start_email(
             keep_records: Duration::from_secs(e.keep_records_seconds),
         };
         tracing::info!(smtp_host = sending.smtp.host(), smtp_port = sending.smtp.port(), tls = %sending.smtp.tls(), "email fallback on");
-        worker = Some(tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings)).run(stop)));
+        worker =
+            Some(tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings, metrics.clone())).run(stop)));
     }
     Ok((EmailState { tracker, unsubscribe, sending: sending.is_some() }, worker))
 }
@@ -118,16 +127,22 @@ fn start_usage(config: &Config, store: &Store) -> Usage {
 /// Runs Herald on `listener` until shutdown.
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
-    let mut store = open_store(&config.database_url, Duration::from_secs(config.key_cache_seconds)).await?;
+    let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
+    let mut store = open_store(config.database_url.expose(), Duration::from_secs(config.key_cache_seconds)).await?;
+    // Before the store is cloned: clones keep the connection they were made with.
+    store = store.with_query_observer({
+        let metrics = metrics.clone();
+        move |q| metrics.query(q.operation.as_str(), q.elapsed, q.failed)
+    });
     if let Some(master) = &config.secrets_key {
-        store = store.with_secrets_key(master);
+        store = store.with_secrets_key(master.expose());
     }
     let sealed = store.seal_stored_secrets().await.context("checking the stored secrets against secrets_key")?;
     if sealed > 0 {
         tracing::info!(secrets = sealed, "sealed signing secrets that were stored in the clear");
     }
 
-    let operator_key_hash = config.operator_key.as_deref().map(secret::hash);
+    let operator_key_hash = config.operator_key.as_ref().map(|k| secret::hash(k.expose()));
     if operator_key_hash.is_none()
         && let Some(key) = store.bootstrap_operator_key().await?
     {
@@ -140,7 +155,14 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     tokio::spawn(hub.clone().run_clock(config.heartbeat()));
     let bus = connect_bus(&config, &store).await?;
     let bus_name = bus.as_ref().map_or("none", |b| b.name());
-    let relay_config = RelayConfig { poll_every: Duration::from_millis(config.poll_interval_ms), page: config.stream.replay_page };
+    let relay_config = RelayConfig {
+        poll_every: Duration::from_millis(config.poll_interval_ms),
+        page: config.stream.replay_page,
+        on_announce: Some(AnnounceObserver(Arc::new({
+            let metrics = metrics.clone();
+            move |elapsed, ok| metrics.bus_announce(elapsed, ok)
+        }))),
+    };
     let (relay, relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting the relay: {e}"))?;
@@ -161,19 +183,24 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         warmup_deadline: Duration::from_millis(config.plugins.warmup_ms),
         fuel: (config.plugins.fuel > 0).then_some(config.plugins.fuel),
         max_instances: config.plugins.max_instances,
+        call_observer: Some(CallObserver(Arc::new({
+            let metrics = metrics.clone();
+            move |elapsed| metrics.plugin_call(elapsed)
+        }))),
         ..HostConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
-    let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms));
+    let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms), metrics.clone());
 
     // Tells the email worker to finish its pass and stop, at shutdown.
     let (stop_email, email_stop) = tokio::sync::watch::channel(false);
-    let (email, email_worker) = start_email(&config, &store, email_stop).await?;
+    let (email, email_worker) = start_email(&config, &store, email_stop, &metrics).await?;
     // Suspended tenants' streams on this node, closed within the key-cache
     // lifetime of a suspension made through another node.
     tokio::spawn(herald_server::close_suspended_streams(store.clone(), hub.clone(), Duration::from_secs(config.key_cache_seconds)));
 
     let state = AppState {
+        metrics,
         bus: relay_bus,
         store: store.clone(),
         hub,

@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Parser;
 use herald::cli::{Cli, Command};
-use herald::{Config, logging, token_cmd};
+use herald::{Config, logging, seal, token_cmd};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -26,12 +26,17 @@ fn main() -> anyhow::Result<()> {
             println!("{}", token_cmd::run(args)?);
             Ok(())
         }
+        Command::Seal => {
+            let config = Config::load(cli.config.as_deref())?;
+            println!("{}", seal::run(&config, std::io::stdin().lock())?);
+            Ok(())
+        }
         Command::Migrate(db) => {
             let mut config = Config::load(cli.config.as_deref())?;
-            config.database_url = db.database_url.unwrap_or(config.database_url);
+            config.database_url = db.database_url.map(Into::into).unwrap_or(config.database_url);
             logging::init(config.log_format);
             runtime()?.block_on(async {
-                herald::open_store(&config.database_url, std::time::Duration::ZERO).await?;
+                herald::open_store(config.database_url.expose(), std::time::Duration::ZERO).await?;
                 tracing::info!(database = %config.database_url, "migrations applied");
                 anyhow::Ok(())
             })
@@ -39,8 +44,8 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let mut config = Config::load(cli.config.as_deref())?;
             config.listen = args.listen.unwrap_or(config.listen);
-            config.database_url = args.db.database_url.unwrap_or(config.database_url);
-            config.bus = args.bus.or(config.bus);
+            config.database_url = args.db.database_url.map(Into::into).unwrap_or(config.database_url);
+            config.bus = args.bus.map(Into::into).or(config.bus);
             config.validate()?;
             logging::init(config.log_format);
             let listener = herald_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;

@@ -78,9 +78,7 @@ impl From<Notification> for HistoryItem {
 
 /// The `after` cursor: an id from a previous page's `next`.
 fn cursor(raw: &str) -> ApiResult<Seq> {
-    raw.parse::<Seq>()
-        .ok()
-        .filter(|n| *n > 0)
+    herald_core::cursor::history_after(raw)
         .ok_or_else(|| herald_core::DomainError::invalid("after", format!("`{raw}` is not a cursor from a previous page")).into())
 }
 
