@@ -51,22 +51,17 @@ fuzz_target!(|data: &[u8]| {
     round_trip(raw, |s| UserId::parse(s), UserId::as_str, "");
 });
 
-/// An independent reading of a resume id: an optional sign, then ASCII
-/// digits, with a value from 0 to `Seq::MAX` (so `-0` is 0).
+/// An independent reading of a resume id: ASCII digits only (no sign),
+/// with a value from 0 to `Seq::MAX`.
 fn decimal(s: &str) -> Option<Seq> {
-    let (negative, digits) = match s.as_bytes().first()? {
-        b'+' => (false, &s[1..]),
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     let mut value: Seq = 0;
-    for b in digits.bytes() {
+    for b in s.bytes() {
         value = value.checked_mul(10)?.checked_add(Seq::from(b - b'0'))?;
     }
-    (!negative || value == 0).then_some(value)
+    Some(value)
 }
 
 /// A list cursor is the listed item's id or name, kept verbatim: what parses

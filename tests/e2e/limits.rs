@@ -114,6 +114,17 @@ e2e! {
         let detail = problem(with_headers(&s, n, MAX_HEADER_BYTES - 4).send().await.unwrap(), 431, "headers-too-large").await;
         assert!(detail.contains("in all"), "{detail}");
 
+        // Counted in the request metrics like any other answer.
+        let metrics = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let count = |status: &str| {
+            metrics
+                .lines()
+                .filter(|l| l.starts_with("herald_http_request_duration_seconds_count{") && l.contains(&format!("status=\"{status}\"")))
+                .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+                .sum::<f64>()
+        };
+        assert_eq!((count("414"), count("431")), (1.0, 3.0), "{metrics}");
+
         // Past actix-http's own limit of 96 headers the HTTP parser answers
         // before Herald: a bare 431, as docs/limits.md says.
         // Its own client: actix closes that connection, which must not go

@@ -19,21 +19,28 @@ pub struct NotAnId(pub String);
 
 /// Parses a resume id. Surrounding whitespace is ignored, and a blank value
 /// means "no resume point" (a browser's first connection); otherwise it must
-/// be an id of 0 or more, `0` asking for all retained history.
+/// be an id of 0 or more in plain decimal digits, as Herald writes them (no
+/// sign), `0` asking for all retained history.
 pub fn resume_id(raw: &str) -> Result<Option<Seq>, NotAnId> {
     match raw.trim() {
         "" => Ok(None),
-        s => match s.parse::<Seq>() {
-            Ok(id) if id >= 0 => Ok(Some(id)),
-            _ => Err(NotAnId(s.to_owned())),
-        },
+        s => digits(s).ok_or_else(|| NotAnId(s.to_owned())).map(Some),
     }
 }
 
 /// Parses a history page's `after`: the id a previous page's `next` named,
 /// so always positive (the oldest page ends before id 1).
 pub fn history_after(raw: &str) -> Option<Seq> {
-    raw.parse::<Seq>().ok().filter(|id| *id > 0)
+    digits(raw).filter(|id| *id > 0)
+}
+
+/// `Seq::from_str` also takes a sign (`+7`, `-0`), which Herald never
+/// writes; an id is read back only in the form it was handed out.
+fn digits(s: &str) -> Option<Seq> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 /// The text of an id as Herald writes it for a client to hand back.
@@ -53,7 +60,9 @@ mod tests {
             ("0", Ok(Some(0))),
             ("42", Ok(Some(42))),
             (" 42\t", Ok(Some(42))),
-            ("+7", Ok(Some(7))),
+            ("007", Ok(Some(7))),
+            ("+7", Err("+7")),
+            ("-0", Err("-0")),
             ("9223372036854775807", Ok(Some(Seq::MAX))),
             ("9223372036854775808", Err("9223372036854775808")),
             ("-1", Err("-1")),
@@ -69,7 +78,7 @@ mod tests {
     #[test]
     fn history_cursors_are_positive_ids() {
         assert_eq!(history_after("42"), Some(42));
-        for bad in ["0", "-3", "", " 42", "x", "99999999999999999999"] {
+        for bad in ["0", "-3", "+5", "", " 42", "x", "99999999999999999999"] {
             assert_eq!(history_after(bad), None, "{bad:?}");
         }
     }

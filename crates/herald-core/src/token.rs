@@ -135,6 +135,11 @@ pub enum SigningMaterial {
 /// Mints a subscriber token. Herald never needs this to serve; it exists so
 /// operators can try things out without writing a signer.
 pub fn mint(kid: &str, alg: SigningAlg, material: &SigningMaterial, claims: &SubscriberClaims) -> Result<String, DomainError> {
+    // `extra` is flattened beside these: the same key twice would make a
+    // token that no verifier reads the same way.
+    if let Some(name) = ["sub", "exp", "herald"].into_iter().find(|k| claims.extra.contains_key(*k)) {
+        return Err(DomainError::invalid("claims", format!("`{name}` is set by its own field, not as an extra claim")));
+    }
     let key = match (alg, material) {
         (SigningAlg::HS256, SigningMaterial::Secret(s)) => Ok(EncodingKey::from_secret(s.as_bytes())),
         (SigningAlg::RS256, SigningMaterial::PrivatePem(p)) => EncodingKey::from_rsa_pem(p.as_bytes()),
@@ -179,6 +184,21 @@ mod tests {
         let sub = verify(&t, &hs_key("s3cret"), now()).unwrap();
         assert_eq!(sub.user.as_str(), "42");
         assert_eq!(sub.allowed.len(), 1);
+    }
+
+    #[test]
+    fn extra_claims_cannot_shadow_the_named_ones() {
+        let material = SigningMaterial::Secret("s3cret".into());
+        let mut c = claims(now() + 60);
+        c.extra.insert("tier".into(), "gold".into());
+        let t = mint("k", SigningAlg::HS256, &material, &c).unwrap();
+        assert_eq!(verify(&t, &hs_key("s3cret"), now()).unwrap().user.as_str(), "42");
+        for name in ["sub", "exp", "herald"] {
+            let mut c = claims(now() + 60);
+            c.extra.insert(name.into(), "7".into());
+            let err = mint("k", SigningAlg::HS256, &material, &c).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 
     #[test]

@@ -134,8 +134,9 @@ pub(crate) fn app(
         .wrap(crate::audit::Audit)
         .wrap(crate::idempotency::Idempotency)
         .wrap(actix_web::middleware::from_fn(crate::cors::cors))
-        .wrap(actix_web::middleware::from_fn(crate::metrics::observe_requests))
         .wrap(actix_web::middleware::from_fn(crate::request_limits::request_limits))
+        // Outside the limits, so that 414 and 431 answers are counted too.
+        .wrap(actix_web::middleware::from_fn(crate::metrics::observe_requests))
         // Outermost: every line logged for a request names it, and the access log.
         .wrap(actix_web::middleware::from_fn(crate::request_id::request_id))
 }

@@ -102,6 +102,7 @@ impl ApiError {
             ApiError::Store(StoreError::NotFound(_)) | ApiError::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
             ApiError::Store(StoreError::Conflict(_)) => (S::CONFLICT, "conflict", "Conflict"),
             ApiError::Store(StoreError::Closed) => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),
+            ApiError::Store(StoreError::Busy) => (S::SERVICE_UNAVAILABLE, "unavailable", "Database busy"),
             ApiError::Store(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
             ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
@@ -142,6 +143,9 @@ impl ResponseError for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if let ApiError::Store(StoreError::Busy) = self {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+        }
         if let ApiError::TooManyConnections(_) = self {
             res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
@@ -176,4 +180,21 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &actix_web::H
 /// Maps path errors (malformed ids) to 404: the addressed thing cannot exist.
 pub fn path_error(err: actix_web::error::PathError, _req: &actix_web::HttpRequest) -> actix_web::Error {
     ApiError::NotFound(format!("no such resource: {err}")).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    #[test]
+    fn a_busy_database_is_a_503_to_retry_not_an_internal_error() {
+        let res = ApiError::Store(StoreError::Busy).error_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        let body: serde_json::Value = serde_json::from_slice(&res.into_body().try_into_bytes().unwrap()).unwrap();
+        assert_eq!(body["type"], format!("{PROBLEM_TYPE_PREFIX}unavailable"));
+        assert_eq!(body["detail"], "no database connection came free in time");
+    }
 }

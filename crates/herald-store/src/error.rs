@@ -1,6 +1,6 @@
 //! Errors of the storage layer.
 
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{ConnAcquireErr, DbErr, SqlErr};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -20,6 +20,10 @@ pub enum StoreError {
     /// The writer task is gone (the server is shutting down).
     #[error("the publisher is shutting down")]
     Closed,
+    /// No connection came free within the pool's acquire timeout: the
+    /// database is overloaded, which is worth retrying, not a bug.
+    #[error("no database connection came free in time")]
+    Busy,
     #[error("database error: {0}")]
     Db(#[source] DbErr),
 }
@@ -29,13 +33,16 @@ impl StoreError {
     pub(crate) fn from_db(e: DbErr, conflict: &str) -> Self {
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(conflict.to_owned()),
-            _ => StoreError::Db(e),
+            _ => StoreError::from(e),
         }
     }
 }
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
-        StoreError::Db(e)
+        match e {
+            DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => StoreError::Busy,
+            e => StoreError::Db(e),
+        }
     }
 }

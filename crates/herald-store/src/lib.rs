@@ -14,6 +14,7 @@ mod convert;
 mod entity;
 mod error;
 mod key_cache;
+mod pool_settings;
 mod sealed_secrets;
 
 pub mod audit;
@@ -48,6 +49,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 use tokio::sync::{Mutex, MutexGuard};
 
 pub use error::StoreError;
+pub use pool_settings::PoolSettings;
 
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
@@ -82,14 +84,24 @@ impl Store {
     /// Like [`Store::connect`], caching API key lookups for `key_cache_ttl`
     /// (zero disables the cache).
     pub async fn connect_with(url: &str, key_cache_ttl: Duration) -> Result<Self, StoreError> {
+        Self::connect_pooled(url, key_cache_ttl, &PoolSettings::default()).await
+    }
+
+    /// Like [`Store::connect_with`], with the connection pool shaped by `pool`.
+    pub async fn connect_pooled(url: &str, key_cache_ttl: Duration, pool: &PoolSettings) -> Result<Self, StoreError> {
         let is_sqlite = url.starts_with("sqlite:");
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
             return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")));
         }
         let mut opts = ConnectOptions::new(url.to_owned());
-        opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10)).acquire_timeout(Duration::from_secs(30));
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(pool.acquire_timeout)
+            .min_connections(pool.min_connections)
+            .max_lifetime(pool.max_lifetime)
+            .idle_timeout(pool.idle_timeout);
         if is_sqlite {
-            opts.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            opts.max_connections(pool.max_connections.unwrap_or(8)).map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
                     // FULL: a publish is acknowledged only once its commit is
@@ -98,9 +110,9 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
             });
         } else {
-            opts.max_connections(16).min_connections(1);
+            opts.max_connections(pool.max_connections.unwrap_or(16));
         }
-        let db = Database::connect(opts).await.map_err(StoreError::Db)?;
+        let db = Database::connect(opts).await.map_err(StoreError::from)?;
         Ok(Self {
             write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
             db,
@@ -113,18 +125,18 @@ impl Store {
 
     /// Applies pending migrations.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        herald_migration::Migrator::up(&self.db, None).await.map_err(StoreError::Db)
+        herald_migration::Migrator::up(&self.db, None).await.map_err(StoreError::from)
     }
 
     /// Migrations this binary knows that the database has not applied (for
     /// the readiness check: a node must not serve an older schema).
     pub async fn pending_migrations(&self) -> Result<usize, StoreError> {
-        Ok(herald_migration::Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::Db)?.len())
+        Ok(herald_migration::Migrator::get_pending_migrations(&self.db).await.map_err(StoreError::from)?.len())
     }
 
     /// Round-trips a trivial query (for health checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.db.ping().await.map_err(StoreError::Db)
+        self.db.ping().await.map_err(StoreError::from)
     }
 
     pub fn is_postgres(&self) -> bool {

@@ -47,13 +47,13 @@ async fn connect_bus(config: &Config, store: &Store) -> anyhow::Result<Option<Ar
 }
 
 /// Connects to the database and applies pending migrations.
-pub async fn open_store(database_url: &str, key_cache: Duration) -> anyhow::Result<Store> {
+pub async fn open_store(database_url: &str, key_cache: Duration, pool: &herald_store::PoolSettings) -> anyhow::Result<Store> {
     let shown = redact::url(database_url);
     // Refused here, where the URL is shown without its password.
     if !["sqlite:", "postgres://", "postgresql://"].iter().any(|p| database_url.starts_with(p)) {
         anyhow::bail!("unsupported database URL `{shown}`: use sqlite://PATH or postgres://…");
     }
-    let store = Store::connect_with(database_url, key_cache).await.with_context(|| format!("opening the database {shown}"))?;
+    let store = Store::connect_pooled(database_url, key_cache, pool).await.with_context(|| format!("opening the database {shown}"))?;
     store.migrate().await.context("applying database migrations")?;
     Ok(store)
 }
@@ -128,7 +128,9 @@ fn start_usage(config: &Config, store: &Store) -> Usage {
 pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     config.validate()?;
     let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
-    let mut store = open_store(config.database_url.expose(), Duration::from_secs(config.key_cache_seconds)).await?;
+    let database_url = config.database_url.expose();
+    let mut store =
+        open_store(database_url, Duration::from_secs(config.key_cache_seconds), &config.database_pool.settings(database_url)).await?;
     // Before the store is cloned: clones keep the connection they were made with.
     store = store.with_query_observer({
         let metrics = metrics.clone();

@@ -36,7 +36,8 @@ fn main() -> anyhow::Result<()> {
             config.database_url = db.database_url.map(Into::into).unwrap_or(config.database_url);
             logging::init(config.log_format);
             runtime()?.block_on(async {
-                herald::open_store(config.database_url.expose(), std::time::Duration::ZERO).await?;
+                let url = config.database_url.expose();
+                herald::open_store(url, std::time::Duration::ZERO, &config.database_pool.settings(url)).await?;
                 tracing::info!(database = %config.database_url, "migrations applied");
                 anyhow::Ok(())
             })
