@@ -192,7 +192,7 @@ mod tests {
     fn a_busy_database_is_a_503_to_retry_not_an_internal_error() {
         let res = ApiError::Store(StoreError::Busy).error_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(res.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
         let body: serde_json::Value = serde_json::from_slice(&res.into_body().try_into_bytes().unwrap()).unwrap();
         assert_eq!(body["type"], format!("{PROBLEM_TYPE_PREFIX}unavailable"));
         assert_eq!(body["detail"], "no database connection came free in time");
