@@ -329,17 +329,7 @@ pub async fn run(args: &SoakArgs, allow_remote: bool) -> anyhow::Result<SoakRepo
     print_last(&samples);
 
     // Judge.
-    let counts = shared.counts.now();
-    let delivery = Delivery {
-        gaps: counts.gaps,
-        duplicates: counts.duplicates,
-        misdelivered: counts.misdelivered,
-        truncated: counts.truncated,
-        token_expired: counts.token_expired,
-        unexpected: counts.unexpected,
-        missing: lacking,
-        delivered: counts.delivered,
-    };
+    let delivery = Delivery { found: shared.counts.now(), missing: lacking };
     let checks = vec![
         verdict::memory(&samples, warmup_s as f64, args.rss_tolerance_pct),
         verdict::open_files(&samples, warmup_s as f64, args.fd_tolerance),

@@ -21,6 +21,7 @@
 use serde::Serialize;
 
 use super::sample::{Sample, Stage};
+use super::subscriber::CountsNow;
 
 /// Fewest load samples after warm-up that a trend can be read from.
 pub const MIN_SAMPLES: usize = 4;
@@ -114,25 +115,21 @@ pub fn open_files(samples: &[Sample], warmup_s: f64, tolerance: u64) -> Check {
 /// What the subscribers' checks found, and what they lacked at the end.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Delivery {
-    pub gaps: u64,
-    pub duplicates: u64,
-    pub misdelivered: u64,
-    pub truncated: u64,
-    pub token_expired: u64,
-    pub unexpected: u64,
+    #[serde(flatten)]
+    pub found: CountsNow,
     /// Committed notifications a subscriber had not received when the drain ended.
     pub missing: u64,
-    pub delivered: u64,
 }
 
 pub fn delivery(d: &Delivery) -> Check {
-    let bad = d.gaps + d.duplicates + d.misdelivered + d.truncated + d.token_expired + d.unexpected + d.missing;
+    let f = &d.found;
+    let bad = f.gaps + f.duplicates + f.misdelivered + f.truncated + f.token_expired + f.unexpected + d.missing;
     Check {
         name: "delivery exact",
-        ok: bad == 0 && d.delivered > 0,
+        ok: bad == 0 && f.delivered > 0,
         detail: format!(
             "{} delivered; gaps {}, duplicates {}, misdelivered {}, history-truncated {}, token-expired {}, unexpected {}, missing at the end {}",
-            d.delivered, d.gaps, d.duplicates, d.misdelivered, d.truncated, d.token_expired, d.unexpected, d.missing
+            f.delivered, f.gaps, f.duplicates, f.misdelivered, f.truncated, f.token_expired, f.unexpected, d.missing
         ),
     }
 }
@@ -203,11 +200,12 @@ mod tests {
 
     #[test]
     fn any_delivery_fault_fails() {
-        let clean = Delivery { delivered: 10, ..Delivery::default() };
+        let found = CountsNow { delivered: 10, ..CountsNow::default() };
+        let clean = Delivery { found, missing: 0 };
         assert!(delivery(&clean).ok);
         assert!(!delivery(&Delivery { missing: 1, ..clean }).ok);
-        assert!(!delivery(&Delivery { duplicates: 1, ..clean }).ok);
-        assert!(!delivery(&Delivery { truncated: 1, ..clean }).ok);
+        assert!(!delivery(&Delivery { found: CountsNow { duplicates: 1, ..found }, ..clean }).ok);
+        assert!(!delivery(&Delivery { found: CountsNow { truncated: 1, ..found }, ..clean }).ok);
         assert!(!delivery(&Delivery::default()).ok);
     }
 }
