@@ -7,17 +7,6 @@ use clap::Parser;
 use herald::cli::{Cli, Command};
 use herald::{Config, logging, seal, token_cmd};
 
-/// jemalloc instead of glibc's malloc, for Rust and, unprefixed, for the
-/// SQLite library too. glibc keeps an arena per thread and seldom returns
-/// what SQLite's worker threads free (in WAL mode their page caches are
-/// dropped and refilled as other connections write): under the soak on
-/// SQLite the process kept creeping up (66 → 72 MiB from minute 10 to 20)
-/// while SQLite itself held 2.2 MiB, 18 MiB at its peak. jemalloc returns
-/// freed pages to the system after a few seconds. See docs/benchmarks.md.
-#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
