@@ -53,7 +53,9 @@ e2e! {
             &config,
             format!(
                 r#"headers = {{ Authorization = "Bearer {op}" }}
-request-timeout = 5
+# Conformance is checked here, not speed (that is docs/benchmarks.md): on
+# a CI machine with both cores busy, a PostgreSQL commit has taken over 5 s.
+request-timeout = 30
 
 [parameters]
 "path.tenant" = "{tenant}"
@@ -65,6 +67,12 @@ request-timeout = 5
 include-path-regex = "/v1/tenants/[^/]+/(stream|notifications|notifications/read|notifications/unread|session)$"
 headers = {{ Authorization = "Bearer {jwt}" }}
 max-stream-events = 2
+
+# A stream whose patterns match no stored notification ends only at the
+# timeout, which is then its normal end: keep it short.
+[[operations]]
+include-path-regex = "/v1/tenants/[^/]+/stream$"
+request-timeout = 5
 
 # Deleting the tenant or the channel early would leave the rest of the run
 # nothing to reach but 404s; deletes are covered by the admin tests.
