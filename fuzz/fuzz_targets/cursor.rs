@@ -1,6 +1,6 @@
 //! What clients hand back to resume or page: the stream's `Last-Event-ID`
-//! (`cursor::resume_id`), a history page's `after` (`cursor::history_after`)
-//! and the `after` of the other lists, which are prefixed ids, channel names
+//! (`cursor::resume_id`), a history page's `after` (`cursor::history_after`),
+//! a poll's `after` (`cursor::poll_after`) and the `after` of the other lists, which are prefixed ids, channel names
 //! or user ids.
 //!
 //! Every parser is total (no panic), and whatever it accepts, Herald's own
@@ -39,6 +39,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(id > 0, "{raw:?} pages after {id}");
         assert_eq!(cursor::history_after(&cursor::format(id)), Some(id));
         assert_eq!(resume, Ok(Some(id)), "a history cursor the stream would refuse");
+    }
+
+    let poll = cursor::poll_after(raw);
+    assert_eq!(poll, decimal(raw), "{raw:?}: a poll takes exactly the plain-digit ids");
+    if let Some(id) = poll {
+        assert_eq!(cursor::poll_after(&cursor::format(id)), Some(id));
     }
 
     round_trip(raw, TenantId::parse, TenantId::as_str, TenantId::PREFIX);

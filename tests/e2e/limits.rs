@@ -61,8 +61,9 @@ e2e! {
 async fn problem(res: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(res.status().as_u16(), status, "{code}");
     assert_eq!(res.headers()["content-type"], "application/problem+json", "{code}");
-    assert!(res.headers().contains_key("x-request-id"), "{code}: answered through the middleware");
+    let request_id = res.headers().get("x-request-id").expect("answered through the middleware").to_str().unwrap().to_owned();
     let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["request_id"], request_id.as_str(), "{code}: the body names its request: {body}");
     assert_eq!(body["type"], format!("urn:herald:problem:{code}"), "{body}");
     assert_eq!(body["status"], status, "{body}");
     body["detail"].as_str().unwrap().to_owned()

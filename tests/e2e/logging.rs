@@ -123,6 +123,8 @@ e2e! {
             .unwrap();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(answered_id(&res), "e2e-bad-auth");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["request_id"], "e2e-bad-auth", "the problem names its request: {problem}");
 
         // A stream, with its token in the query string.
         let token = t.token("bob", &["orders"]);

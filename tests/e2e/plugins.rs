@@ -330,12 +330,13 @@ e2e! {
         let all = ["spin-open", "spin-closed", "crash-open", "crash-closed"];
         let mut sub = s.subscribe(&t, &t.token("1", &all), &all, None).await;
 
-        // An endless publish hook is cut off at its deadline.
+        // An endless publish hook is cut off (at 1.5 warm-up deadlines of CPU,
+        // or the 1 s wall cap on a busy machine) rather than hold the publish.
         let started = std::time::Instant::now();
         let (status, r) = publish_raw(&s, &t, "spin-closed", json!({"type": "x", "data": {"n": 1}})).await;
         assert_eq!(status, StatusCode::OK, "{r}");
         assert!(r["withheld"]["reason"].as_str().unwrap().contains("timed out"), "{r}");
-        assert!(started.elapsed() < std::time::Duration::from_secs(2), "the loop was not cut off");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the loop was not cut off");
         let (status, r) = publish_raw(&s, &t, "spin-open", json!({"type": "x", "data": {"n": 2}})).await;
         assert_eq!(status, StatusCode::CREATED, "fail-open publishes it unchanged: {r}");
         let spun = r["id"].as_i64().unwrap();

@@ -56,11 +56,11 @@ e2e! {
         assert_eq!(poll(&s, &t, &token, "channel=billing").await.0, StatusCode::FORBIDDEN);
         assert_eq!(poll(&s, &t, "not-a-token", "channel=orders").await.0, StatusCode::UNAUTHORIZED);
         assert_eq!(poll(&s, &t, &token, "").await.0, StatusCode::UNPROCESSABLE_ENTITY);
-        for bad in ["limit=0", "limit=100000", "wait=100000", "after=-1"] {
+        for bad in ["limit=0", "limit=100000", "wait=100000", "after=-1", "after=%2B3", "after=-0", "after=x"] {
             let (status, p) = poll(&s, &t, &token, &format!("channel=orders&{bad}")).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {p}");
         }
-        assert_eq!(poll(&s, &t, &token, "channel=orders&after=x").await.0, StatusCode::BAD_REQUEST);
+        assert_eq!(poll(&s, &t, &token, "channel=orders&limit=x").await.0, StatusCode::BAD_REQUEST);
     }
 }
 

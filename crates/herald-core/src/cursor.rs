@@ -34,6 +34,12 @@ pub fn history_after(raw: &str) -> Option<Seq> {
     digits(raw).filter(|id| *id > 0)
 }
 
+/// Parses a poll's `after`: an id of 0 or more, as a stream's `id:` line or
+/// a previous poll's `next` wrote it (`0` asks for all retained history).
+pub fn poll_after(raw: &str) -> Option<Seq> {
+    digits(raw)
+}
+
 /// `Seq::from_str` also takes a sign (`+7`, `-0`), which Herald never
 /// writes; an id is read back only in the form it was handed out.
 fn digits(s: &str) -> Option<Seq> {
@@ -84,9 +90,19 @@ mod tests {
     }
 
     #[test]
+    fn poll_cursors_are_ids_from_zero_in_plain_digits() {
+        assert_eq!(poll_after("0"), Some(0));
+        assert_eq!(poll_after("42"), Some(42));
+        for bad in ["-1", "+5", "-0", "", " 42", "x", "1e3", "99999999999999999999"] {
+            assert_eq!(poll_after(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn formatted_ids_parse_back() {
         for id in [0, 1, 42, Seq::MAX] {
             assert_eq!(resume_id(&format(id)), Ok(Some(id)));
+            assert_eq!(poll_after(&format(id)), Some(id));
         }
         assert_eq!(history_after(&format(7)), Some(7));
     }

@@ -10,12 +10,18 @@ pub struct HostConfig {
     pub max_component_bytes: usize,
     /// Linear memory cap per instance (default 16 MiB); growing past it fails the call.
     pub memory_limit_bytes: usize,
-    /// Deadline of a call when the [`crate::CallContext`] gives none (default 5 ms).
+    /// Deadline of a call when the [`crate::CallContext`] gives none (default
+    /// 5 ms). Passing it on the clock opens a check: the call is cut off once
+    /// it has used half of it again in CPU time, so a call that was only
+    /// waiting for a CPU on a busy machine is not (see [`Self::max_wall_time`]).
     pub default_deadline: Duration,
     /// Deadline of a cold call: an instance's start-up, and its first call
     /// with a configuration, when a plugin builds its state (default 100 ms;
     /// the longer of this and the call's own deadline applies).
     pub warmup_deadline: Duration,
+    /// The longest any call or start-up may take on the clock, however little
+    /// CPU it used (default 1 s; the call's deadline, if longer, applies).
+    pub max_wall_time: Duration,
     /// Fuel budget per call; `None` turns fuel metering off (it costs some speed).
     pub fuel: Option<u64>,
     /// Largest replacement or drop reason a plugin may return (default 64 KiB).
@@ -51,6 +57,7 @@ impl Default for HostConfig {
             memory_limit_bytes: 16 * 1024 * 1024,
             default_deadline: Duration::from_millis(5),
             warmup_deadline: Duration::from_millis(100),
+            max_wall_time: Duration::from_secs(1),
             fuel: None,
             max_output_bytes: 64 * 1024,
             max_instances: 1000,

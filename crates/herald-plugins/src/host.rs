@@ -199,7 +199,7 @@ impl PluginHost {
     ) -> Result<T, PluginError> {
         let start = Instant::now();
         let compiled = &plugin.compiled;
-        let result = self.call_inner(compiled, ctx, config_json, hook);
+        let result = self.call_inner(compiled, ctx, config_json, start, hook);
         let elapsed = start.elapsed();
         compiled.counters.record(&result, elapsed);
         self.inner.totals.record(&result, elapsed);
@@ -214,6 +214,7 @@ impl PluginHost {
         compiled: &Compiled,
         ctx: &CallContext<'_>,
         config_json: &str,
+        start: Instant,
         hook: impl FnOnce(&mut Slot) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<T, PluginError> {
         let config = &self.inner.config;
@@ -225,7 +226,9 @@ impl PluginHost {
         let cold = !slot.is_warm_for(config_json);
         let deadline =
             if cold && !compiled.warmup_revoked.load(Ordering::Relaxed) { deadline.max(config.warmup_deadline) } else { deadline };
-        slot.store.data_mut().begin_call(ctx.tenant, ctx.plugin_name, config.max_log_lines_per_call);
+        let state = slot.store.data_mut();
+        state.begin_call(ctx.tenant, ctx.plugin_name, config.max_log_lines_per_call);
+        state.deadline.arm(deadline, config.max_wall_time, start);
         slot.store.set_epoch_deadline(deadline_ticks(deadline, config.epoch_tick));
         if let Some(fuel) = config.fuel {
             slot.store.set_fuel(fuel).map_err(|e| PluginError::Unavailable(format!("{e:#}")))?;

@@ -5,12 +5,14 @@
 //! both. [`PluginHost::load`] validates and compiles one (cached by the
 //! SHA-256 of its bytes); [`PluginHost::on_publish`] and
 //! [`PluginHost::on_deliver`] run a hook synchronously on a warm instance
-//! under a deadline (epoch interruption), optional fuel, a memory cap and an
-//! output size cap. Plugins get WASI with no capabilities and frozen clocks.
+//! under a deadline (epoch interruption, counted in CPU time once the clock
+//! has passed it, see `deadline`), optional fuel, a memory cap and an output
+//! size cap. Plugins get WASI with no capabilities and frozen clocks.
 
 mod bindings;
 mod config;
 mod convert;
+mod deadline;
 mod engine;
 mod error;
 mod host;

@@ -7,12 +7,14 @@
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 
 use wasmtime::component::{Component, InstancePre, Linker};
-use wasmtime::{Engine, Store};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
 use crate::bindings::{Delivery, Notification, Subscriber, deliver_hook, publish_hook};
 use crate::convert::{empty_delivery, empty_notification, empty_subscriber};
+use crate::deadline::{CallDeadline, Verdict, thread_cpu_time};
 use crate::engine::deadline_ticks;
 use crate::state::StoreState;
 use crate::stats::Counters;
@@ -109,10 +111,18 @@ impl Compiled {
     /// A fresh instance. Its start-up runs under the warm-up deadline, since
     /// a plugin's initialisation could loop.
     pub(crate) fn instantiate(&self, engine: &Engine, config: &HostConfig) -> Result<Slot, PluginError> {
-        let mut store = Store::new(engine, StoreState::new(config.memory_limit_bytes));
+        let startup = config.warmup_deadline.max(config.default_deadline);
+        let deadline = CallDeadline::new(startup, config.max_wall_time, Instant::now());
+        let mut store = Store::new(engine, StoreState::new(config.memory_limit_bytes, deadline));
         store.limiter(|state| &mut state.limits);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(deadline_ticks(config.warmup_deadline.max(config.default_deadline), config.epoch_tick));
+        let tick = config.epoch_tick;
+        store.epoch_deadline_callback(move |mut ctx| {
+            Ok(match ctx.data_mut().deadline.on_expiry(thread_cpu_time(), Instant::now()) {
+                Verdict::Extend(more) => UpdateDeadline::Continue(deadline_ticks(more, tick)),
+                Verdict::Stop => UpdateDeadline::Interrupt,
+            })
+        });
+        store.set_epoch_deadline(deadline_ticks(startup, tick));
         if let Some(fuel) = config.fuel {
             store.set_fuel(fuel).map_err(|e| PluginError::Unavailable(format!("{e:#}")))?;
         }

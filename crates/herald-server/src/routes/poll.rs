@@ -40,8 +40,9 @@ pub(crate) struct PollQuery {
     pub channel: Vec<String>,
     /// Return notifications after this id (`next` of the previous page; `0`
     /// for all retained history). Without it the poll starts now: no items,
-    /// and `next` is the current position.
-    pub after: Option<Seq>,
+    /// and `next` is the current position. Plain digits, as Herald writes ids.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    pub after: Option<String>,
     /// Page size, 1 to `poll.max_limit` (default 100).
     pub limit: Option<u64>,
     /// Seconds to wait for a notification when there is none yet, up to
@@ -117,14 +118,19 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
     if wait > app.poll.max_wait {
         return Err(DomainError::invalid("wait", format!("at most {} seconds", app.poll.max_wait.as_secs())).into());
     }
-    if q.after.is_some_and(|a| a < 0) {
-        return Err(DomainError::invalid("after", "must be a notification id (0 or more)").into());
-    }
-    let truncated = match q.after {
+    let after = q
+        .after
+        .as_deref()
+        .map(|raw| {
+            herald_core::cursor::poll_after(raw)
+                .ok_or_else(|| DomainError::invalid("after", "must be a notification id (0 or more, in plain digits)"))
+        })
+        .transpose()?;
+    let truncated = match after {
         Some(after) => app.store.history_truncated_after(&tenant, &patterns, after).await?,
         None => false,
     };
-    let mut after = match q.after {
+    let mut after = match after {
         Some(after) => after,
         None => app.store.head(&tenant).await?,
     };
