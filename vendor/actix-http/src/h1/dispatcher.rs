@@ -1187,11 +1187,6 @@ where
         Ok(())
     }
 
-    /// Returns true when I/O stream can be disconnected after write to it.
-    ///
-    /// It covers these conditions:
-    /// - `std::io::ErrorKind::ConnectionReset` after partial read;
-    /// - all data read done.
     /// Herald's patch: a response body that is still streaming (an event
     /// stream can last hours) does not need the 8 KiB read buffer kept for
     /// the next request; give its allocation back while it is empty.
@@ -1207,6 +1202,11 @@ where
         }
     }
 
+    /// Returns true when I/O stream can be disconnected after write to it.
+    ///
+    /// It covers these conditions:
+    /// - `std::io::ErrorKind::ConnectionReset` after partial read;
+    /// - all data read done.
     #[inline(always)] // TODO: bench this inline
     fn read_available(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Result<bool, DispatchError> {
         let this = self.project();
