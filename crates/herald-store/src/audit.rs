@@ -74,11 +74,15 @@ pub enum AuditActor {
     ApiKey(ApiKeyId),
 }
 
+/// How [`AuditActor::kind`] spells each actor in `actor_kind`.
+const OPERATOR: &str = "operator";
+const API_KEY: &str = "api_key";
+
 impl AuditActor {
     pub fn kind(&self) -> &'static str {
         match self {
-            AuditActor::Operator => "operator",
-            AuditActor::ApiKey(_) => "api_key",
+            AuditActor::Operator => OPERATOR,
+            AuditActor::ApiKey(_) => API_KEY,
         }
     }
 
@@ -133,8 +137,8 @@ fn corrupt<E: fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError 
 
 fn convert(m: audit_event::Model) -> Result<AuditEvent, StoreError> {
     let actor = match (m.actor_kind.as_str(), m.actor_key_id.as_deref()) {
-        ("operator", None) => AuditActor::Operator,
-        ("api_key", Some(id)) => AuditActor::ApiKey(ApiKeyId::parse(id).map_err(corrupt("actor key id"))?),
+        (OPERATOR, None) => AuditActor::Operator,
+        (API_KEY, Some(id)) => AuditActor::ApiKey(ApiKeyId::parse(id).map_err(corrupt("actor key id"))?),
         (kind, _) => return Err(StoreError::Corrupt(format!("audit actor `{kind}` with key id {:?}", m.actor_key_id))),
     };
     Ok(AuditEvent {
@@ -155,20 +159,24 @@ impl Store {
     /// caller finds it in the log as soon as it has its answer.
     pub async fn record_audit_event(&self, event: &NewAuditEvent<'_>) -> Result<AuditEventId, StoreError> {
         let id = AuditEventId::generate();
-        let _w = self.write_guard().await;
-        audit_event::ActiveModel {
-            id: Set(id.to_string()),
-            tenant_id: Set(event.tenant.map(|t| t.to_string())),
-            actor_kind: Set(event.actor.kind().to_owned()),
-            actor_key_id: Set(event.actor.key_id().map(|k| k.to_string())),
-            action: Set(event.action.to_owned()),
-            method: Set(event.method.to_owned()),
-            path: Set(event.path.to_owned()),
-            status: Set(i32::from(event.status)),
-            remote_addr: Set(event.remote_addr.map(|a| a.to_string())),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
+        let row_id = id.to_string();
+        self.write_autocommit(|db| async move {
+            audit_event::ActiveModel {
+                id: Set(row_id),
+                tenant_id: Set(event.tenant.map(|t| t.to_string())),
+                actor_kind: Set(event.actor.kind().to_owned()),
+                actor_key_id: Set(event.actor.key_id().map(|k| k.to_string())),
+                action: Set(event.action.to_owned()),
+                method: Set(event.method.to_owned()),
+                path: Set(event.path.to_owned()),
+                status: Set(i32::from(event.status)),
+                remote_addr: Set(event.remote_addr.map(|a| a.to_string())),
+                created_at: Set(now_micros()),
+            }
+            .insert(db)
+            .await?;
+            Ok(())
+        })
         .await?;
         Ok(id)
     }
@@ -218,12 +226,12 @@ mod tests {
     use herald_core::names::TenantName;
 
     use super::*;
+    use crate::DbKind;
+    use crate::test_db::{TestDb, on_each_backend};
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        (store, dir)
+    async fn store(kind: DbKind) -> (Store, TestDb) {
+        let db = TestDb::new(kind).await;
+        (db.store.clone(), db)
     }
 
     fn event<'a>(tenant: Option<&'a TenantId>, actor: &'a AuditActor, action: &'a str) -> NewAuditEvent<'a> {
@@ -238,9 +246,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn events_round_trip_newest_first_and_page_by_id() {
-        let (store, _dir) = store().await;
+    async fn events_round_trip_newest_first_and_page_by_id(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let t = TenantId::generate();
         let key = AuditActor::ApiKey(ApiKeyId::generate());
         let mut ids = Vec::new();
@@ -258,9 +265,8 @@ mod tests {
         assert_eq!(rest.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![ids[1].clone(), ids[0].clone()]);
     }
 
-    #[tokio::test]
-    async fn a_tenants_list_holds_only_its_events_and_filters_apply() {
-        let (store, _dir) = store().await;
+    async fn a_tenants_list_holds_only_its_events_and_filters_apply(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let (a, b) = (TenantId::generate(), TenantId::generate());
         let op = AuditActor::Operator;
         store.record_audit_event(&event(Some(&a), &op, "create_channel")).await.unwrap();
@@ -290,9 +296,8 @@ mod tests {
         assert_eq!(store.list_audit_events(None, window, None, 100).await.unwrap().len(), 4);
     }
 
-    #[tokio::test]
-    async fn deleting_a_tenant_keeps_its_events() {
-        let (store, _dir) = store().await;
+    async fn deleting_a_tenant_keeps_its_events(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let t = store.create_tenant(&TenantName::parse("gone").unwrap()).await.unwrap();
         store.record_audit_event(&event(Some(&t.id), &AuditActor::Operator, "delete_tenant")).await.unwrap();
         store.delete_tenant(&t.id).await.unwrap();
@@ -310,4 +315,10 @@ mod tests {
             assert!(AuditEventId::parse(bad).is_err(), "{bad}");
         }
     }
+
+    on_each_backend!(
+        events_round_trip_newest_first_and_page_by_id,
+        a_tenants_list_holds_only_its_events_and_filters_apply,
+        deleting_a_tenant_keeps_its_events
+    );
 }

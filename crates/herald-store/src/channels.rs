@@ -10,7 +10,7 @@ use herald_core::pattern::ChannelPattern;
 use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::retention::Retention;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::now_micros;
 use crate::entity::{channel, notification};
@@ -33,14 +33,24 @@ pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retentio
     }
 }
 
+/// A channel's tenant and name, without the rest of its row.
+#[derive(Debug, FromQueryResult)]
+struct TenantChannel {
+    tenant_id: String,
+    name: String,
+}
+
 impl Store {
     pub async fn create_channel(&self, tenant: &TenantId, name: &ChannelName, retention: Retention) -> Result<Channel, StoreError> {
         self.get_tenant(tenant).await?;
-        let _w = self.write_guard().await;
-        let row = new_row(tenant, name, retention)
-            .insert(&self.db)
-            .await
-            .map_err(|e| StoreError::from_db(e, "a channel with this name already exists"))?;
+        let row = self
+            .write_autocommit(|db| async move {
+                new_row(tenant, name, retention)
+                    .insert(db)
+                    .await
+                    .map_err(|e| StoreError::from_db(e, "a channel with this name already exists"))
+            })
+            .await?;
         convert::channel(row)
     }
 
@@ -65,18 +75,15 @@ impl Store {
     }
 
     pub async fn set_channel_retention(&self, tenant: &TenantId, name: &ChannelName, retention: Retention) -> Result<Channel, StoreError> {
-        let _w = self.write_guard().await;
-        let res = channel::Entity::update_many()
+        let update = channel::Entity::update_many()
             .col_expr(channel::Column::MaxCount, Expr::value(retention.max_count))
             .col_expr(channel::Column::MaxAgeSeconds, Expr::value(retention.max_age_seconds))
             .filter(channel::Column::TenantId.eq(tenant.as_str()))
-            .filter(channel::Column::Name.eq(name.as_str()))
-            .exec(&self.db)
-            .await?;
+            .filter(channel::Column::Name.eq(name.as_str()));
+        let res = self.write_autocommit(|db| async move { Ok(update.exec(db).await?) }).await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("channel"));
         }
-        drop(_w);
         self.get_channel(tenant, name).await
     }
 
@@ -105,18 +112,15 @@ impl Store {
         policy: FailurePolicy,
     ) -> Result<Channel, StoreError> {
         let text = serde_json::to_string(chain).map_err(|e| StoreError::Corrupt(format!("plugin chain: {e}")))?;
-        let _w = self.write_guard().await;
-        let res = channel::Entity::update_many()
+        let update = channel::Entity::update_many()
             .col_expr(channel::Column::Plugins, Expr::value(text))
             .col_expr(channel::Column::FailurePolicy, Expr::value(policy.as_str()))
             .filter(channel::Column::TenantId.eq(tenant.as_str()))
-            .filter(channel::Column::Name.eq(name.as_str()))
-            .exec(&self.db)
-            .await?;
+            .filter(channel::Column::Name.eq(name.as_str()));
+        let res = self.write_autocommit(|db| async move { Ok(update.exec(db).await?) }).await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("channel"));
         }
-        drop(_w);
         self.get_channel(tenant, name).await
     }
 
@@ -132,39 +136,36 @@ impl Store {
         policy: Option<&EmailPolicy>,
     ) -> Result<Channel, StoreError> {
         let text = policy.map(|p| serde_json::to_string(p).map_err(|e| StoreError::Corrupt(format!("email policy: {e}")))).transpose()?;
-        let _w = self.write_guard().await;
-        let res = channel::Entity::update_many()
+        let update = channel::Entity::update_many()
             .col_expr(channel::Column::Email, Expr::value(text))
             .col_expr(channel::Column::EmailAfterSeconds, Expr::value(policy.map(|p| i64::from(p.after_seconds))))
             .col_expr(channel::Column::EmailDigestSeconds, Expr::value(policy.map(|p| i64::from(p.digest_seconds))))
             .filter(channel::Column::TenantId.eq(tenant.as_str()))
-            .filter(channel::Column::Name.eq(name.as_str()))
-            .exec(&self.db)
-            .await?;
+            .filter(channel::Column::Name.eq(name.as_str()));
+        let res = self.write_autocommit(|db| async move { Ok(update.exec(db).await?) }).await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("channel"));
         }
-        drop(_w);
         self.get_channel(tenant, name).await
     }
 
     /// Every channel with an email policy, across tenants, in (tenant,
     /// name) order: what the delivery tracker keeps in memory.
     pub async fn email_channels(&self) -> Result<Vec<(TenantId, ChannelName)>, StoreError> {
-        let rows: Vec<(String, String)> = channel::Entity::find()
+        let rows: Vec<TenantChannel> = channel::Entity::find()
             .select_only()
             .column(channel::Column::TenantId)
             .column(channel::Column::Name)
             .filter(channel::Column::EmailAfterSeconds.is_not_null())
             .order_by_asc(channel::Column::TenantId)
             .order_by_asc(channel::Column::Name)
-            .into_tuple()
+            .into_model()
             .all(&self.db)
             .await?;
         rows.into_iter()
-            .map(|(t, c)| {
-                let t = TenantId::parse(&t).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}")))?;
-                let c = ChannelName::parse(c).map_err(|e| StoreError::Corrupt(format!("channel name: {e}")))?;
+            .map(|r| {
+                let t = TenantId::parse(&r.tenant_id).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}")))?;
+                let c = ChannelName::parse(r.name).map_err(|e| StoreError::Corrupt(format!("channel name: {e}")))?;
                 Ok((t, c))
             })
             .collect()
@@ -172,23 +173,25 @@ impl Store {
 
     /// Deletes the channel and its history.
     pub async fn delete_channel(&self, tenant: &TenantId, name: &ChannelName) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
-        let res = channel::Entity::delete_many()
-            .filter(channel::Column::TenantId.eq(tenant.as_str()))
-            .filter(channel::Column::Name.eq(name.as_str()))
-            .exec(&txn)
-            .await?;
-        if res.rows_affected == 0 {
-            return Err(StoreError::NotFound("channel"));
-        }
-        notification::Entity::delete_many()
-            .filter(notification::Column::TenantId.eq(tenant.as_str()))
-            .filter(notification::Column::Channel.eq(name.as_str()))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        self.write(|txn| {
+            Box::pin(async move {
+                let res = channel::Entity::delete_many()
+                    .filter(channel::Column::TenantId.eq(tenant.as_str()))
+                    .filter(channel::Column::Name.eq(name.as_str()))
+                    .exec(txn)
+                    .await?;
+                if res.rows_affected == 0 {
+                    return Err(StoreError::NotFound("channel"));
+                }
+                notification::Entity::delete_many()
+                    .filter(notification::Column::TenantId.eq(tenant.as_str()))
+                    .filter(notification::Column::Channel.eq(name.as_str()))
+                    .exec(txn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await
     }
 
     /// Has retention removed, from any channel the patterns match, a

@@ -24,20 +24,24 @@ pub struct NewDeadLetter<'a> {
 
 impl Store {
     pub async fn record_dead_letter(&self, tenant: &TenantId, new: NewDeadLetter<'_>) -> Result<DeadLetter, StoreError> {
-        let _w = self.write_guard().await;
-        let row = dead_letter::ActiveModel {
-            id: Set(DeadLetterId::generate().to_string()),
-            tenant_id: Set(tenant.to_string()),
-            channel: Set(new.channel.to_string()),
-            plugin: Set(new.plugin.to_string()),
-            hook: Set(new.hook.to_owned()),
-            outcome: Set(new.outcome.to_owned()),
-            reason: Set(new.reason.to_owned()),
-            notification: Set(new.notification.to_string()),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
-        .await?;
+        let row = self
+            .write_autocommit(|db| async move {
+                let row = dead_letter::ActiveModel {
+                    id: Set(DeadLetterId::generate().to_string()),
+                    tenant_id: Set(tenant.to_string()),
+                    channel: Set(new.channel.to_string()),
+                    plugin: Set(new.plugin.to_string()),
+                    hook: Set(new.hook.to_owned()),
+                    outcome: Set(new.outcome.to_owned()),
+                    reason: Set(new.reason.to_owned()),
+                    notification: Set(new.notification.to_string()),
+                    created_at: Set(now_micros()),
+                }
+                .insert(db)
+                .await?;
+                Ok(row)
+            })
+            .await?;
         convert::dead_letter(row)
     }
 

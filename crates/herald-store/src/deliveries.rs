@@ -8,12 +8,11 @@ use herald_core::email::{Delivery, DeliveryPath, DeliveryStatus};
 use herald_core::ids::{DeliveryId, EmailId, Seq, TenantId};
 use herald_core::names::{ChannelName, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::{now_micros, to_datetime};
 use crate::entity::{delivery, email_outbox};
+use crate::outbox_status::OutboxStatus;
 use crate::{Store, StoreError};
 
 /// Log rows per INSERT statement.
@@ -122,62 +121,68 @@ impl Store {
             return Ok(());
         }
         let now = now_micros();
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
-        let mut cancelled = Vec::new();
-        for d in items {
-            let res = email_outbox::Entity::update_many()
-                .col_expr(email_outbox::Column::Status, Expr::value("delivered"))
-                .col_expr(email_outbox::Column::DeliveredVia, Expr::value(d.path.as_str()))
-                .col_expr(email_outbox::Column::UpdatedAt, Expr::value(now))
-                .filter(email_outbox::Column::TenantId.eq(tenant.as_str()))
-                .filter(email_outbox::Column::UserId.eq(d.user.as_str()))
-                .filter(email_outbox::Column::Seq.eq(d.notification))
-                .filter(email_outbox::Column::Status.eq("pending"))
-                // A claimed email is being sent: let it finish.
-                .filter(Condition::any().add(email_outbox::Column::LeaseUntil.is_null()).add(email_outbox::Column::LeaseUntil.lt(now)))
-                .exec(&txn)
-                .await?;
-            if res.rows_affected > 0 {
-                cancelled.push(d);
-            }
-        }
-        let entries: Vec<LogEntry<'_>> = cancelled
-            .iter()
-            .map(|d| LogEntry {
-                user: d.user.as_str(),
-                notification: d.notification,
-                channel: d.channel.as_str(),
-                path: d.path,
-                status: DeliveryStatus::Delivered,
-                error: None,
-                email: None,
-                attempt: None,
-                at: d.at.timestamp_micros(),
+        self.write(|txn| {
+            Box::pin(async move {
+                let mut cancelled = Vec::new();
+                for d in items {
+                    let res = email_outbox::Entity::update_many()
+                        .col_expr(email_outbox::Column::Status, Expr::value(OutboxStatus::after(DeliveryStatus::Delivered)))
+                        .col_expr(email_outbox::Column::DeliveredVia, Expr::value(d.path.as_str()))
+                        .col_expr(email_outbox::Column::UpdatedAt, Expr::value(now))
+                        .filter(email_outbox::Column::TenantId.eq(tenant.as_str()))
+                        .filter(email_outbox::Column::UserId.eq(d.user.as_str()))
+                        .filter(email_outbox::Column::Seq.eq(d.notification))
+                        .filter(email_outbox::Column::Status.eq(OutboxStatus::Pending))
+                        // A claimed email is being sent: let it finish.
+                        .filter(
+                            Condition::any().add(email_outbox::Column::LeaseUntil.is_null()).add(email_outbox::Column::LeaseUntil.lt(now)),
+                        )
+                        .exec(txn)
+                        .await?;
+                    if res.rows_affected > 0 {
+                        cancelled.push(d);
+                    }
+                }
+                let entries: Vec<LogEntry<'_>> = cancelled
+                    .iter()
+                    .map(|d| LogEntry {
+                        user: d.user.as_str(),
+                        notification: d.notification,
+                        channel: d.channel.as_str(),
+                        path: d.path,
+                        status: DeliveryStatus::Delivered,
+                        error: None,
+                        email: None,
+                        attempt: None,
+                        at: d.at.timestamp_micros(),
+                    })
+                    .collect();
+                insert_log(txn, tenant, &entries).await?;
+                Ok(())
             })
-            .collect();
-        insert_log(&txn, tenant, &entries).await?;
-        txn.commit().await?;
-        Ok(())
+        })
+        .await
     }
 
     /// Deletes log rows, and finished outbox rows, older than `cutoff`.
     /// Returns how many rows went.
     pub async fn prune_email_records(&self, cutoff: DateTime<Utc>) -> Result<u64, StoreError> {
         let cutoff = cutoff.timestamp_micros();
-        let _w = self.write_guard().await;
-        let log = delivery::Entity::delete_many().filter(delivery::Column::CreatedAt.lt(cutoff)).exec(&self.db).await?.rows_affected;
-        let outbox = email_outbox::Entity::delete_many()
-            .filter(email_outbox::Column::Status.ne("pending"))
-            .filter(email_outbox::Column::UpdatedAt.lt(cutoff))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
-        Ok(log + outbox)
+        self.write_autocommit(|db| async move {
+            let log = delivery::Entity::delete_many().filter(delivery::Column::CreatedAt.lt(cutoff)).exec(db).await?.rows_affected;
+            let outbox = email_outbox::Entity::delete_many()
+                .filter(email_outbox::Column::Status.ne(OutboxStatus::Pending))
+                .filter(email_outbox::Column::UpdatedAt.lt(cutoff))
+                .exec(db)
+                .await?
+                .rows_affected;
+            Ok(log + outbox)
+        })
+        .await
     }
 
     /// How many emails wait in the outbox, across tenants (for logs and tests).
     pub async fn pending_email_count(&self) -> Result<u64, StoreError> {
-        Ok(email_outbox::Entity::find().filter(email_outbox::Column::Status.eq("pending")).count(&self.db).await?)
+        Ok(email_outbox::Entity::find().filter(email_outbox::Column::Status.eq(OutboxStatus::Pending)).count(&self.db).await?)
     }
 }

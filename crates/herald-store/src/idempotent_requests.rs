@@ -36,60 +36,60 @@ impl Store {
         stale_after: Duration,
         ttl: Duration,
     ) -> Result<Claim, StoreError> {
-        let _w = self.write_guard().await;
-        let now = now_micros();
-        row::Entity::delete_many().filter(row::Column::CreatedAt.lt(now - micros(ttl))).exec(&self.db).await?;
-        let fresh = row::ActiveModel {
-            id: Set(id.to_owned()),
-            request_hash: Set(request_hash.to_owned()),
-            status: Set(None),
-            response: Set(None),
-            created_at: Set(now),
-        };
-        match row::Entity::insert(fresh).exec(&self.db).await.map_err(|e| StoreError::from_db(e, "taken")) {
-            Ok(_) => return Ok(Claim::Started),
-            Err(StoreError::Conflict(_)) => {}
-            Err(e) => return Err(e),
-        }
-        let found = row::Entity::find_by_id(id).one(&self.db).await?.ok_or(StoreError::NotFound("idempotent request"))?;
-        match (found.status, found.response) {
-            (Some(status), Some(response)) => {
-                Ok(Claim::Completed { request_hash: found.request_hash, status: u16::try_from(status).unwrap_or(500), response })
+        self.write_autocommit(|db| async move {
+            let now = now_micros();
+            row::Entity::delete_many().filter(row::Column::CreatedAt.lt(now - micros(ttl))).exec(db).await?;
+            let fresh = row::ActiveModel {
+                id: Set(id.to_owned()),
+                request_hash: Set(request_hash.to_owned()),
+                status: Set(None),
+                response: Set(None),
+                created_at: Set(now),
+            };
+            match row::Entity::insert(fresh).exec(db).await.map_err(|e| StoreError::from_db(e, "taken")) {
+                Ok(_) => return Ok(Claim::Started),
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e),
             }
-            _ if found.created_at < now - micros(stale_after) => {
-                // Conditional on the old timestamp: of two retries racing to
-                // take over, one wins.
-                let res = row::Entity::update_many()
-                    .col_expr(row::Column::CreatedAt, Expr::value(now))
-                    .col_expr(row::Column::RequestHash, Expr::value(request_hash))
-                    .filter(row::Column::Id.eq(id))
-                    .filter(row::Column::CreatedAt.eq(found.created_at))
-                    .filter(row::Column::Status.is_null())
-                    .exec(&self.db)
-                    .await?;
-                if res.rows_affected == 1 { Ok(Claim::Started) } else { Ok(Claim::InProgress { request_hash: found.request_hash }) }
+            let found = row::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound("idempotent request"))?;
+            match (found.status, found.response) {
+                (Some(status), Some(response)) => {
+                    Ok(Claim::Completed { request_hash: found.request_hash, status: u16::try_from(status).unwrap_or(500), response })
+                }
+                _ if found.created_at < now - micros(stale_after) => {
+                    // Conditional on the old timestamp: of two retries racing to
+                    // take over, one wins.
+                    let res = row::Entity::update_many()
+                        .col_expr(row::Column::CreatedAt, Expr::value(now))
+                        .col_expr(row::Column::RequestHash, Expr::value(request_hash))
+                        .filter(row::Column::Id.eq(id))
+                        .filter(row::Column::CreatedAt.eq(found.created_at))
+                        .filter(row::Column::Status.is_null())
+                        .exec(db)
+                        .await?;
+                    if res.rows_affected == 1 { Ok(Claim::Started) } else { Ok(Claim::InProgress { request_hash: found.request_hash }) }
+                }
+                _ => Ok(Claim::InProgress { request_hash: found.request_hash }),
             }
-            _ => Ok(Claim::InProgress { request_hash: found.request_hash }),
-        }
+        })
+        .await
     }
 
     /// Records the answer to a claimed request.
     pub async fn complete_idempotent_request(&self, id: &str, status: u16, response: &str) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        row::Entity::update_many()
+        let update = row::Entity::update_many()
             .col_expr(row::Column::Status, Expr::value(i16::try_from(status).unwrap_or(500)))
             .col_expr(row::Column::Response, Expr::value(response))
-            .filter(row::Column::Id.eq(id))
-            .exec(&self.db)
-            .await?;
+            .filter(row::Column::Id.eq(id));
+        self.write_autocommit(|db| async move { Ok(update.exec(db).await?) }).await?;
         Ok(())
     }
 
     /// Forgets a claim whose request changed nothing (it failed), so that a
     /// retry runs again.
     pub async fn release_idempotent_request(&self, id: &str) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        row::Entity::delete_many().filter(row::Column::Id.eq(id)).filter(row::Column::Status.is_null()).exec(&self.db).await?;
+        let delete = row::Entity::delete_many().filter(row::Column::Id.eq(id)).filter(row::Column::Status.is_null());
+        self.write_autocommit(|db| async move { Ok(delete.exec(db).await?) }).await?;
         Ok(())
     }
 }

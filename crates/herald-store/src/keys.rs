@@ -18,17 +18,22 @@ impl Store {
         self.get_tenant(tenant).await?;
         let secret = secret::generate(secret::API_KEY_PREFIX);
         let scopes_text = scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(",");
-        let _w = self.write_guard().await;
-        let row = api_key::ActiveModel {
-            id: Set(ApiKeyId::generate().to_string()),
-            tenant_id: Set(tenant.to_string()),
-            name: Set(name.to_string()),
-            secret_hash: Set(secret::hash(&secret)),
-            scopes: Set(scopes_text),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
-        .await?;
+        let hash = secret::hash(&secret);
+        let row = self
+            .write_autocommit(|db| async move {
+                let row = api_key::ActiveModel {
+                    id: Set(ApiKeyId::generate().to_string()),
+                    tenant_id: Set(tenant.to_string()),
+                    name: Set(name.to_string()),
+                    secret_hash: Set(hash),
+                    scopes: Set(scopes_text),
+                    created_at: Set(now_micros()),
+                }
+                .insert(db)
+                .await?;
+                Ok(row)
+            })
+            .await?;
         Ok((convert::api_key(row)?, secret))
     }
 
@@ -42,13 +47,17 @@ impl Store {
     }
 
     pub async fn delete_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        let res = api_key::Entity::delete_many()
-            .filter(api_key::Column::TenantId.eq(tenant.as_str()))
-            .filter(api_key::Column::Id.eq(id.as_str()))
-            .exec(&self.db)
+        let res = self
+            .write_autocommit(|db| async move {
+                let res = api_key::Entity::delete_many()
+                    .filter(api_key::Column::TenantId.eq(tenant.as_str()))
+                    .filter(api_key::Column::Id.eq(id.as_str()))
+                    .exec(db)
+                    .await?;
+                self.keys.forget_key(id);
+                Ok(res)
+            })
             .await?;
-        self.keys.forget_key(id);
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("key"));
         }

@@ -11,11 +11,17 @@
 mod bulk;
 mod clock;
 mod convert;
+mod db_kind;
+mod dialect;
 mod entity;
 mod error;
 mod key_cache;
+mod outbox_status;
 mod pool_settings;
 mod sealed_secrets;
+#[cfg(test)]
+mod test_db;
+mod write;
 
 pub mod audit;
 pub mod channels;
@@ -45,9 +51,9 @@ use std::time::Duration;
 
 use herald_migration::MigratorTrait;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
-use tokio::sync::{Mutex, MutexGuard};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 
+pub use db_kind::{DbKind, UnsupportedDatabaseUrl};
 pub use error::StoreError;
 pub use pool_settings::PoolSettings;
 
@@ -55,6 +61,8 @@ pub use pool_settings::PoolSettings;
 #[derive(Clone)]
 pub struct Store {
     db: DatabaseConnection,
+    /// Parsed once from the URL; every backend-specific choice reads it.
+    kind: DbKind,
     /// Kept for connections outside the pool (LISTEN).
     url: Arc<str>,
     keys: Arc<key_cache::KeyCache>,
@@ -62,10 +70,8 @@ pub struct Store {
     secrets: Option<Arc<sealed_secrets::SecretsKey>>,
     /// Which tenants are suspended, as last read (same lifetime as `keys`).
     suspended: Arc<tenants::SuspendedCache>,
-    /// SQLite allows one writer at a time and a deferred transaction that
-    /// upgrades to a write can fail instead of waiting; serialising this
-    /// process's write transactions avoids both. `None` on PostgreSQL.
-    write_lock: Option<Arc<Mutex<()>>>,
+    /// Taken by every write (see `write.rs`); a no-op on PostgreSQL.
+    write_lock: write::WriteLock,
 }
 
 impl std::fmt::Debug for Store {
@@ -89,10 +95,7 @@ impl Store {
 
     /// Like [`Store::connect_with`], with the connection pool shaped by `pool`.
     pub async fn connect_pooled(url: &str, key_cache_ttl: Duration, pool: &PoolSettings) -> Result<Self, StoreError> {
-        let is_sqlite = url.starts_with("sqlite:");
-        if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-            return Err(StoreError::Config(format!("unsupported database URL `{url}`: use sqlite://PATH or postgres://…")));
-        }
+        let kind = DbKind::from_url(url).map_err(|e| StoreError::Config(e.to_string()))?;
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
@@ -100,7 +103,7 @@ impl Store {
             .min_connections(pool.min_connections)
             .max_lifetime(pool.max_lifetime)
             .idle_timeout(pool.idle_timeout);
-        if is_sqlite {
+        if kind.is_sqlite() {
             opts.max_connections(pool.max_connections.unwrap_or(8)).map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .journal_mode(SqliteJournalMode::Wal)
@@ -114,8 +117,9 @@ impl Store {
         }
         let db = Database::connect(opts).await.map_err(StoreError::from)?;
         Ok(Self {
-            write_lock: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            write_lock: write::WriteLock::for_kind(kind),
             db,
+            kind,
             url: url.into(),
             keys: Arc::new(key_cache::KeyCache::new(key_cache_ttl)),
             secrets: None,
@@ -139,23 +143,22 @@ impl Store {
         self.db.ping().await.map_err(StoreError::from)
     }
 
+    /// Which database this store talks to.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
     pub fn is_postgres(&self) -> bool {
-        self.db.get_database_backend() == DbBackend::Postgres
+        self.kind.is_postgres()
     }
 
+    /// `sqlite` or `postgres` (the same as `self.kind().as_str()`).
     pub fn backend_name(&self) -> &'static str {
-        match self.db.get_database_backend() {
-            DbBackend::Sqlite => "sqlite",
-            DbBackend::Postgres => "postgres",
-            _ => "other",
-        }
+        self.kind.as_str()
     }
 
-    /// Held for the duration of a write transaction (SQLite only).
-    async fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
-        match &self.write_lock {
-            Some(m) => Some(m.lock().await),
-            None => None,
-        }
+    /// The SQL dialect of hand-written statements.
+    pub(crate) fn dialect(&self) -> dialect::Dialect {
+        dialect::Dialect::of(self.kind)
     }
 }

@@ -4,7 +4,7 @@
 use herald_core::cluster::{BoxError, BoxFuture, LogSource};
 use herald_core::ids::{Seq, TenantId};
 use herald_core::notification::Notification;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::entity::{notification, tenant};
 use crate::{Store, StoreError, convert};
@@ -27,17 +27,24 @@ impl Store {
 
     /// Every tenant's last committed id.
     pub async fn heads(&self) -> Result<Vec<(TenantId, Seq)>, StoreError> {
-        let rows: Vec<(String, i64)> = tenant::Entity::find()
+        let rows: Vec<TenantHead> = tenant::Entity::find()
             .select_only()
             .column(tenant::Column::Id)
             .column(tenant::Column::LastSeq)
-            .into_tuple()
+            .into_model()
             .all(&self.db)
             .await?;
         rows.into_iter()
-            .map(|(id, seq)| TenantId::parse(&id).map(|t| (t, seq)).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}"))))
+            .map(|r| TenantId::parse(&r.id).map(|t| (t, r.last_seq)).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}"))))
             .collect()
     }
+}
+
+/// A tenant's id and last committed id.
+#[derive(Debug, FromQueryResult)]
+struct TenantHead {
+    id: String,
+    last_seq: Seq,
 }
 
 impl LogSource for Store {

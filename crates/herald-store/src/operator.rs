@@ -12,20 +12,22 @@ impl Store {
     /// On a database with no operator key, creates one and returns its
     /// secret (to be shown once); otherwise returns `None`.
     pub async fn bootstrap_operator_key(&self) -> Result<Option<String>, StoreError> {
-        let _w = self.write_guard().await;
-        if operator_key::Entity::find().count(&self.db).await? > 0 {
-            return Ok(None);
-        }
-        let secret = secret::generate(secret::OPERATOR_KEY_PREFIX);
-        operator_key::ActiveModel {
-            id: Set(OperatorKeyId::generate().to_string()),
-            name: Set("bootstrap".into()),
-            secret_hash: Set(secret::hash(&secret)),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(Some(secret))
+        self.write_autocommit(|db| async move {
+            if operator_key::Entity::find().count(db).await? > 0 {
+                return Ok(None);
+            }
+            let secret = secret::generate(secret::OPERATOR_KEY_PREFIX);
+            operator_key::ActiveModel {
+                id: Set(OperatorKeyId::generate().to_string()),
+                name: Set("bootstrap".into()),
+                secret_hash: Set(secret::hash(&secret)),
+                created_at: Set(now_micros()),
+            }
+            .insert(db)
+            .await?;
+            Ok(Some(secret))
+        })
+        .await
     }
 
     /// Is this a stored operator key?

@@ -17,12 +17,16 @@ impl Store {
 
     /// Replaces the list; the caller has validated each origin.
     pub async fn set_allowed_origins(&self, id: &TenantId, origins: &[String]) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
         let json = serde_json::to_string(origins).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let res = tenant::Entity::update_many()
-            .col_expr(tenant::Column::AllowedOrigins, sea_orm::sea_query::Expr::value(json))
-            .filter(tenant::Column::Id.eq(id.as_str()))
-            .exec(&self.db)
+        let res = self
+            .write_autocommit(|db| async move {
+                let res = tenant::Entity::update_many()
+                    .col_expr(tenant::Column::AllowedOrigins, sea_orm::sea_query::Expr::value(json))
+                    .filter(tenant::Column::Id.eq(id.as_str()))
+                    .exec(db)
+                    .await?;
+                Ok(res)
+            })
             .await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("tenant"));

@@ -36,14 +36,14 @@ use herald_core::ids::{EmailId, Seq, TenantId};
 use herald_core::names::{ChannelName, UserId};
 use herald_core::notification::{NewNotification, Notification};
 use herald_core::secret;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
-    Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, Set, Value};
 
 use crate::clock::now_micros;
 use crate::deliveries::{LogEntry, insert_log};
+use crate::dialect::{Dialect, Sql, json_list};
 use crate::entity::{notification, server_secret};
+use crate::outbox_status::{OutboxStatus, outbox_status};
+use crate::write::WriteTxn;
 use crate::{Store, StoreError, convert};
 
 /// Ids per `IN (…)` list and rows per insert: bounded statement sizes.
@@ -53,24 +53,77 @@ fn micros(seconds: i64) -> i64 {
     seconds.saturating_mul(1_000_000)
 }
 
-/// Picks the statement for the backend: PostgreSQL's `$n` and JSON
-/// functions, or SQLite's `?n` and `json_each`.
-fn sql(db: DbBackend, postgres: &'static str, sqlite: &'static str) -> &'static str {
-    match db {
-        DbBackend::Postgres => postgres,
-        _ => sqlite,
+const CHANNEL_DELAYS: Sql = Sql {
+    postgres: "SELECT name, email_after_seconds, COALESCE(email_digest_seconds, 0) AS email_digest_seconds FROM channels \
+               WHERE tenant_id = $1 AND email_after_seconds IS NOT NULL AND name IN (SELECT jsonb_array_elements_text($2::jsonb))",
+    sqlite: "SELECT name, email_after_seconds, COALESCE(email_digest_seconds, 0) AS email_digest_seconds FROM channels \
+             WHERE tenant_id = ?1 AND email_after_seconds IS NOT NULL AND name IN (SELECT value FROM json_each(?2))",
+};
+
+/// A channel that emails, and after how long ([`CHANNEL_DELAYS`]).
+#[derive(Debug, FromQueryResult)]
+struct ChannelDelays {
+    name: String,
+    email_after_seconds: i64,
+    /// 0 without a digest window.
+    email_digest_seconds: i64,
+}
+
+const RECIPIENT_PREFERENCES: Sql = Sql {
+    postgres: "SELECT user_id, preferences FROM recipients WHERE tenant_id = $1 AND user_id IN (SELECT jsonb_array_elements_text($2::jsonb))",
+    sqlite: "SELECT user_id, preferences FROM recipients WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
+};
+
+/// A recipient's preferences as stored: JSON text ([`RECIPIENT_PREFERENCES`]).
+#[derive(Debug, FromQueryResult)]
+struct RecipientPreferences {
+    user_id: String,
+    preferences: String,
+}
+
+/// A new outbox row, as its JSON row in [`INSERT_PENDING`].
+struct PendingParam<'a> {
+    id: String,
+    user: &'a str,
+    channel: &'a str,
+    seq: Seq,
+    due_at: i64,
+    digest_seconds: i64,
+    send_at: i64,
+}
+
+impl PendingParam<'_> {
+    /// `[id, user, channel, seq, due_at, digest_seconds, send_at]`, the
+    /// positions [`INSERT_PENDING`] reads.
+    fn json(rows: &[Self]) -> String {
+        let tuples: Vec<(&str, &str, &str, Seq, i64, i64, i64)> =
+            rows.iter().map(|r| (r.id.as_str(), r.user, r.channel, r.seq, r.due_at, r.digest_seconds, r.send_at)).collect();
+        serde_json::to_string(&tuples).expect("rows serialize")
     }
 }
 
-/// A JSON array of strings, the one list parameter of a statement.
-fn json(v: &[&str]) -> String {
-    serde_json::to_string(v).expect("strings serialize")
-}
+const INSERT_PENDING: Sql = Sql {
+    postgres: concat!(
+        "INSERT INTO email_outbox (id, tenant_id, user_id, channel, seq, status, due_at, digest_seconds, send_at, attempts, created_at, updated_at) \
+         SELECT v->>0, $1, v->>1, v->>2, (v->>3)::bigint, '",
+        outbox_status!(Pending),
+        "', (v->>4)::bigint, (v->>5)::bigint, (v->>6)::bigint, 0, $2, $2 \
+         FROM jsonb_array_elements($3::jsonb) AS v"
+    ),
+    sqlite: concat!(
+        "INSERT INTO email_outbox (id, tenant_id, user_id, channel, seq, status, due_at, digest_seconds, send_at, attempts, created_at, updated_at) \
+         SELECT json_extract(value, '$[0]'), ?1, json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
+         '",
+        outbox_status!(Pending),
+        "', json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), 0, ?2, ?2 FROM json_each(?3)"
+    ),
+};
 
 /// Adds the pending emails a group's new notifications call for. Runs in
 /// the publish transaction; see the module documentation.
 pub(crate) async fn enqueue(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn<'_>,
+    dialect: Dialect,
     tenant: &TenantId,
     fresh: &[&NewNotification],
     first_seq: Seq,
@@ -85,27 +138,16 @@ pub(crate) async fn enqueue(
     if direct.is_empty() {
         return Ok(());
     }
-    let db = txn.get_database_backend();
 
     // Which of their channels email, and after how long.
     let mut names: Vec<&str> = direct.iter().map(|(_, n)| n.channel.as_str()).collect();
     names.sort_unstable();
     names.dedup();
-    let mut policies: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut policies: HashMap<String, ChannelDelays> = HashMap::new();
     for chunk in names.chunks(CHUNK) {
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "SELECT name, email_after_seconds, COALESCE(email_digest_seconds, 0) FROM channels \
-                 WHERE tenant_id = $1 AND email_after_seconds IS NOT NULL AND name IN (SELECT jsonb_array_elements_text($2::jsonb))",
-                "SELECT name, email_after_seconds, COALESCE(email_digest_seconds, 0) FROM channels \
-                 WHERE tenant_id = ?1 AND email_after_seconds IS NOT NULL AND name IN (SELECT value FROM json_each(?2))",
-            ),
-            [tenant.as_str().into(), json(chunk).into()],
-        );
-        for row in txn.query_all_raw(stmt).await? {
-            policies.insert(row.try_get_by_index(0)?, (row.try_get_by_index(1)?, row.try_get_by_index(2)?));
+        let stmt = dialect.statement(&CHANNEL_DELAYS, [tenant.as_str().into(), json_list(chunk).into()]);
+        for row in ChannelDelays::find_by_statement(stmt).all(txn).await? {
+            policies.insert(row.name.clone(), row);
         }
     }
     if policies.is_empty() {
@@ -122,24 +164,16 @@ pub(crate) async fn enqueue(
     users.dedup();
     let mut preferences: HashMap<String, Preferences> = HashMap::new();
     for chunk in users.chunks(CHUNK) {
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "SELECT user_id, preferences FROM recipients WHERE tenant_id = $1 AND user_id IN (SELECT jsonb_array_elements_text($2::jsonb))",
-                "SELECT user_id, preferences FROM recipients WHERE tenant_id = ?1 AND user_id IN (SELECT value FROM json_each(?2))",
-            ),
-            [tenant.as_str().into(), json(chunk).into()],
-        );
-        for row in txn.query_all_raw(stmt).await? {
-            let user: String = row.try_get_by_index(0)?;
-            let text: String = row.try_get_by_index(1)?;
+        let stmt = dialect.statement(&RECIPIENT_PREFERENCES, [tenant.as_str().into(), json_list(chunk).into()]);
+        for row in RecipientPreferences::find_by_statement(stmt).all(txn).await? {
             // An unreadable row costs that recipient their email, never the publish.
-            match serde_json::from_str(&text) {
+            match serde_json::from_str(&row.preferences) {
                 Ok(p) => {
-                    preferences.insert(user, p);
+                    preferences.insert(row.user_id, p);
                 }
-                Err(e) => tracing::error!(tenant = %tenant, user, error = %e, "corrupt recipient preferences; not emailing this recipient"),
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, user = row.user_id, error = %e, "corrupt recipient preferences; not emailing this recipient")
+                }
             }
         }
     }
@@ -147,34 +181,30 @@ pub(crate) async fn enqueue(
         return Ok(());
     }
 
-    // [id, user, channel, seq, due_at, digest_seconds, send_at]
-    let mut rows: Vec<(String, &str, &str, Seq, i64, i64, i64)> = Vec::new();
+    let mut rows: Vec<PendingParam<'_>> = Vec::new();
     for (seq, n) in &direct {
-        let Some(&(after, digest)) = policies.get(n.channel.as_str()) else { continue };
-        let due = now + micros(after);
+        let Some(delays) = policies.get(n.channel.as_str()) else { continue };
+        let due_at = now + micros(delays.email_after_seconds);
+        let digest_seconds = delays.email_digest_seconds;
         let mut seen = HashSet::new();
         for user in n.recipients.iter().flatten() {
             let allowed = preferences.get(user.as_str()).is_some_and(|p| p.email.allows(&n.channel));
             if allowed && seen.insert(user.as_str()) {
-                rows.push((EmailId::generate().to_string(), user.as_str(), n.channel.as_str(), *seq, due, digest, due + micros(digest)));
+                rows.push(PendingParam {
+                    id: EmailId::generate().to_string(),
+                    user: user.as_str(),
+                    channel: n.channel.as_str(),
+                    seq: *seq,
+                    due_at,
+                    digest_seconds,
+                    send_at: due_at + micros(digest_seconds),
+                });
             }
         }
     }
     for chunk in rows.chunks(CHUNK) {
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "INSERT INTO email_outbox (id, tenant_id, user_id, channel, seq, status, due_at, digest_seconds, send_at, attempts, created_at, updated_at) \
-                 SELECT v->>0, $1, v->>1, v->>2, (v->>3)::bigint, 'pending', (v->>4)::bigint, (v->>5)::bigint, (v->>6)::bigint, 0, $2, $2 \
-                 FROM jsonb_array_elements($3::jsonb) AS v",
-                "INSERT INTO email_outbox (id, tenant_id, user_id, channel, seq, status, due_at, digest_seconds, send_at, attempts, created_at, updated_at) \
-                 SELECT json_extract(value, '$[0]'), ?1, json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), \
-                 'pending', json_extract(value, '$[4]'), json_extract(value, '$[5]'), json_extract(value, '$[6]'), 0, ?2, ?2 FROM json_each(?3)",
-            ),
-            [tenant.as_str().into(), now.into(), serde_json::to_string(chunk).expect("rows serialize").into()],
-        );
-        txn.execute_raw(stmt).await?;
+        let values: [Value; 3] = [tenant.as_str().into(), now.into(), PendingParam::json(chunk).into()];
+        txn.execute_raw(dialect.statement(&INSERT_PENDING, values)).await?;
     }
     Ok(())
 }
@@ -215,10 +245,31 @@ pub enum EmailOutcome<'a> {
     Cancelled { reason: &'a str },
 }
 
+const CLAIM: Sql = Sql {
+    postgres: concat!(
+        "UPDATE email_outbox SET lease_until = $1, lease_token = $2 WHERE id IN (\
+           SELECT id FROM email_outbox WHERE status = '",
+        outbox_status!(Pending),
+        "' AND send_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
+           ORDER BY send_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, tenant_id, user_id, channel, seq, due_at, digest_seconds, attempts"
+    ),
+    sqlite: concat!(
+        "UPDATE email_outbox SET lease_until = ?1, lease_token = ?2 WHERE id IN (\
+           SELECT id FROM email_outbox WHERE status = '",
+        outbox_status!(Pending),
+        "' AND send_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3) \
+           ORDER BY send_at, id LIMIT ?4) \
+         RETURNING id, tenant_id, user_id, channel, seq, due_at, digest_seconds, attempts"
+    ),
+};
+
+/// A row [`CLAIM`] leased: the lead of an email.
+#[derive(Debug, FromQueryResult)]
 struct Claimed {
     id: String,
-    tenant: String,
-    user: String,
+    tenant_id: String,
+    user_id: String,
     channel: String,
     seq: Seq,
     due_at: i64,
@@ -226,25 +277,73 @@ struct Claimed {
     attempts: i64,
 }
 
-fn parse_job(lead: &Claimed, items: Vec<(String, Seq, i64)>, token: &str) -> Result<EmailJob, StoreError> {
+impl Claimed {
+    fn item(&self) -> ClaimedItem {
+        ClaimedItem { id: self.id.clone(), seq: self.seq, attempts: self.attempts }
+    }
+}
+
+/// A row of an email, as [`CLAIM_WINDOW`] and [`FINISH`] return it.
+#[derive(Debug, FromQueryResult)]
+struct ClaimedItem {
+    id: String,
+    seq: Seq,
+    attempts: i64,
+}
+
+fn parse_job(lead: &Claimed, items: Vec<ClaimedItem>, token: &str) -> Result<EmailJob, StoreError> {
     let corrupt = |what: &'static str| move |e: herald_core::DomainError| StoreError::Corrupt(format!("{what}: {e}"));
     let mut parsed = Vec::with_capacity(items.len());
     let mut attempts = lead.attempts;
-    for (id, seq, a) in items {
-        attempts = attempts.max(a);
-        parsed.push(EmailItem { id: EmailId::parse(&id).map_err(corrupt("email id"))?, notification: seq });
+    for item in items {
+        attempts = attempts.max(item.attempts);
+        parsed.push(EmailItem { id: EmailId::parse(&item.id).map_err(corrupt("email id"))?, notification: item.seq });
     }
     parsed.sort_by_key(|i| i.notification);
     Ok(EmailJob {
         id: EmailId::parse(&lead.id).map_err(corrupt("email id"))?,
-        tenant: TenantId::parse(&lead.tenant).map_err(corrupt("tenant id"))?,
-        user: UserId::parse(lead.user.clone()).map_err(corrupt("user id"))?,
+        tenant: TenantId::parse(&lead.tenant_id).map_err(corrupt("tenant id"))?,
+        user: UserId::parse(lead.user_id.clone()).map_err(corrupt("user id"))?,
         channel: ChannelName::parse(lead.channel.clone()).map_err(corrupt("channel"))?,
         items: parsed,
         attempts: attempts.clamp(0, i64::from(u32::MAX)) as u32,
         lease_token: token.to_owned(),
     })
 }
+
+const CLAIM_WINDOW: Sql = Sql {
+    postgres: concat!(
+        "UPDATE email_outbox SET lease_until = $1, lease_token = $2 \
+         WHERE tenant_id = $3 AND user_id = $4 AND channel = $5 AND status = '",
+        outbox_status!(Pending),
+        "' AND due_at <= $6 \
+         AND (lease_until IS NULL OR lease_until < $7 OR lease_token = $2) RETURNING id, seq, attempts"
+    ),
+    sqlite: concat!(
+        "UPDATE email_outbox SET lease_until = ?1, lease_token = ?2 \
+         WHERE tenant_id = ?3 AND user_id = ?4 AND channel = ?5 AND status = '",
+        outbox_status!(Pending),
+        "' AND due_at <= ?6 \
+         AND (lease_until IS NULL OR lease_until < ?7 OR lease_token = ?2) RETURNING id, seq, attempts"
+    ),
+};
+
+const FINISH: Sql = Sql {
+    postgres: concat!(
+        "UPDATE email_outbox SET status = $1, attempts = attempts + $2, last_error = $3, send_at = COALESCE($4::bigint, send_at), \
+         lease_until = NULL, lease_token = NULL, updated_at = $5 \
+         WHERE id IN (SELECT jsonb_array_elements_text($6::jsonb)) AND lease_token = $7 AND tenant_id = $8 AND status = '",
+        outbox_status!(Pending),
+        "' RETURNING id, seq, attempts"
+    ),
+    sqlite: concat!(
+        "UPDATE email_outbox SET status = ?1, attempts = attempts + ?2, last_error = ?3, send_at = COALESCE(?4, send_at), \
+         lease_until = NULL, lease_token = NULL, updated_at = ?5 \
+         WHERE id IN (SELECT value FROM json_each(?6)) AND lease_token = ?7 AND tenant_id = ?8 AND status = '",
+        outbox_status!(Pending),
+        "' RETURNING id, seq, attempts"
+    ),
+};
 
 impl Store {
     /// Claims up to `limit` emails that may be sent now, for `lease`. Each
@@ -253,40 +352,10 @@ impl Store {
         let now = now_micros();
         let until = now.saturating_add(lease.as_micros().min(i64::MAX as u128) as i64);
         let token = secret::generate("lease");
-        let db = self.db.get_database_backend();
 
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "UPDATE email_outbox SET lease_until = $1, lease_token = $2 WHERE id IN (\
-                   SELECT id FROM email_outbox WHERE status = 'pending' AND send_at <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                   ORDER BY send_at, id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, tenant_id, user_id, channel, seq, due_at, digest_seconds, attempts",
-                "UPDATE email_outbox SET lease_until = ?1, lease_token = ?2 WHERE id IN (\
-                   SELECT id FROM email_outbox WHERE status = 'pending' AND send_at <= ?3 AND (lease_until IS NULL OR lease_until < ?3) \
-                   ORDER BY send_at, id LIMIT ?4) \
-                 RETURNING id, tenant_id, user_id, channel, seq, due_at, digest_seconds, attempts",
-            ),
-            [until.into(), token.clone().into(), now.into(), (limit.min(i64::MAX as u64) as i64).into()],
-        );
-        let rows = {
-            let _w = self.write_guard().await;
-            self.db.query_all_raw(stmt).await?
-        };
-        let mut leads = Vec::with_capacity(rows.len());
-        for r in rows {
-            leads.push(Claimed {
-                id: r.try_get_by_index(0)?,
-                tenant: r.try_get_by_index(1)?,
-                user: r.try_get_by_index(2)?,
-                channel: r.try_get_by_index(3)?,
-                seq: r.try_get_by_index(4)?,
-                due_at: r.try_get_by_index(5)?,
-                digest_seconds: r.try_get_by_index(6)?,
-                attempts: r.try_get_by_index(7)?,
-            });
-        }
+        let values: [Value; 4] = [until.into(), token.clone().into(), now.into(), (limit.min(i64::MAX as u64) as i64).into()];
+        let stmt = self.dialect().statement(&CLAIM, values);
+        let mut leads = self.write_autocommit(|db| async move { Ok(Claimed::find_by_statement(stmt).all(db).await?) }).await?;
         leads.sort_by(|a, b| (a.due_at, &a.id).cmp(&(b.due_at, &b.id)));
 
         let mut taken: HashSet<String> = HashSet::new();
@@ -295,7 +364,7 @@ impl Store {
             if taken.contains(&lead.id) {
                 continue;
             }
-            let mut items = vec![(lead.id.clone(), lead.seq, lead.attempts)];
+            let mut items = vec![lead.item()];
             if lead.digest_seconds > 0 {
                 match self.claim_window(lead, now, until, &token).await {
                     Ok(window) => items = window,
@@ -305,8 +374,8 @@ impl Store {
                     Err(e) => tracing::warn!(email = %lead.id, error = %e, "claiming a digest window failed; sending its first row alone"),
                 }
             }
-            items.retain(|(id, _, _)| !taken.contains(id) || *id == lead.id);
-            taken.extend(items.iter().map(|(id, _, _)| id.clone()));
+            items.retain(|item| !taken.contains(&item.id) || item.id == lead.id);
+            taken.extend(items.iter().map(|item| item.id.clone()));
             jobs.push(parse_job(lead, items, &token)?);
         }
         Ok(jobs)
@@ -314,41 +383,21 @@ impl Store {
 
     /// Leases the recipient's pending rows of the lead's channel that are
     /// due within its digest window (the lead's included).
-    async fn claim_window(&self, lead: &Claimed, now: i64, until: i64, token: &str) -> Result<Vec<(String, Seq, i64)>, StoreError> {
-        let db = self.db.get_database_backend();
+    async fn claim_window(&self, lead: &Claimed, now: i64, until: i64, token: &str) -> Result<Vec<ClaimedItem>, StoreError> {
         let window_end = lead.due_at.saturating_add(micros(lead.digest_seconds));
         let values: [Value; 7] = [
             until.into(),
             token.into(),
-            lead.tenant.as_str().into(),
-            lead.user.as_str().into(),
+            lead.tenant_id.as_str().into(),
+            lead.user_id.as_str().into(),
             lead.channel.as_str().into(),
             window_end.into(),
             now.into(),
         ];
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "UPDATE email_outbox SET lease_until = $1, lease_token = $2 \
-                 WHERE tenant_id = $3 AND user_id = $4 AND channel = $5 AND status = 'pending' AND due_at <= $6 \
-                 AND (lease_until IS NULL OR lease_until < $7 OR lease_token = $2) RETURNING id, seq, attempts",
-                "UPDATE email_outbox SET lease_until = ?1, lease_token = ?2 \
-                 WHERE tenant_id = ?3 AND user_id = ?4 AND channel = ?5 AND status = 'pending' AND due_at <= ?6 \
-                 AND (lease_until IS NULL OR lease_until < ?7 OR lease_token = ?2) RETURNING id, seq, attempts",
-            ),
-            values,
-        );
-        let rows = {
-            let _w = self.write_guard().await;
-            self.db.query_all_raw(stmt).await?
-        };
-        let mut items = Vec::with_capacity(rows.len());
-        for r in rows {
-            items.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?));
-        }
-        if !items.iter().any(|(id, _, _)| *id == lead.id) {
-            items.push((lead.id.clone(), lead.seq, lead.attempts));
+        let stmt = self.dialect().statement(&CLAIM_WINDOW, values);
+        let mut items = self.write_autocommit(|db| async move { Ok(ClaimedItem::find_by_statement(stmt).all(db).await?) }).await?;
+        if !items.iter().any(|item| item.id == lead.id) {
+            items.push(lead.item());
         }
         Ok(items)
     }
@@ -362,66 +411,47 @@ impl Store {
             return Ok(0);
         }
         let now = now_micros();
-        let (status, add_attempt, error, send_at, log_status): (&str, i64, Option<&str>, Option<i64>, DeliveryStatus) = match outcome {
-            EmailOutcome::Sent => ("sent", 1, None, None, DeliveryStatus::Sent),
-            EmailOutcome::Deferred { error, retry_at } => {
-                ("pending", 1, Some(error), Some(retry_at.timestamp_micros()), DeliveryStatus::Deferred)
-            }
-            EmailOutcome::Failed { error } => ("failed", 1, Some(error), None, DeliveryStatus::Failed),
-            EmailOutcome::Cancelled { reason } => ("cancelled", 0, Some(reason), None, DeliveryStatus::Cancelled),
+        let (log_status, add_attempt, error, send_at): (DeliveryStatus, i64, Option<&str>, Option<i64>) = match outcome {
+            EmailOutcome::Sent => (DeliveryStatus::Sent, 1, None, None),
+            EmailOutcome::Deferred { error, retry_at } => (DeliveryStatus::Deferred, 1, Some(error), Some(retry_at.timestamp_micros())),
+            EmailOutcome::Failed { error } => (DeliveryStatus::Failed, 1, Some(error), None),
+            EmailOutcome::Cancelled { reason } => (DeliveryStatus::Cancelled, 0, Some(reason), None),
         };
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
-        let db = self.db.get_database_backend();
         let values: [Value; 8] = [
-            status.into(),
+            OutboxStatus::after(log_status).into(),
             add_attempt.into(),
             error.map(str::to_owned).into(),
             send_at.into(),
             now.into(),
-            json(&ids).into(),
+            json_list(&ids).into(),
             job.lease_token.as_str().into(),
             job.tenant.as_str().into(),
         ];
-        let stmt = Statement::from_sql_and_values(
-            db,
-            sql(
-                db,
-                "UPDATE email_outbox SET status = $1, attempts = attempts + $2, last_error = $3, send_at = COALESCE($4::bigint, send_at), \
-                 lease_until = NULL, lease_token = NULL, updated_at = $5 \
-                 WHERE id IN (SELECT jsonb_array_elements_text($6::jsonb)) AND lease_token = $7 AND tenant_id = $8 AND status = 'pending' \
-                 RETURNING id, seq, attempts",
-                "UPDATE email_outbox SET status = ?1, attempts = attempts + ?2, last_error = ?3, send_at = COALESCE(?4, send_at), \
-                 lease_until = NULL, lease_token = NULL, updated_at = ?5 \
-                 WHERE id IN (SELECT value FROM json_each(?6)) AND lease_token = ?7 AND tenant_id = ?8 AND status = 'pending' \
-                 RETURNING id, seq, attempts",
-            ),
-            values,
-        );
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
-        let rows = txn.query_all_raw(stmt).await?;
-        let mut changed: Vec<(String, Seq, i64)> = Vec::with_capacity(rows.len());
-        for r in rows {
-            changed.push((r.try_get_by_index(0)?, r.try_get_by_index(1)?, r.try_get_by_index(2)?));
-        }
-        changed.sort_by_key(|c| c.1);
-        let entries: Vec<LogEntry<'_>> = changed
-            .iter()
-            .map(|(_, seq, attempts)| LogEntry {
-                user: job.user.as_str(),
-                notification: *seq,
-                channel: job.channel.as_str(),
-                path: DeliveryPath::Email,
-                status: log_status,
-                error,
-                email: Some(job.id.as_str()),
-                attempt: (add_attempt > 0).then_some(*attempts),
-                at: now,
+        let stmt = self.dialect().statement(&FINISH, values);
+        self.write(|txn| {
+            Box::pin(async move {
+                let mut changed = ClaimedItem::find_by_statement(stmt).all(txn).await?;
+                changed.sort_by_key(|c| c.seq);
+                let entries: Vec<LogEntry<'_>> = changed
+                    .iter()
+                    .map(|c| LogEntry {
+                        user: job.user.as_str(),
+                        notification: c.seq,
+                        channel: job.channel.as_str(),
+                        path: DeliveryPath::Email,
+                        status: log_status,
+                        error,
+                        email: Some(job.id.as_str()),
+                        attempt: (add_attempt > 0).then_some(c.attempts),
+                        at: now,
+                    })
+                    .collect();
+                insert_log(txn, &job.tenant, &entries).await?;
+                Ok(changed.len())
             })
-            .collect();
-        insert_log(&txn, &job.tenant, &entries).await?;
-        txn.commit().await?;
-        Ok(changed.len())
+        })
+        .await
     }
 
     /// Committed notifications of the tenant with these ids, oldest first;
@@ -447,17 +477,12 @@ impl Store {
     /// first time it is asked for, so that every node sharing the database
     /// gets the same one.
     pub async fn server_secret(&self, name: &str, generate: impl FnOnce() -> String) -> Result<String, StoreError> {
-        {
-            let _w = self.write_guard().await;
-            server_secret::Entity::insert(server_secret::ActiveModel {
-                name: Set(name.to_owned()),
-                value: Set(generate()),
-                created_at: Set(now_micros()),
-            })
-            .on_conflict_do_nothing()
-            .exec(&self.db)
-            .await?;
-        }
+        self.write_autocommit(|db| async move {
+            let row = server_secret::ActiveModel { name: Set(name.to_owned()), value: Set(generate()), created_at: Set(now_micros()) };
+            server_secret::Entity::insert(row).on_conflict_do_nothing().exec(db).await?;
+            Ok(())
+        })
+        .await?;
         let row = server_secret::Entity::find_by_id(name).one(&self.db).await?.ok_or(StoreError::NotFound("server secret"))?;
         Ok(row.value)
     }
@@ -470,15 +495,15 @@ mod tests {
     use serde_json::value::RawValue;
 
     use super::*;
+    use crate::DbKind;
     use crate::deliveries::{DeliveryFilter, LiveDelivery};
     use crate::publish::Publisher;
     use crate::recipients::RecipientUpdate;
+    use crate::test_db::{TestDb, on_each_backend};
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        (store, dir)
+    async fn store(kind: DbKind) -> (Store, TestDb) {
+        let db = TestDb::new(kind).await;
+        (db.store.clone(), db)
     }
 
     fn note(tenant: &TenantId, channel: &str, recipients: Option<&[&str]>) -> NewNotification {
@@ -496,8 +521,8 @@ mod tests {
         UserId::parse(u).unwrap()
     }
 
-    async fn setup(after: u32, digest: u32) -> (Store, tempfile::TempDir, TenantId, Publisher) {
-        let (store, dir) = store().await;
+    async fn setup(kind: DbKind, after: u32, digest: u32) -> (Store, TestDb, TenantId, Publisher) {
+        let (store, dir) = store(kind).await;
         let t = store.create_tenant(&TenantName::parse("acme").unwrap()).await.unwrap().id;
         let orders = ChannelName::parse("orders").unwrap();
         store.create_channel(&t, &orders, Default::default()).await.unwrap();
@@ -512,9 +537,8 @@ mod tests {
         (store, dir, t, publisher)
     }
 
-    #[tokio::test]
-    async fn only_direct_notifications_to_willing_recipients_on_email_channels_are_queued() {
-        let (store, _dir, t, publisher) = setup(0, 0).await;
+    async fn only_direct_notifications_to_willing_recipients_on_email_channels_are_queued(kind: DbKind) {
+        let (store, _dir, t, publisher) = setup(kind, 0, 0).await;
         publisher
             .publish(vec![
                 note(&t, "orders", None),                                  // broadcast: no email
@@ -539,9 +563,8 @@ mod tests {
         assert_eq!((log[0].status, log[0].attempt, log[0].email.as_ref()), (DeliveryStatus::Sent, Some(1), Some(&jobs[0].id)));
     }
 
-    #[tokio::test]
-    async fn a_digest_window_makes_one_email_and_a_retry_keeps_it() {
-        let (store, _dir, t, publisher) = setup(0, 1).await;
+    async fn a_digest_window_makes_one_email_and_a_retry_keeps_it(kind: DbKind) {
+        let (store, _dir, t, publisher) = setup(kind, 0, 1).await;
         for _ in 0..3 {
             publisher.publish(vec![note(&t, "orders", Some(&["ada"]))]).await.unwrap();
         }
@@ -563,9 +586,8 @@ mod tests {
         assert_eq!(got, vec![(DeliveryStatus::Deferred, Some(1), Some("451 busy")), (DeliveryStatus::Failed, Some(2), Some("550 no"))]);
     }
 
-    #[tokio::test]
-    async fn a_live_delivery_cancels_a_pending_email_but_not_one_being_sent() {
-        let (store, _dir, t, publisher) = setup(0, 0).await;
+    async fn a_live_delivery_cancels_a_pending_email_but_not_one_being_sent(kind: DbKind) {
+        let (store, _dir, t, publisher) = setup(kind, 0, 0).await;
         publisher.publish(vec![note(&t, "orders", Some(&["ada"])), note(&t, "orders", Some(&["ada"]))]).await.unwrap();
         let live = |seq| LiveDelivery {
             user: user("ada"),
@@ -586,9 +608,8 @@ mod tests {
         assert_eq!(got, vec![(1, DeliveryPath::Stream, DeliveryStatus::Delivered), (2, DeliveryPath::Email, DeliveryStatus::Sent)]);
     }
 
-    #[tokio::test]
-    async fn unsubscribing_and_the_server_secret() {
-        let (store, _dir, t, _publisher) = setup(0, 0).await;
+    async fn unsubscribing_and_the_server_secret(kind: DbKind) {
+        let (store, _dir, t, _publisher) = setup(kind, 0, 0).await;
         let orders = ChannelName::parse("orders").unwrap();
         let r = store.unsubscribe_recipient(&t, &user("ada"), Some(&orders)).await.unwrap().unwrap();
         assert!(!r.preferences.email.allows(&orders));
@@ -602,4 +623,11 @@ mod tests {
         store.delete_tenant(&t).await.unwrap();
         assert!(matches!(store.get_recipient(&t, &user("ada")).await, Err(StoreError::NotFound(_))));
     }
+
+    on_each_backend!(
+        only_direct_notifications_to_willing_recipients_on_email_channels_are_queued,
+        a_digest_window_makes_one_email_and_a_retry_keeps_it,
+        a_live_delivery_cancels_a_pending_email_but_not_one_being_sent,
+        unsubscribing_and_the_server_secret
+    );
 }

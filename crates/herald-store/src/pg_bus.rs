@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use herald_core::cluster::{Announcement, BoxError, BoxFuture, Bus, BusEvent, BusListener};
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::{Store, StoreError};
 
@@ -37,8 +37,11 @@ impl Bus for PgBus {
     fn announce<'a>(&'a self, announcements: &'a [Announcement]) -> BoxFuture<'a, Result<(), BoxError>> {
         Box::pin(async move {
             for a in announcements {
-                let stmt =
-                    Statement::from_sql_and_values(DbBackend::Postgres, "SELECT pg_notify($1, $2)", [CHANNEL.into(), a.encode().into()]);
+                let stmt = Statement::from_sql_and_values(
+                    self.store.dialect().backend(),
+                    "SELECT pg_notify($1, $2)",
+                    [CHANNEL.into(), a.encode().into()],
+                );
                 self.store.db.execute_raw(stmt).await?;
             }
             Ok(())

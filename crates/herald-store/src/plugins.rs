@@ -5,7 +5,7 @@
 use herald_core::ids::{PluginId, TenantId};
 use herald_core::names::{PluginName, PluginVersion};
 use herald_core::plugin::{Hooks, Plugin};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::now_micros;
 use crate::entity::plugin;
@@ -33,22 +33,25 @@ impl Store {
     /// (versions are immutable, so what a chain runs never changes under it).
     pub async fn create_plugin(&self, tenant: &TenantId, new: NewPlugin<'_>) -> Result<Plugin, StoreError> {
         self.get_tenant(tenant).await?;
-        let _w = self.write_guard().await;
-        let row = plugin::ActiveModel {
-            id: Set(PluginId::generate().to_string()),
-            tenant_id: Set(tenant.to_string()),
-            name: Set(new.name.to_string()),
-            version: Set(new.version.to_string()),
-            sha256: Set(new.sha256.to_owned()),
-            size: Set(new.wasm.len() as i64),
-            hook_publish: Set(new.hooks.publish),
-            hook_deliver: Set(new.hooks.deliver),
-            wasm: Set(new.wasm.to_vec()),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
-        .await
-        .map_err(|e| StoreError::from_db(e, "this version of the plugin was already uploaded; upload a new version"))?;
+        let row = self
+            .write_autocommit(|db| async move {
+                plugin::ActiveModel {
+                    id: Set(PluginId::generate().to_string()),
+                    tenant_id: Set(tenant.to_string()),
+                    name: Set(new.name.to_string()),
+                    version: Set(new.version.to_string()),
+                    sha256: Set(new.sha256.to_owned()),
+                    size: Set(new.wasm.len() as i64),
+                    hook_publish: Set(new.hooks.publish),
+                    hook_deliver: Set(new.hooks.deliver),
+                    wasm: Set(new.wasm.to_vec()),
+                    created_at: Set(now_micros()),
+                }
+                .insert(db)
+                .await
+                .map_err(|e| StoreError::from_db(e, "this version of the plugin was already uploaded; upload a new version"))
+            })
+            .await?;
         convert::plugin(row)
     }
 
@@ -64,19 +67,19 @@ impl Store {
         if let Some(after) = after {
             q = q.filter(plugin::Column::Id.gt(after.as_str()));
         }
-        let rows: Vec<MetaRow> = q.into_tuple().all(&self.db).await?;
+        let rows: Vec<PluginMeta> = q.into_model().all(&self.db).await?;
         rows.into_iter().map(from_meta).collect()
     }
 
     /// The versions of one plugin, newest first; without the bytes.
     pub async fn plugin_versions(&self, tenant: &TenantId, name: &PluginName) -> Result<Vec<Plugin>, StoreError> {
-        let rows: Vec<MetaRow> = plugin::Entity::find()
+        let rows: Vec<PluginMeta> = plugin::Entity::find()
             .select_only()
             .columns(METADATA)
             .filter(plugin::Column::TenantId.eq(tenant.as_str()))
             .filter(plugin::Column::Name.eq(name.as_str()))
             .order_by_desc(plugin::Column::Id)
-            .into_tuple()
+            .into_model()
             .all(&self.db)
             .await?;
         if rows.is_empty() {
@@ -106,20 +109,21 @@ impl Store {
 
     /// Deletes one version, or every version of the plugin.
     pub async fn delete_plugin(&self, tenant: &TenantId, name: &PluginName, version: Option<&PluginVersion>) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
         let mut q = plugin::Entity::delete_many()
             .filter(plugin::Column::TenantId.eq(tenant.as_str()))
             .filter(plugin::Column::Name.eq(name.as_str()));
         if let Some(v) = version {
             q = q.filter(plugin::Column::Version.eq(v.as_str()));
         }
-        if q.exec(&self.db).await?.rows_affected == 0 {
+        let res = self.write_autocommit(|db| async move { Ok(q.exec(db).await?) }).await?;
+        if res.rows_affected == 0 {
             return Err(StoreError::NotFound("plugin"));
         }
         Ok(())
     }
 }
 
+/// The columns of [`PluginMeta`]: every one but the bytes.
 const METADATA: [plugin::Column; 9] = [
     plugin::Column::Id,
     plugin::Column::TenantId,
@@ -132,8 +136,21 @@ const METADATA: [plugin::Column; 9] = [
     plugin::Column::CreatedAt,
 ];
 
-type MetaRow = (String, String, String, String, String, i64, bool, bool, i64);
+/// A plugin row without its bytes ([`METADATA`]).
+#[derive(Debug, FromQueryResult)]
+struct PluginMeta {
+    id: String,
+    tenant_id: String,
+    name: String,
+    version: String,
+    sha256: String,
+    size: i64,
+    hook_publish: bool,
+    hook_deliver: bool,
+    created_at: i64,
+}
 
-fn from_meta((id, tenant_id, name, version, sha256, size, hook_publish, hook_deliver, created_at): MetaRow) -> Result<Plugin, StoreError> {
+fn from_meta(m: PluginMeta) -> Result<Plugin, StoreError> {
+    let PluginMeta { id, tenant_id, name, version, sha256, size, hook_publish, hook_deliver, created_at } = m;
     convert::plugin(plugin::Model { id, tenant_id, name, version, sha256, size, hook_publish, hook_deliver, wasm: Vec::new(), created_at })
 }

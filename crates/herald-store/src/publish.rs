@@ -20,11 +20,13 @@ use std::sync::Arc;
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::ChannelName;
 use herald_core::notification::{NewNotification, Notification};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::{now_micros, to_datetime};
+use crate::dialect::Dialect;
 use crate::entity::idempotency_key;
+use crate::write::WriteTxn;
 use crate::{Store, StoreError, bulk};
 
 /// How long an idempotency key keeps returning the first publish's id.
@@ -34,7 +36,8 @@ pub const IDEMPOTENCY_WINDOW_MICROS: i64 = 24 * 3600 * 1_000_000;
 const INSERT_CHUNK: usize = 500;
 
 /// Called after each commit with the notifications it made durable, in
-/// commit order. Must not block: it runs on the writer task.
+/// commit order, once the commit's publishers have been answered. Must not
+/// block: it runs on the writer task.
 pub type CommitHook = Arc<dyn Fn(&[Arc<Notification>]) + Send + Sync>;
 
 /// What the writer answers for one publish request: the ids in request
@@ -148,50 +151,65 @@ impl Store {
     /// Commits several publish requests in one transaction. Returns one
     /// result per request and the newly committed notifications in order.
     async fn commit_group(&self, jobs: &[&[NewNotification]]) -> Result<(Vec<PublishResult>, Vec<Arc<Notification>>), StoreError> {
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
-        let now = now_micros();
-        let mut results: Vec<Option<PublishResult>> = (0..jobs.len()).map(|_| None).collect();
-        let mut committed = Vec::new();
-
-        let mut by_tenant: Vec<(&TenantId, Vec<usize>)> = Vec::new();
-        for (i, job) in jobs.iter().enumerate() {
-            let Some(first) = job.first() else {
-                results[i] = Some(Ok(Vec::new()));
-                continue;
-            };
-            match by_tenant.iter_mut().find(|(t, _)| *t == &first.tenant) {
-                Some((_, idxs)) => idxs.push(i),
-                None => by_tenant.push((&first.tenant, vec![i])),
-            }
-        }
-
-        // Lock tenant rows in one global order, so concurrent groups on
-        // several nodes cannot deadlock.
-        by_tenant.sort_by(|a, b| a.0.cmp(b.0));
-        for (tenant, idxs) in by_tenant {
-            match commit_tenant(&txn, tenant, idxs.iter().map(|&i| jobs[i]), now).await? {
-                Some((seqs, mut new)) => {
-                    for (i, s) in idxs.into_iter().zip(seqs) {
-                        results[i] = Some(Ok(s));
-                    }
-                    committed.append(&mut new);
-                }
-                None => {
-                    for i in idxs {
-                        results[i] = Some(Err(StoreError::NotFound("tenant")));
-                    }
-                }
-            }
-        }
-        txn.commit().await?;
-        Ok((results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect(), committed))
+        let dialect = self.dialect();
+        self.write(|txn| Box::pin(commit_jobs(txn, dialect, jobs))).await
     }
+}
+
+/// The body of [`Store::commit_group`], inside its transaction.
+async fn commit_jobs(
+    txn: &WriteTxn<'_>,
+    dialect: Dialect,
+    jobs: &[&[NewNotification]],
+) -> Result<(Vec<PublishResult>, Vec<Arc<Notification>>), StoreError> {
+    let now = now_micros();
+    let mut results: Vec<Option<PublishResult>> = (0..jobs.len()).map(|_| None).collect();
+    let mut committed = Vec::new();
+
+    let mut by_tenant: Vec<(&TenantId, Vec<usize>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(first) = job.first() else {
+            results[i] = Some(Ok(Vec::new()));
+            continue;
+        };
+        match by_tenant.iter_mut().find(|(t, _)| *t == &first.tenant) {
+            Some((_, idxs)) => idxs.push(i),
+            None => by_tenant.push((&first.tenant, vec![i])),
+        }
+    }
+
+    // Lock tenant rows in one global order, so concurrent groups on
+    // several nodes cannot deadlock.
+    by_tenant.sort_by(|a, b| a.0.cmp(b.0));
+    for (tenant, idxs) in by_tenant {
+        match commit_tenant(txn, dialect, tenant, idxs.iter().map(|&i| jobs[i]), now).await? {
+            Some((seqs, mut new)) => {
+                for (i, s) in idxs.into_iter().zip(seqs) {
+                    results[i] = Some(Ok(s));
+                }
+                committed.append(&mut new);
+            }
+            None => {
+                for i in idxs {
+                    results[i] = Some(Err(StoreError::NotFound("tenant")));
+                }
+            }
+        }
+    }
+    Ok((results.into_iter().map(|r| r.unwrap_or(Err(StoreError::Closed))).collect(), committed))
+}
+
+/// An idempotency key already used, and the id it answers.
+#[derive(Debug, FromQueryResult)]
+struct KeyedSeq {
+    key: String,
+    seq: Seq,
 }
 
 /// Writes one tenant's share of a group. `None` when the tenant is gone.
 async fn commit_tenant<'a>(
-    txn: &DatabaseTransaction,
+    txn: &WriteTxn<'_>,
+    dialect: Dialect,
     tenant: &TenantId,
     jobs: impl Iterator<Item = &'a [NewNotification]> + Clone,
     now: i64,
@@ -206,16 +224,16 @@ async fn commit_tenant<'a>(
             .filter(idempotency_key::Column::CreatedAt.lt(now - IDEMPOTENCY_WINDOW_MICROS))
             .exec(txn)
             .await?;
-        let rows: Vec<(String, i64)> = idempotency_key::Entity::find()
+        let rows: Vec<KeyedSeq> = idempotency_key::Entity::find()
             .select_only()
             .column(idempotency_key::Column::Key)
             .column(idempotency_key::Column::Seq)
             .filter(idempotency_key::Column::TenantId.eq(t))
             .filter(idempotency_key::Column::Key.is_in(keys.iter().copied()))
-            .into_tuple()
+            .into_model()
             .all(txn)
             .await?;
-        known.extend(rows);
+        known.extend(rows.into_iter().map(|r| (r.key, r.seq)));
     }
 
     // Decide which items are new; a key repeated within the group maps to
@@ -245,7 +263,7 @@ async fn commit_tenant<'a>(
 
     let mut first_seq = 0;
     if !fresh.is_empty() {
-        let Some(last) = bulk::bump_head(txn, tenant, fresh.len() as i64).await? else {
+        let Some(last) = bulk::bump_head(txn, dialect, tenant, fresh.len() as i64).await? else {
             return Ok(None);
         };
         first_seq = last - fresh.len() as i64 + 1;
@@ -253,10 +271,10 @@ async fn commit_tenant<'a>(
         let mut names: Vec<&ChannelName> = fresh.iter().map(|n| &n.channel).collect();
         names.sort();
         names.dedup();
-        bulk::ensure_channels(txn, tenant, &names, now).await?;
-        bulk::insert_notifications(txn, tenant, &fresh, first_seq, now).await?;
+        bulk::ensure_channels(txn, dialect, tenant, &names, now).await?;
+        bulk::insert_notifications(txn, dialect, tenant, &fresh, first_seq, now).await?;
         // Pending emails commit with the notifications that call for them.
-        crate::outbox::enqueue(txn, tenant, &fresh, first_seq, now).await?;
+        crate::outbox::enqueue(txn, dialect, tenant, &fresh, first_seq, now).await?;
         let keyed: Vec<idempotency_key::ActiveModel> = pending_keys
             .iter()
             .map(|(k, &i)| idempotency_key::ActiveModel {
@@ -304,12 +322,14 @@ async fn commit_tenant<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
+    use std::time::Duration;
 
     use herald_core::names::{EventType, IdempotencyKey, TenantName};
     use serde_json::value::RawValue;
 
     use super::*;
+    use crate::DbKind;
+    use crate::test_db::{TestDb, on_each_backend};
 
     fn note(tenant: &TenantId, channel: &str, key: Option<&str>) -> NewNotification {
         NewNotification {
@@ -322,16 +342,13 @@ mod tests {
         }
     }
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        (store, dir)
+    async fn store(kind: DbKind) -> (Store, TestDb) {
+        let db = TestDb::new(kind).await;
+        (db.store.clone(), db)
     }
 
-    #[tokio::test]
-    async fn a_group_commits_per_tenant_and_a_missing_tenant_fails_alone() {
-        let (store, _dir) = store().await;
+    async fn a_group_commits_per_tenant_and_a_missing_tenant_fails_alone(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let a = store.create_tenant(&TenantName::parse("a").unwrap()).await.unwrap().id;
         let b = store.create_tenant(&TenantName::parse("b").unwrap()).await.unwrap().id;
         let gone = TenantId::generate();
@@ -357,30 +374,77 @@ mod tests {
         assert_eq!(order, want);
     }
 
-    #[tokio::test]
-    async fn the_hook_sees_commits_in_order_before_publishers_are_answered() {
-        let (store, _dir) = store().await;
+    /// What the writer promises (see the module docs): a publisher is
+    /// answered only after COMMIT, so its ids are readable by then; the hook
+    /// gets each commit's notifications after COMMIT, in commit order. Which
+    /// of the two a caller sees first is not promised (the answer is sent
+    /// first, but the publisher's task may run later), so it is not asserted.
+    ///
+    /// While the hook runs, the test checks from another connection that
+    /// what it was handed is committed; the hook waits for that check, which
+    /// a multi-threaded runtime lets happen meanwhile.
+    async fn answers_and_the_hook_come_after_commit_in_commit_order(kind: DbKind) {
+        const PUBLISHERS: i64 = 50;
+        const WAIT: Duration = Duration::from_secs(10);
+        let (store, _db) = store(kind).await;
         let a = store.create_tenant(&TenantName::parse("a").unwrap()).await.unwrap().id;
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let (publisher, _task) = Publisher::start(
-            store.clone(),
-            Arc::new(move |batch: &[Arc<Notification>]| sink.lock().unwrap().extend(batch.iter().map(|n| n.id))),
-            64,
-            8,
-        );
-        let mut handles = Vec::new();
-        for _ in 0..50 {
-            let p = publisher.clone();
+
+        // Each hook call hands its ids to the test and waits for its check.
+        let (calls, mut hook_calls) = tokio::sync::mpsc::unbounded_channel::<(Vec<Seq>, std::sync::mpsc::SyncSender<()>)>();
+        let hook: CommitHook = Arc::new(move |batch: &[Arc<Notification>]| {
+            let (checked, wait_check) = std::sync::mpsc::sync_channel(1);
+            if calls.send((batch.iter().map(|n| n.id).collect(), checked)).is_ok() {
+                // A test that gave up must not hang the writer.
+                let _ = wait_check.recv_timeout(WAIT);
+            }
+        });
+        let (publisher, _task) = Publisher::start(store.clone(), hook, 64, 8);
+
+        let mut publishers = Vec::new();
+        for _ in 0..PUBLISHERS {
+            let (p, store, a) = (publisher.clone(), store.clone(), a.clone());
             let n = note(&a, "x", None);
-            handles.push(tokio::spawn(async move { p.publish(vec![n.clone(), n]).await.unwrap() }));
+            publishers.push(tokio::spawn(async move {
+                let ids = p.publish(vec![n.clone(), n]).await.unwrap();
+                // Read at once, from another connection: the answer came after COMMIT.
+                let readable: Vec<Seq> = store.committed_range(&a, ids[0] - 1, ids[1], 10).await.unwrap().iter().map(|n| n.id).collect();
+                assert_eq!(readable, ids, "expected the answered ids {ids:?} to be committed, got {readable:?} readable");
+                ids
+            }));
         }
-        for h in handles {
-            let ids = h.await.unwrap();
-            let seen = seen.lock().unwrap();
-            assert!(ids.iter().all(|id| seen.contains(id)), "answered before the hook saw it");
+
+        let mut seen: Vec<Seq> = Vec::new();
+        while (seen.len() as i64) < 2 * PUBLISHERS {
+            let got = tokio::time::timeout(WAIT, hook_calls.recv()).await;
+            let Ok(Some((ids, checked))) = got else {
+                panic!("expected a hook call after id {:?}, got none within {WAIT:?}", seen.last());
+            };
+            let (first, last) = (ids[0], ids[ids.len() - 1]);
+            let readable: Vec<Seq> = store.committed_range(&a, first - 1, last, 1000).await.unwrap().iter().map(|n| n.id).collect();
+            assert_eq!(readable, ids, "expected the hook's ids {ids:?} to be committed while it runs, got {readable:?} readable");
+            seen.extend(ids);
+            checked.send(()).unwrap();
         }
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(seen, (1..=100).collect::<Vec<_>>());
+        let want: Vec<Seq> = (1..=2 * PUBLISHERS).collect();
+        assert_eq!(seen, want, "expected the hook to see every id once, in commit order");
+
+        let mut answered: Vec<Seq> = Vec::new();
+        for p in publishers {
+            answered.extend(tokio::time::timeout(WAIT, p).await.expect("expected every publisher to be answered").unwrap());
+        }
+        answered.sort_unstable();
+        assert_eq!(answered, want, "expected every id answered once");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_and_the_hook_come_after_commit_in_commit_order_sqlite() {
+        answers_and_the_hook_come_after_commit_in_commit_order(DbKind::Sqlite).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn answers_and_the_hook_come_after_commit_in_commit_order_postgres() {
+        answers_and_the_hook_come_after_commit_in_commit_order(DbKind::Postgres).await
+    }
+
+    on_each_backend!(a_group_commits_per_tenant_and_a_missing_tenant_fails_alone);
 }

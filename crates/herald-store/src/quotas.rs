@@ -10,10 +10,11 @@ use chrono::{DateTime, Utc};
 use herald_core::email::{DeliveryPath, DeliveryStatus};
 use herald_core::ids::TenantId;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, PaginatorTrait, QueryFilter, QuerySelect, Set};
 
 use crate::clock::now_micros;
 use crate::entity::{dead_letter, delivery, notification, tenant, tenant_quota};
+use crate::write::WriteTxn;
 use crate::{Store, StoreError};
 
 /// A tenant's quotas; `None` is unlimited.
@@ -57,10 +58,24 @@ fn count(n: i64) -> u64 {
 }
 
 /// Grouped counts, most frequent first (ties by name, so the order is stable).
-fn most_frequent_first(rows: Vec<(String, i64)>) -> Vec<(String, u64)> {
-    let mut out: Vec<(String, u64)> = rows.into_iter().map(|(s, n)| (s, count(n))).collect();
+fn most_frequent_first(rows: impl Iterator<Item = (String, i64)>) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = rows.map(|(s, n)| (s, count(n))).collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     out
+}
+
+/// Delivery log entries with one status, counted.
+#[derive(Debug, FromQueryResult)]
+struct StatusCount {
+    status: String,
+    n: i64,
+}
+
+/// Dead letters with one outcome, counted.
+#[derive(Debug, FromQueryResult)]
+struct OutcomeCount {
+    outcome: String,
+    n: i64,
 }
 
 impl Store {
@@ -75,35 +90,37 @@ impl Store {
 
     /// Replaces the tenant's quotas; the caller has checked the bounds.
     pub async fn set_quotas(&self, tenant: &TenantId, quotas: &Quotas) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        // Checked here, not by a foreign key: the row of a tenant deleted
-        // meanwhile is removed with it (see `delete_tenant`).
-        if tenant::Entity::find_by_id(tenant.as_str()).count(&self.db).await? == 0 {
-            return Err(StoreError::NotFound("tenant"));
-        }
-        let row = tenant_quota::ActiveModel {
-            tenant_id: Set(tenant.to_string()),
-            publishes_per_second: Set(quotas.publishes_per_second.map(i64::from)),
-            max_connections: Set(quotas.max_connections.map(i64::from)),
-            max_stored_notifications: Set(quotas.max_stored_notifications.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
-            emails_per_day: Set(quotas.emails_per_day.map(i64::from)),
-            updated_at: Set(now_micros()),
-        };
-        tenant_quota::Entity::insert(row)
-            .on_conflict(
-                OnConflict::column(tenant_quota::Column::TenantId)
-                    .update_columns([
-                        tenant_quota::Column::PublishesPerSecond,
-                        tenant_quota::Column::MaxConnections,
-                        tenant_quota::Column::MaxStoredNotifications,
-                        tenant_quota::Column::EmailsPerDay,
-                        tenant_quota::Column::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
-        Ok(())
+        self.write_autocommit(|db| async move {
+            // Checked here, not by a foreign key: the row of a tenant deleted
+            // meanwhile is removed with it (see `delete_tenant`).
+            if tenant::Entity::find_by_id(tenant.as_str()).count(db).await? == 0 {
+                return Err(StoreError::NotFound("tenant"));
+            }
+            let row = tenant_quota::ActiveModel {
+                tenant_id: Set(tenant.to_string()),
+                publishes_per_second: Set(quotas.publishes_per_second.map(i64::from)),
+                max_connections: Set(quotas.max_connections.map(i64::from)),
+                max_stored_notifications: Set(quotas.max_stored_notifications.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
+                emails_per_day: Set(quotas.emails_per_day.map(i64::from)),
+                updated_at: Set(now_micros()),
+            };
+            tenant_quota::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(tenant_quota::Column::TenantId)
+                        .update_columns([
+                            tenant_quota::Column::PublishesPerSecond,
+                            tenant_quota::Column::MaxConnections,
+                            tenant_quota::Column::MaxStoredNotifications,
+                            tenant_quota::Column::EmailsPerDay,
+                            tenant_quota::Column::UpdatedAt,
+                        ])
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// How many notifications the tenant's log holds now. A `COUNT(*)` over
@@ -131,38 +148,38 @@ impl Store {
     /// Delivery log entries of the tenant since `since`, counted by status
     /// (`sent`, `failed`, …), most frequent first.
     pub async fn delivery_outcomes_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> = delivery::Entity::find()
+        let rows: Vec<StatusCount> = delivery::Entity::find()
             .select_only()
             .column(delivery::Column::Status)
             .column_as(Expr::cust("COUNT(*)"), "n")
             .filter(delivery::Column::TenantId.eq(tenant.as_str()))
             .filter(delivery::Column::CreatedAt.gte(since.timestamp_micros()))
             .group_by(delivery::Column::Status)
-            .into_tuple()
+            .into_model()
             .all(&self.db)
             .await?;
-        Ok(most_frequent_first(rows))
+        Ok(most_frequent_first(rows.into_iter().map(|r| (r.status, r.n))))
     }
 
     /// Dead letters of the tenant since `since`, counted by outcome
     /// (`dropped`, `failed`, …), most frequent first.
     pub async fn dead_letters_since(&self, tenant: &TenantId, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows: Vec<(String, i64)> = dead_letter::Entity::find()
+        let rows: Vec<OutcomeCount> = dead_letter::Entity::find()
             .select_only()
             .column(dead_letter::Column::Outcome)
             .column_as(Expr::cust("COUNT(*)"), "n")
             .filter(dead_letter::Column::TenantId.eq(tenant.as_str()))
             .filter(dead_letter::Column::CreatedAt.gte(since.timestamp_micros()))
             .group_by(dead_letter::Column::Outcome)
-            .into_tuple()
+            .into_model()
             .all(&self.db)
             .await?;
-        Ok(most_frequent_first(rows))
+        Ok(most_frequent_first(rows.into_iter().map(|r| (r.outcome, r.n))))
     }
 }
 
 /// Removes the tenant's quotas inside `delete_tenant`'s transaction.
-pub(crate) async fn delete_tenant_quotas(txn: &DatabaseTransaction, tenant: &str) -> Result<(), StoreError> {
+pub(crate) async fn delete_tenant_quotas(txn: &WriteTxn<'_>, tenant: &str) -> Result<(), StoreError> {
     tenant_quota::Entity::delete_many().filter(tenant_quota::Column::TenantId.eq(tenant)).exec(txn).await?;
     Ok(())
 }
@@ -172,17 +189,16 @@ mod tests {
     use herald_core::names::TenantName;
 
     use super::*;
+    use crate::DbKind;
+    use crate::test_db::{TestDb, on_each_backend};
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("q.db").display())).await.unwrap();
-        store.migrate().await.unwrap();
-        (store, dir)
+    async fn store(kind: DbKind) -> (Store, TestDb) {
+        let db = TestDb::new(kind).await;
+        (db.store.clone(), db)
     }
 
-    #[tokio::test]
-    async fn quotas_round_trip_and_go_with_their_tenant() {
-        let (store, _dir) = store().await;
+    async fn quotas_round_trip_and_go_with_their_tenant(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let t = store.create_tenant(&TenantName::parse("acme").unwrap()).await.unwrap();
         let other = store.create_tenant(&TenantName::parse("other").unwrap()).await.unwrap();
         assert!(store.quotas(&t.id).await.unwrap().is_unlimited());
@@ -206,9 +222,8 @@ mod tests {
         assert!(matches!(store.set_quotas(&t.id, &q).await, Err(StoreError::NotFound(_))));
     }
 
-    #[tokio::test]
-    async fn counts_start_at_zero() {
-        let (store, _dir) = store().await;
+    async fn counts_start_at_zero(kind: DbKind) {
+        let (store, _db) = store(kind).await;
         let t = store.create_tenant(&TenantName::parse("acme").unwrap()).await.unwrap();
         let since = Utc::now() - chrono::Duration::hours(24);
         assert_eq!(store.stored_notification_count(&t.id).await.unwrap(), 0);
@@ -216,4 +231,6 @@ mod tests {
         assert!(store.delivery_outcomes_since(&t.id, since).await.unwrap().is_empty());
         assert!(store.dead_letters_since(&t.id, since).await.unwrap().is_empty());
     }
+
+    on_each_backend!(quotas_round_trip_and_go_with_their_tenant, counts_start_at_zero);
 }

@@ -35,24 +35,28 @@ impl Store {
 
     /// Marks everything up to `up_to` read; a watermark never moves back.
     pub async fn mark_read_up_to(&self, tenant: &TenantId, user: &UserId, up_to: Seq) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        let row = read_mark::ActiveModel { tenant_id: Set(tenant.to_string()), user_id: Set(user.to_string()), up_to: Set(up_to) };
-        read_mark::Entity::insert(row)
-            .on_conflict(
-                OnConflict::columns([read_mark::Column::TenantId, read_mark::Column::UserId])
-                    .update_column(read_mark::Column::UpTo)
-                    .action_and_where(Expr::col((read_mark::Entity, read_mark::Column::UpTo)).lt(up_to))
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
-        read_receipt::Entity::delete_many()
-            .filter(read_receipt::Column::TenantId.eq(tenant.as_str()))
-            .filter(read_receipt::Column::UserId.eq(user.as_str()))
-            .filter(read_receipt::Column::Seq.lte(up_to))
-            .exec(&self.db)
-            .await?;
-        Ok(())
+        // Two statements, not one transaction: a receipt left behind at or
+        // below the watermark changes no answer, and the next move deletes it.
+        self.write_autocommit(|db| async move {
+            let row = read_mark::ActiveModel { tenant_id: Set(tenant.to_string()), user_id: Set(user.to_string()), up_to: Set(up_to) };
+            read_mark::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([read_mark::Column::TenantId, read_mark::Column::UserId])
+                        .update_column(read_mark::Column::UpTo)
+                        .action_and_where(Expr::col((read_mark::Entity, read_mark::Column::UpTo)).lt(up_to))
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+            read_receipt::Entity::delete_many()
+                .filter(read_receipt::Column::TenantId.eq(tenant.as_str()))
+                .filter(read_receipt::Column::UserId.eq(user.as_str()))
+                .filter(read_receipt::Column::Seq.lte(up_to))
+                .exec(db)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Marks single notifications read (those above the watermark; the
@@ -65,20 +69,17 @@ impl Store {
         if ids.is_empty() {
             return Ok(());
         }
-        let _w = self.write_guard().await;
         let rows = ids.into_iter().map(|seq| read_receipt::ActiveModel {
             tenant_id: Set(tenant.to_string()),
             user_id: Set(user.to_string()),
             seq: Set(seq),
         });
-        read_receipt::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([read_receipt::Column::TenantId, read_receipt::Column::UserId, read_receipt::Column::Seq])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(&self.db)
-            .await?;
+        let insert = read_receipt::Entity::insert_many(rows).on_conflict(
+            OnConflict::columns([read_receipt::Column::TenantId, read_receipt::Column::UserId, read_receipt::Column::Seq])
+                .do_nothing()
+                .to_owned(),
+        );
+        self.write_autocommit(|db| async move { Ok(insert.exec_without_returning(db).await?) }).await?;
         Ok(())
     }
 

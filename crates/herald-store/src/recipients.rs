@@ -6,12 +6,11 @@ use herald_core::email::{EmailAddress, Locale, Preferences, Recipient};
 use herald_core::ids::TenantId;
 use herald_core::names::{ChannelName, UserId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::{now_micros, to_datetime};
 use crate::entity::{delivery, email_outbox, recipient};
+use crate::write::WriteTxn;
 use crate::{Store, StoreError};
 
 fn corrupt<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError {
@@ -53,35 +52,39 @@ impl Store {
         update: RecipientUpdate<'_>,
     ) -> Result<(Recipient, bool), StoreError> {
         let now = now_micros();
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
-        let existing = recipient::Entity::find_by_id((tenant.to_string(), user.to_string())).one(&txn).await?;
-        let created = existing.is_none();
-        let row = match existing {
-            Some(row) => {
-                let mut am: recipient::ActiveModel = row.into();
-                am.email = Set(update.email.to_string());
-                am.locale = Set(update.locale.map(ToString::to_string));
-                if let Some(p) = update.preferences {
-                    am.preferences = Set(preferences_text(p)?);
-                }
-                am.updated_at = Set(now);
-                am.update(&txn).await?
-            }
-            None => recipient::ActiveModel {
-                tenant_id: Set(tenant.to_string()),
-                user_id: Set(user.to_string()),
-                email: Set(update.email.to_string()),
-                locale: Set(update.locale.map(ToString::to_string)),
-                preferences: Set(preferences_text(update.preferences.unwrap_or(&Preferences::default()))?),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(&txn)
-            .await
-            .map_err(|e| StoreError::from_db(e, "the recipient was created concurrently; retry"))?,
-        };
-        txn.commit().await?;
+        let (row, created) = self
+            .write(|txn| {
+                Box::pin(async move {
+                    let existing = recipient::Entity::find_by_id((tenant.to_string(), user.to_string())).one(txn).await?;
+                    let created = existing.is_none();
+                    let row = match existing {
+                        Some(row) => {
+                            let mut am: recipient::ActiveModel = row.into();
+                            am.email = Set(update.email.to_string());
+                            am.locale = Set(update.locale.map(ToString::to_string));
+                            if let Some(p) = update.preferences {
+                                am.preferences = Set(preferences_text(p)?);
+                            }
+                            am.updated_at = Set(now);
+                            am.update(txn).await?
+                        }
+                        None => recipient::ActiveModel {
+                            tenant_id: Set(tenant.to_string()),
+                            user_id: Set(user.to_string()),
+                            email: Set(update.email.to_string()),
+                            locale: Set(update.locale.map(ToString::to_string)),
+                            preferences: Set(preferences_text(update.preferences.unwrap_or(&Preferences::default()))?),
+                            created_at: Set(now),
+                            updated_at: Set(now),
+                        }
+                        .insert(txn)
+                        .await
+                        .map_err(|e| StoreError::from_db(e, "the recipient was created concurrently; retry"))?,
+                    };
+                    Ok((row, created))
+                })
+            })
+            .await?;
         Ok((convert(row)?, created))
     }
 
@@ -108,8 +111,8 @@ impl Store {
     /// Deletes a recipient. Emails already in the outbox for them are
     /// cancelled when they come due.
     pub async fn delete_recipient(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        let res = recipient::Entity::delete_by_id((tenant.to_string(), user.to_string())).exec(&self.db).await?;
+        let delete = recipient::Entity::delete_by_id((tenant.to_string(), user.to_string()));
+        let res = self.write_autocommit(|db| async move { Ok(delete.exec(db).await?) }).await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("recipient"));
         }
@@ -126,33 +129,43 @@ impl Store {
         user: &UserId,
         channel: Option<&ChannelName>,
     ) -> Result<Option<Recipient>, StoreError> {
-        let _w = self.write_guard().await;
-        let txn = self.db.begin().await?;
         let mut q = recipient::Entity::find_by_id((tenant.to_string(), user.to_string()));
-        if self.is_postgres() {
+        if self.dialect().has_row_locks() {
             q = q.lock_exclusive();
         }
-        let Some(row) = q.one(&txn).await? else { return Ok(None) };
-        let mut r = convert(row)?;
-        if r.preferences.email.unsubscribe(channel) {
-            let now = now_micros();
-            recipient::Entity::update_many()
-                .col_expr(recipient::Column::Preferences, Expr::value(preferences_text(&r.preferences)?))
-                .col_expr(recipient::Column::UpdatedAt, Expr::value(now))
-                .filter(recipient::Column::TenantId.eq(tenant.as_str()))
-                .filter(recipient::Column::UserId.eq(user.as_str()))
-                .exec(&txn)
-                .await?;
-            r.updated_at = to_datetime(now);
+        let unsubscribed = self
+            .write(|txn| {
+                Box::pin(async move {
+                    // Not found ends the transaction with a rollback, as
+                    // every failed write does; it becomes `None` below.
+                    let row = q.one(txn).await?.ok_or(StoreError::NotFound("recipient"))?;
+                    let mut r = convert(row)?;
+                    if r.preferences.email.unsubscribe(channel) {
+                        let now = now_micros();
+                        recipient::Entity::update_many()
+                            .col_expr(recipient::Column::Preferences, Expr::value(preferences_text(&r.preferences)?))
+                            .col_expr(recipient::Column::UpdatedAt, Expr::value(now))
+                            .filter(recipient::Column::TenantId.eq(tenant.as_str()))
+                            .filter(recipient::Column::UserId.eq(user.as_str()))
+                            .exec(txn)
+                            .await?;
+                        r.updated_at = to_datetime(now);
+                    }
+                    Ok(r)
+                })
+            })
+            .await;
+        match unsubscribed {
+            Ok(r) => Ok(Some(r)),
+            Err(StoreError::NotFound("recipient")) => Ok(None),
+            Err(e) => Err(e),
         }
-        txn.commit().await?;
-        Ok(Some(r))
     }
 }
 
 /// Deletes a tenant's recipients, outbox and delivery log; part of
 /// deleting the tenant, in its transaction.
-pub(crate) async fn delete_tenant_email_data(txn: &DatabaseTransaction, tenant: &str) -> Result<(), StoreError> {
+pub(crate) async fn delete_tenant_email_data(txn: &WriteTxn<'_>, tenant: &str) -> Result<(), StoreError> {
     recipient::Entity::delete_many().filter(recipient::Column::TenantId.eq(tenant)).exec(txn).await?;
     email_outbox::Entity::delete_many().filter(email_outbox::Column::TenantId.eq(tenant)).exec(txn).await?;
     delivery::Entity::delete_many().filter(delivery::Column::TenantId.eq(tenant)).exec(txn).await?;

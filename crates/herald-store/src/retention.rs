@@ -46,12 +46,8 @@ impl Store {
                 report.notifications += self.prune_channel(ch, max_count, max_age, now).await?;
             }
         }
-        let _w = self.write_guard().await;
-        report.idempotency_keys = idempotency_key::Entity::delete_many()
-            .filter(idempotency_key::Column::CreatedAt.lt(now - IDEMPOTENCY_WINDOW_MICROS))
-            .exec(&self.db)
-            .await?
-            .rows_affected;
+        let expired = idempotency_key::Entity::delete_many().filter(idempotency_key::Column::CreatedAt.lt(now - IDEMPOTENCY_WINDOW_MICROS));
+        report.idempotency_keys = self.write_autocommit(|db| async move { Ok(expired.exec(db).await?.rows_affected) }).await?;
         Ok(report)
     }
 
@@ -94,13 +90,11 @@ impl Store {
         // Mark the truncation before deleting, so a resume that races the
         // deletion is told about the gap rather than silently skipping it.
         if cutoff > ch.pruned_seq {
-            let _w = self.write_guard().await;
-            channel::Entity::update_many()
+            let mark = channel::Entity::update_many()
                 .col_expr(channel::Column::PrunedSeq, Expr::value(cutoff))
                 .filter(channel::Column::Id.eq(ch.id.as_str()))
-                .filter(channel::Column::PrunedSeq.lt(cutoff))
-                .exec(&self.db)
-                .await?;
+                .filter(channel::Column::PrunedSeq.lt(cutoff));
+            self.write_autocommit(|db| async move { Ok(mark.exec(db).await?) }).await?;
         }
         let mut deleted = 0;
         loop {
@@ -116,8 +110,10 @@ impl Store {
             if ids.is_empty() {
                 break;
             }
-            let _w = self.write_guard().await;
-            let n = notification::Entity::delete_many().filter(notification::Column::Id.is_in(ids)).exec(&self.db).await?.rows_affected;
+            // One batch per statement and per turn of the write mutex, so
+            // publishes get in between batches.
+            let batch = notification::Entity::delete_many().filter(notification::Column::Id.is_in(ids));
+            let n = self.write_autocommit(|db| async move { Ok(batch.exec(db).await?.rows_affected) }).await?;
             deleted += n;
             if n < DELETE_BATCH {
                 break;

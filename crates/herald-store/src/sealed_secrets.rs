@@ -65,13 +65,11 @@ impl Store {
         let mut n = 0;
         for row in rows {
             let Some(secret) = row.secret.filter(|s| !s.starts_with(PREFIX)) else { continue };
-            let _w = self.write_guard().await;
-            signing_key::Entity::update_many()
+            let seal = signing_key::Entity::update_many()
                 .col_expr(signing_key::Column::Secret, Expr::value(self.seal_secret(&secret)))
                 .filter(signing_key::Column::Id.eq(row.id))
-                .filter(signing_key::Column::Secret.eq(secret))
-                .exec(&self.db)
-                .await?;
+                .filter(signing_key::Column::Secret.eq(secret));
+            self.write_autocommit(|db| async move { Ok(seal.exec(db).await?) }).await?;
             n += 1;
         }
         Ok(n)

@@ -29,17 +29,22 @@ impl Store {
             NewSigningKey::GeneratedSecret => (SigningAlg::HS256, Some(secret::generate(secret::SIGNING_SECRET_PREFIX)), None),
             NewSigningKey::PublicKey(alg, pem) => (alg, None, Some(pem)),
         };
-        let _w = self.write_guard().await;
-        let row = signing_key::ActiveModel {
-            id: Set(SigningKeyId::generate().to_string()),
-            tenant_id: Set(tenant.to_string()),
-            alg: Set(alg.as_str().to_owned()),
-            secret: Set(secret.as_deref().map(|s| self.seal_secret(s))),
-            public_key: Set(public_key),
-            created_at: Set(now_micros()),
-        }
-        .insert(&self.db)
-        .await?;
+        let sealed = secret.as_deref().map(|s| self.seal_secret(s));
+        let row = self
+            .write_autocommit(|db| async move {
+                let row = signing_key::ActiveModel {
+                    id: Set(SigningKeyId::generate().to_string()),
+                    tenant_id: Set(tenant.to_string()),
+                    alg: Set(alg.as_str().to_owned()),
+                    secret: Set(sealed),
+                    public_key: Set(public_key),
+                    created_at: Set(now_micros()),
+                }
+                .insert(db)
+                .await?;
+                Ok(row)
+            })
+            .await?;
         Ok((convert::signing_key(row)?, secret))
     }
 
@@ -60,11 +65,15 @@ impl Store {
     }
 
     pub async fn delete_signing_key(&self, tenant: &TenantId, kid: &SigningKeyId) -> Result<(), StoreError> {
-        let _w = self.write_guard().await;
-        let res = signing_key::Entity::delete_many()
-            .filter(signing_key::Column::TenantId.eq(tenant.as_str()))
-            .filter(signing_key::Column::Id.eq(kid.as_str()))
-            .exec(&self.db)
+        let res = self
+            .write_autocommit(|db| async move {
+                let res = signing_key::Entity::delete_many()
+                    .filter(signing_key::Column::TenantId.eq(tenant.as_str()))
+                    .filter(signing_key::Column::Id.eq(kid.as_str()))
+                    .exec(db)
+                    .await?;
+                Ok(res)
+            })
             .await?;
         if res.rows_affected == 0 {
             return Err(StoreError::NotFound("signing key"));
