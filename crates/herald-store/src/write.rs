@@ -124,3 +124,60 @@ impl Store {
         body(&self.db).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use herald_core::ids::TenantId;
+    use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
+
+    use super::*;
+    use crate::entity::tenant;
+    use crate::test_db::{TestDb, on_each_backend};
+
+    fn row(name: &str) -> tenant::ActiveModel {
+        tenant::ActiveModel {
+            id: Set(TenantId::generate().to_string()),
+            name: Set(name.to_owned()),
+            last_seq: Set(0),
+            allowed_origins: Set("[]".to_owned()),
+            created_at: Set(0),
+            suspended: Set(false),
+        }
+    }
+
+    async fn a_failed_body_rolls_back_and_a_good_one_commits(kind: DbKind) {
+        let db = TestDb::new(kind).await;
+        let store = &db.store;
+        let failed = store
+            .write(|txn| {
+                Box::pin(async move {
+                    row("gone").insert(txn).await?;
+                    Err::<(), _>(StoreError::Conflict("stop".into()))
+                })
+            })
+            .await;
+        assert!(matches!(failed, Err(StoreError::Conflict(_))), "expected the body's error, got {failed:?}");
+        let n = tenant::Entity::find().count(&store.db).await.unwrap();
+        assert_eq!(n, 0, "expected the failed write's insert rolled back, got {n} rows");
+
+        store
+            .write(|txn| {
+                Box::pin(async move {
+                    row("kept").insert(txn).await?;
+                    Ok(())
+                })
+            })
+            .await
+            .unwrap();
+        let n = tenant::Entity::find().count(&store.db).await.unwrap();
+        assert_eq!(n, 1, "expected the committed insert, got {n} rows");
+    }
+
+    on_each_backend!(a_failed_body_rolls_back_and_a_good_one_commits);
+
+    #[test]
+    fn only_sqlite_has_a_write_mutex() {
+        assert!(WriteLock::for_kind(DbKind::Sqlite).0.is_some());
+        assert!(WriteLock::for_kind(DbKind::Postgres).0.is_none());
+    }
+}
