@@ -19,7 +19,64 @@ pub struct Server {
     pub base: String,
     pub operator_key: String,
     pub client: reqwest::Client,
+    /// Declared before the database: the server stops (and lets go of its
+    /// connections) before its database is dropped.
+    _running: Option<InProcess>,
     _db: Option<TestDb>,
+}
+
+/// A Herald running in this process on its own runtime thread. Dropping it
+/// stops it: the shutdown token is cancelled and the thread joined, so a
+/// finished test serves nothing and holds no database connection.
+pub struct InProcess {
+    shutdown: herald::CancellationToken,
+    /// In a mutex: a `Server` is shared between a test's tasks.
+    done: std::sync::Mutex<std::sync::mpsc::Receiver<Result<(), String>>>,
+}
+
+/// Longest a test waits for its server to stop before going on without it.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+impl InProcess {
+    /// Runs `herald::run` with `config` on `listener` on a runtime thread.
+    pub fn start(config: Config, listener: TcpListener) -> InProcess {
+        let shutdown = herald::CancellationToken::new();
+        let token = shutdown.clone();
+        let (tx, done) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let result = rt.block_on(herald::run(config, listener, token)).map_err(|e| format!("{e:#}"));
+            // The runtime's remaining tasks (connections being closed) go
+            // with it, before the test learns that the server stopped.
+            drop(rt);
+            let _ = tx.send(result);
+        });
+        InProcess { shutdown, done: std::sync::Mutex::new(done) }
+    }
+
+    /// Stops the server and waits until every task has stopped; panics
+    /// if it failed (unless the thread is already panicking).
+    pub fn stop(&mut self) {
+        self.shutdown.cancel();
+        let done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match done.recv_timeout(STOP_WAIT) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) if !std::thread::panicking() => panic!("server failed: {e}"),
+            Ok(Err(_)) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) if !std::thread::panicking() => panic!("the server's thread panicked"),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !std::thread::panicking() => {
+                panic!("the server did not stop within {STOP_WAIT:?} of its shutdown")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 pub const OPERATOR_KEY: &str = "hop_test-operator-key-0123456789";
@@ -119,20 +176,29 @@ impl Server {
         tweak(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            if let Err(e) = rt.block_on(herald::run(config, listener)) {
-                panic!("server failed: {e:#}");
-            }
-        });
-        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _db: Some(db) };
+        let running = InProcess::start(config, listener);
+        let server =
+            Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _running: Some(running), _db: Some(db) };
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Another node in this process, on the database of this server,
+    /// after `tweak` has adjusted its configuration; stopped when dropped.
+    pub async fn second_node(&self, tweak: impl FnOnce(&mut Config)) -> Server {
+        let mut config = test_config(&self.database_url().expect("a server this test started"));
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let running = InProcess::start(config, listener);
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _running: Some(running), _db: None };
         server.wait_healthy().await;
         server
     }
 
     /// A server started elsewhere (e.g. as a child process).
     pub async fn attach(base: String) -> Server {
-        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _db: None };
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _running: None, _db: None };
         server.wait_healthy().await;
         server
     }

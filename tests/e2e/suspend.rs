@@ -3,7 +3,6 @@
 //! request, within the key-cache lifetime on another), the admin API keeps
 //! working, and resuming restores everything.
 
-use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
@@ -133,17 +132,7 @@ e2e! {
 /// Starts a second Herald on the database of `first`, caching keys (and
 /// suspensions) for one second.
 async fn second_node(first: &Server) -> Server {
-    let mut config = test_config(&first.database_url().unwrap());
-    config.key_cache_seconds = 1;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        if let Err(e) = rt.block_on(herald::run(config, listener)) {
-            panic!("second node failed: {e:#}");
-        }
-    });
-    Server::attach(base).await
+    first.second_node(|c| c.key_cache_seconds = 1).await
 }
 
 e2e! {

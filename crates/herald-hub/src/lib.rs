@@ -1,8 +1,10 @@
 //! In-process fan-out of committed notifications to live streams.
 //!
-//! The hub never sees uncommitted data: it is fed by the store's commit hook,
-//! in commit order. Each notification is serialized once and the same bytes
-//! (`ByteString` is reference-counted) are handed to every subscriber.
+//! The hub never sees uncommitted data: it is fed only by the relay
+//! ([`relay`]), which takes the store's commit hook and other nodes'
+//! announcements, in commit order per tenant. Each notification is encoded
+//! once as a whole SSE frame ([`frame::Frame`], reference-counted `Bytes`)
+//! and the same bytes are handed to every subscriber.
 //! Each subscriber has a bounded queue; one that falls behind is dropped
 //! from the hub, its stream ends after draining what was queued, and the
 //! client resumes from history with `Last-Event-ID`. So a slow reader never

@@ -109,7 +109,7 @@ pub(crate) fn app(
     let (app, spec) = routes_and_spec();
     let spec_json = web::Bytes::from(spec.to_json().expect("the OpenAPI document serializes"));
     let known = std::rc::Rc::new(KnownPaths::from_spec(&spec));
-    let max_body = state.limits.max_body_bytes;
+    let max_body = state.settings().limits.max_body_bytes;
     app.app_data(state)
         .app_data(web::JsonConfig::default().limit(max_body).error_handler(json_error))
         .app_data(web::QueryConfig::default().error_handler(query_error))
@@ -136,7 +136,7 @@ pub(crate) fn app(
         .wrap(actix_web::middleware::from_fn(crate::cors::cors))
         .wrap(actix_web::middleware::from_fn(crate::request_limits::request_limits))
         // Outside the limits, so that 414 and 431 answers are counted too.
-        .wrap(actix_web::middleware::from_fn(crate::metrics::observe_requests))
+        .wrap(actix_web::middleware::from_fn(crate::request_metrics::observe_requests))
         // Outermost: every line logged for a request names it, and the access log.
         .wrap(actix_web::middleware::from_fn(crate::request_id::request_id))
 }

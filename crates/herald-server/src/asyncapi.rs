@@ -11,11 +11,11 @@
 //! back.
 
 use chrono::{TimeZone, Utc};
+use herald_app::records::{Frame, HEARTBEAT, without_event_line};
 use herald_core::ids::TenantId;
 use herald_core::limits;
 use herald_core::names::{ChannelName, EventType, RESERVED_EVENT_TYPES};
 use herald_core::notification::Notification;
-use herald_hub::frame::{Frame, HEARTBEAT, without_event_line};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use utoipa::{PartialSchema, ToSchema};

@@ -26,10 +26,10 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::Method;
 use actix_web::{HttpMessage, HttpRequest, web};
 use futures_util::future::{Either, LocalBoxFuture, Ready, ready};
+use herald_app::records::NewAuditEvent;
 use herald_core::ids::TenantId;
-use herald_store::audit::NewAuditEvent;
 
-pub(crate) use herald_store::audit::AuditActor;
+pub(crate) use herald_app::records::AuditActor;
 
 use crate::state::AppState;
 
@@ -116,7 +116,7 @@ async fn record<B: MessageBody + 'static>(res: ServiceResponse<B>) -> ServiceRes
         status,
         remote_addr: peer_ip(&req),
     };
-    if let Err(e) = app.store.record_audit_event(&event).await {
+    if let Err(e) = app.record_audit_event(&event).await {
         tracing::error!(
             error = %e,
             action,

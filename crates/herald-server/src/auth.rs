@@ -8,16 +8,12 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
-use herald_core::ids::{ApiKeyId, TenantId};
+use herald_core::ids::TenantId;
 use herald_core::keys::KeyScope;
-use herald_core::secret;
 
 use crate::audit::AuditActor;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-
-/// Longest credential accepted in `Authorization`.
-const MAX_CREDENTIAL: usize = 1024;
 
 pub(crate) fn state(req: &HttpRequest) -> web::Data<AppState> {
     req.app_data::<web::Data<AppState>>().expect("AppState is registered on the app").clone()
@@ -35,45 +31,17 @@ pub(crate) fn bearer(req: &HttpRequest) -> ApiResult<Option<String>> {
 }
 
 /// An authenticated caller of the admin and publish API.
-#[derive(Debug, Clone)]
-pub(crate) enum Caller {
-    Operator,
-    Key { id: ApiKeyId, tenant: TenantId, scopes: Vec<KeyScope> },
-}
+pub(crate) use herald_app::admin::Caller;
 
 async fn caller(req: &HttpRequest) -> ApiResult<Caller> {
-    let state = state(req);
     let token = bearer(req)?.ok_or_else(|| ApiError::Unauthorized("an API key is required: `Authorization: Bearer <key>`".into()))?;
-    if token.len() > MAX_CREDENTIAL {
-        return Err(ApiError::Unauthorized("the key is not valid".into()));
-    }
-    // Every path compares hashes; the prefix says which table to look in.
-    if state.operator_key_hash.as_deref().is_some_and(|h| h == secret::hash(&token)) {
-        return Ok(Caller::Operator);
-    }
-    if token.starts_with(secret::OPERATOR_KEY_PREFIX) {
-        if state.store.is_operator_key(&token).await? {
-            return Ok(Caller::Operator);
-        }
-    } else if let Some(key) = state.store.find_api_key_by_secret(&token).await? {
-        return Ok(Caller::Key { id: key.id, tenant: key.tenant, scopes: key.scopes });
-    }
-    Err(ApiError::Unauthorized("the key is not valid".into()))
+    Ok(state(req).identify(&token).await?)
 }
 
-/// Refuses a suspended tenant's publishes, streams and polls (403
-/// `tenant-suspended`). Admin routes do not ask, so the tenant can still be
-/// inspected and resumed.
 pub(crate) async fn refuse_suspended(app: &AppState, tenant: &TenantId) -> ApiResult<()> {
-    if app.store.tenant_suspended(tenant).await? {
-        return Err(ApiError::TenantSuspended(format!(
-            "tenant {tenant} is suspended: it cannot publish, stream or poll until the operator resumes it"
-        )));
-    }
-    Ok(())
+    Ok(app.refuse_suspended(tenant).await?)
 }
 
-/// The `{tenant}` path segment. A malformed id cannot exist: 404.
 pub(crate) fn path_tenant(req: &HttpRequest) -> ApiResult<TenantId> {
     let raw = req.match_info().get("tenant").unwrap_or_default();
     TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))
@@ -81,21 +49,13 @@ pub(crate) fn path_tenant(req: &HttpRequest) -> ApiResult<TenantId> {
 
 async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<(TenantId, AuditActor)> {
     let tenant = path_tenant(req)?;
-    match caller(req).await? {
-        Caller::Operator => {
-            state(req).store.get_tenant(&tenant).await?;
-            Ok((tenant, AuditActor::Operator))
-        }
-        Caller::Key { id, tenant: own, scopes } => {
-            if own != tenant {
-                return Err(ApiError::Forbidden("this key belongs to another tenant".into()));
-            }
-            if !need.satisfied_by(&scopes) {
-                return Err(ApiError::Forbidden(format!("this key lacks the `{}` scope", need.as_str())));
-            }
-            Ok((tenant, AuditActor::ApiKey(id)))
-        }
-    }
+    let caller = caller(req).await?;
+    state(req).authorize_tenant(&caller, &tenant, need).await?;
+    let actor = match caller {
+        Caller::Operator => AuditActor::Operator,
+        Caller::Key { id, .. } => AuditActor::ApiKey(id),
+    };
+    Ok((tenant, actor))
 }
 
 /// The operator: manages tenants.

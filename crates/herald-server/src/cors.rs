@@ -57,7 +57,7 @@ async fn cors_inner<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
     let allowed = match (req.app_data::<web::Data<AppState>>(), origin.to_str()) {
-        (Some(app), Ok(o)) => app.origins.allows(&tenant, o).await.unwrap_or_else(|e| {
+        (Some(app), Ok(o)) => app.origin_allowed(&tenant, o).await.unwrap_or_else(|e| {
             tracing::warn!(%tenant, error = %e, "reading allowed origins failed; refusing the origin");
             false
         }),

@@ -7,6 +7,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use actix_web::{HttpServer, web};
 
+use herald_app::tasks::CancellationToken;
+
 use crate::state::AppState;
 
 /// Pending connections the kernel queues before Herald accepts them.
@@ -36,16 +38,16 @@ pub struct ServeOptions {
     pub drain_window: Duration,
 }
 
-/// Serves the API until SIGINT/SIGTERM or an I/O error.
+/// Serves the API until `shutdown` is cancelled or an I/O error.
 ///
-/// On a signal: stop accepting connections, let in-flight requests finish,
+/// On shutdown: stop accepting connections, let in-flight requests finish,
 /// and close the streams spread over the drain window, each told when to
 /// come back (`retry:`), so that clients move to another node, or return
 /// to this one restarted, without a thundering herd and (resuming with
 /// `Last-Event-ID`) without losing anything. Returns once every connection
 /// has closed or `shutdown_timeout` has passed.
-pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions) -> std::io::Result<()> {
-    let hub = state.hub.clone();
+pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions, shutdown: CancellationToken) -> std::io::Result<()> {
+    let app = state.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || crate::app::app(data.clone()))
         .workers(opts.workers.max(1))
@@ -57,30 +59,30 @@ pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions) -
         // Only used for sockets actix binds itself; ours come from `bind`.
         .backlog(LISTEN_BACKLOG as u32)
         .shutdown_timeout(opts.shutdown_timeout.as_secs().max(1))
-        // Signals are ours: the streams must be drained, not just cut.
+        // Shutdown is ours: the streams must be drained, not just cut.
         .disable_signals()
         .listen(listener)?
         .run();
     let handle = server.handle();
     tokio::spawn(async move {
-        let signal = shutdown_signal().await;
+        shutdown.cancelled().await;
         tracing::info!(
-            signal,
-            streams = hub.subscriber_count(),
+            streams = app.subscriber_count(),
             drain_window_ms = opts.drain_window.as_millis() as u64,
             "shutting down: accepting no new connections, finishing requests, closing streams"
         );
         // Sent at once; its future only reports the end.
         let stopped = handle.stop(true);
-        let closed = hub.drain(opts.drain_window).await;
+        let closed = app.drain_streams(opts.drain_window).await;
         tracing::info!(streams = closed, "every stream was told to reconnect and closed");
         stopped.await;
     });
     server.await
 }
 
-/// Waits for SIGTERM or SIGINT; returns its name.
-async fn shutdown_signal() -> &'static str {
+/// Waits for SIGTERM or SIGINT; returns its name. `herald serve` cancels
+/// its shutdown token on either.
+pub async fn shutdown_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut int) = match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
         (Ok(t), Ok(i)) => (t, i),

@@ -27,8 +27,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use futures_util::StreamExt;
 use futures_util::future::{Either, FutureExt, LocalBoxFuture, Map, Ready, ready};
+use herald_app::records::Claim;
 use herald_core::sealed;
-use herald_store::idempotent_requests::Claim;
 use sha2::{Digest, Sha256};
 
 use crate::problem::ApiError;
@@ -139,7 +139,7 @@ where
     let credential = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
 
     // The body is hashed, so it is read here, then handed on unchanged.
-    let limit = app.limits.max_body_bytes.max(app.chains.host().config().max_component_bytes);
+    let limit = app.settings().limits.max_body_bytes.max(app.max_component_bytes());
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -166,7 +166,7 @@ where
     };
 
     let reused = || ApiError::IdempotencyKeyReused(format!("Idempotency-Key `{key}` was used for a different request"));
-    match app.store.claim_idempotent_request(&id, &request_hash, ABANDONED_AFTER, KEEP).await {
+    match app.claim_idempotent_request(&id, &request_hash, ABANDONED_AFTER, KEEP).await {
         Err(e) => return refuse(req, e.into()),
         Ok(Claim::InProgress { request_hash: first }) => {
             let err = if first == request_hash {
@@ -214,7 +214,7 @@ where
             return Ok(ServiceResponse::new(req, res).map_into_right_body());
         }
     };
-    if let Err(e) = app.store.complete_idempotent_request(&id, head.status().as_u16(), &sealed::seal(&seal_key, &bytes)).await {
+    if let Err(e) = app.complete_idempotent_request(&id, head.status().as_u16(), &sealed::seal(&seal_key, &bytes)).await {
         tracing::error!(path = %req.path(), error = %e, "recording a create's answer for Idempotency-Key failed");
     }
     let res = head.set_body(BoxBody::new(bytes));
@@ -222,7 +222,7 @@ where
 }
 
 async fn release(app: &AppState, id: &str) {
-    if let Err(e) = app.store.release_idempotent_request(id).await {
+    if let Err(e) = app.release_idempotent_request(id).await {
         tracing::warn!(error = %e, "releasing an Idempotency-Key claim failed; a retry within a minute gets 409");
     }
 }

@@ -6,8 +6,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use herald_app::AppError;
 use herald_core::DomainError;
-use herald_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -41,8 +41,9 @@ pub struct Problem {
 pub enum ApiError {
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// A use case's error.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    App(#[from] AppError),
     /// No credentials, or credentials that match nothing.
     #[error("{0}")]
     Unauthorized(String),
@@ -64,14 +65,6 @@ pub enum ApiError {
     HeadersTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// A tenant quota is used up; the request may succeed after
-    /// `retry_after` seconds (sent as `Retry-After`).
-    #[error("{detail}")]
-    QuotaExceeded { detail: String, retry_after: u64 },
-    /// One client address holds as many streams and long-polls as it may
-    /// (`limits.max_connections_per_ip`); answered with `Retry-After`.
-    #[error("{0}")]
-    TooManyConnections(String),
     /// An `Idempotency-Key` sent again with a different request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
@@ -84,10 +77,6 @@ pub enum ApiError {
     /// The path exists, but not with this method.
     #[error("{0}")]
     MethodNotAllowed(String),
-    /// The operator suspended the tenant: no publishing, streaming or
-    /// polling until it is resumed (its admin API still works).
-    #[error("{0}")]
-    TenantSuspended(String),
     /// Herald was asked to mint a token but holds no secret to sign it with.
     #[error("{0}")]
     NoSigningKey(String),
@@ -96,19 +85,47 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// (status, stable code, title) of a use case's error.
+fn app_parts(e: &AppError) -> (StatusCode, &'static str, &'static str) {
+    use StatusCode as S;
+    match e {
+        AppError::Domain(d) => domain_parts(d),
+        AppError::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
+        AppError::Conflict(_) => (S::CONFLICT, "conflict", "Conflict"),
+        AppError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+        AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
+        AppError::Rejected(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
+        AppError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+        AppError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
+        AppError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections from this address"),
+        AppError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
+        AppError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
+        AppError::TenantSuspended(_) => (S::FORBIDDEN, "tenant-suspended", "Tenant suspended"),
+        AppError::NoSigningKey(_) => (S::CONFLICT, "no-signing-key", "No signing key to sign with"),
+        AppError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+        AppError::Busy => (S::SERVICE_UNAVAILABLE, "unavailable", "Database busy"),
+        AppError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),
+        AppError::Storage(_) | AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+    }
+}
+
+fn domain_parts(d: &DomainError) -> (StatusCode, &'static str, &'static str) {
+    use StatusCode as S;
+    match d {
+        DomainError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+        DomainError::ScopeDenied(_) => (S::FORBIDDEN, "scope-denied", "Channel outside the token's scope"),
+        DomainError::Token(_) => (S::UNAUTHORIZED, "invalid-token", "Invalid subscriber token"),
+    }
+}
+
 impl ApiError {
     /// (status, stable code, title)
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         use StatusCode as S;
         match self {
-            ApiError::Domain(DomainError::Invalid { .. }) => (S::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
-            ApiError::Domain(DomainError::ScopeDenied(_)) => (S::FORBIDDEN, "scope-denied", "Channel outside the token's scope"),
-            ApiError::Domain(DomainError::Token(_)) => (S::UNAUTHORIZED, "invalid-token", "Invalid subscriber token"),
-            ApiError::Store(StoreError::NotFound(_)) | ApiError::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
-            ApiError::Store(StoreError::Conflict(_)) => (S::CONFLICT, "conflict", "Conflict"),
-            ApiError::Store(StoreError::Closed) => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),
-            ApiError::Store(StoreError::Busy) => (S::SERVICE_UNAVAILABLE, "unavailable", "Database busy"),
-            ApiError::Store(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::Domain(d) => domain_parts(d),
+            ApiError::App(e) => app_parts(e),
+            ApiError::NotFound(_) => (S::NOT_FOUND, "not-found", "Not found"),
             ApiError::Unauthorized(_) => (S::UNAUTHORIZED, "unauthorized", "Unauthorized"),
             ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
@@ -116,13 +133,10 @@ impl ApiError {
             ApiError::UriTooLong(_) => (S::URI_TOO_LONG, "uri-too-long", "URI too long"),
             ApiError::HeadersTooLarge(_) => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers-too-large", "Request headers too large"),
             ApiError::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
-            ApiError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
-            ApiError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections from this address"),
             ApiError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
             ApiError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
             ApiError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
-            ApiError::TenantSuspended(_) => (S::FORBIDDEN, "tenant-suspended", "Tenant suspended"),
             ApiError::NoSigningKey(_) => (S::CONFLICT, "no-signing-key", "No signing key to sign with"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -149,14 +163,17 @@ impl ResponseError for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
-        if let ApiError::Store(StoreError::Busy) = self {
-            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
-        }
-        if let ApiError::TooManyConnections(_) = self {
-            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
-        }
-        if let ApiError::QuotaExceeded { retry_after, .. } = self {
-            res.insert_header((header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1))));
+        match self {
+            ApiError::App(AppError::Busy) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            ApiError::App(AppError::TooManyConnections(_)) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+            }
+            ApiError::App(AppError::QuotaExceeded { retry_after, .. }) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from((*retry_after).max(1))));
+            }
+            _ => {}
         }
         res.body(serde_json::to_string(&body).expect("problem serializes"))
     }
@@ -196,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_busy_database_is_a_503_to_retry_not_an_internal_error() {
-        let res = ApiError::Store(StoreError::Busy).error_response();
+        let res = ApiError::App(AppError::Busy).error_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
         let body: serde_json::Value = serde_json::from_slice(&res.into_body().try_into_bytes().unwrap()).unwrap();

@@ -58,11 +58,10 @@ impl RequestId {
         &self.0
     }
 
-    /// A span naming the request, for lines logged once its handler has
-    /// returned (a stream's end): they carry the id where the request's
-    /// own lines do.
-    pub(crate) fn span(&self) -> tracing::Span {
-        tracing::error_span!("request", request_id = %self.0)
+    /// The id itself, shared, for lines logged by the application layer
+    /// once the handler has returned (a stream's end).
+    pub(crate) fn shared(&self) -> Arc<str> {
+        self.0.clone()
     }
 
     /// The id of the request being handled, if the middleware saw it.

@@ -4,11 +4,11 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use herald_core::DomainError;
 use herald_core::claims::Subscriber;
 use herald_core::ids::TenantId;
 use herald_core::pattern::ChannelPattern;
-use herald_core::token::{TokenError, read_kid, verify};
-use herald_core::{DomainError, limits};
+use herald_core::token::TokenError;
 
 use crate::auth::{bearer, path_tenant};
 use crate::problem::{ApiError, ApiResult};
@@ -54,7 +54,7 @@ pub(crate) async fn authenticate(req: &HttpRequest, app: &AppState, query_token:
             let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok());
             match origin {
                 _ if same_origin => t,
-                Some(o) if app.origins.allows(&tenant, o).await? => t,
+                Some(o) if app.origin_allowed(&tenant, o).await? => t,
                 _ => {
                     return Err(ApiError::Unauthorized(
                         "the herald_token cookie is accepted only from the same origin or an allowed origin; send the token as `Authorization: Bearer`".into(),
@@ -63,21 +63,11 @@ pub(crate) async fn authenticate(req: &HttpRequest, app: &AppState, query_token:
             }
         }
     };
-    let kid = read_kid(&token).map_err(DomainError::from)?;
-    let key = app.store.verifying_key(&tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
-    let subscriber = verify(&token, &key, chrono::Utc::now().timestamp()).map_err(DomainError::from)?;
+    let subscriber = app.verify_subscriber(&tenant, &token).await?;
     Ok((tenant, subscriber))
 }
 
 /// The `channel` query values as patterns the subscriber may receive.
 pub(crate) fn channels(subscriber: &Subscriber, raw: Vec<String>) -> ApiResult<Vec<ChannelPattern>> {
-    if raw.is_empty() {
-        return Err(DomainError::invalid("channel", "name at least one `channel` to receive").into());
-    }
-    if raw.len() > limits::MAX_PATTERNS {
-        return Err(DomainError::invalid("channel", format!("at most {} channels per request", limits::MAX_PATTERNS)).into());
-    }
-    let patterns = raw.into_iter().map(ChannelPattern::parse).collect::<Result<Vec<_>, _>>()?;
-    subscriber.authorize(&patterns)?;
-    Ok(patterns)
+    Ok(herald_app::delivery::subscriber::subscriber_patterns(subscriber, raw)?)
 }

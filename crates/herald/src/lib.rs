@@ -17,6 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use herald_app::tasks::{Supervisor, until_cancelled};
+use herald_app::{
+    AllowedOrigins, App, AppParts, Chains, EmailOutbox, Limits, Metrics, MetricsSettings, OutboxSettings, PollSettings, Settings,
+    StreamSettings, Tracker, Usage, UsageSettings,
+};
 use herald_core::cluster::Bus;
 use herald_core::retention::Retention;
 use herald_core::secret;
@@ -24,14 +29,12 @@ use herald_email::{Mailer, UnsubscribeSigner};
 use herald_hub::Hub;
 use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig};
 use herald_plugins::{CallObserver, HostConfig, PluginHost};
-use herald_server::{
-    AllowedOrigins, AppState, Chains, EmailOutbox, EmailState, Limits, OutboxSettings, PollSettings, ServeOptions, StreamSettings, Tracker,
-};
-use herald_server::{Metrics, MetricsSettings, Usage, UsageSettings};
+use herald_server::ServeOptions;
 use herald_store::Store;
 use herald_store::publish::Publisher;
 
 pub use config::{BusChoice, Config};
+pub use herald_app::tasks::CancellationToken;
 
 /// Connects the configured bus between nodes.
 async fn connect_bus(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<dyn Bus>>> {
@@ -62,24 +65,27 @@ pub async fn open_store(database_url: &str, key_cache: Duration, pool: &herald_s
 /// made through the node itself apply at once).
 const EMAIL_CHANNELS_REFRESH: Duration = Duration::from_secs(2);
 
+/// The email fallback, as the application layer sees it.
+struct Email {
+    tracker: Tracker,
+    unsubscribe: UnsubscribeSigner,
+    sending: bool,
+}
+
 /// The email fallback: the unsubscribe key (from the configuration, or
 /// generated once and kept in the database so that all nodes agree), the
-/// delivery tracker, and, when SMTP is configured, the outbox worker.
-async fn start_email(
-    config: &Config,
-    store: &Store,
-    stop: tokio::sync::watch::Receiver<bool>,
-    metrics: &Metrics,
-) -> anyhow::Result<(EmailState, Option<tokio::task::JoinHandle<()>>)> {
+/// delivery tracker, and, when SMTP is configured, the outbox worker; both
+/// tasks supervised.
+async fn start_email(config: &Config, store: &Store, tasks: &mut Supervisor, metrics: &Metrics) -> anyhow::Result<Email> {
     let key = match &config.email.unsubscribe_secret {
         Some(key) => key.expose().to_owned(),
         None => store.server_secret("unsubscribe", || secret::generate("hus")).await.context("reading the unsubscribe key")?,
     };
     let unsubscribe = UnsubscribeSigner::new(key.as_bytes()).map_err(|e| anyhow::anyhow!("email.unsubscribe_secret: {e}"))?;
-    let (tracker, _tracker_task) =
+    let (tracker, tracker_task) =
         Tracker::start(store.clone(), EMAIL_CHANNELS_REFRESH).await.context("loading the channels with an email policy")?;
+    tasks.restartable("delivery tracker", move |stop| tracker_task.clone().run(stop));
     let sending = config.email.sending(config.secrets_key.as_ref())?;
-    let mut worker = None;
     if let Some(sending) = &sending {
         let mailer = Mailer::new(&sending.smtp).map_err(|e| anyhow::anyhow!("email: {e}"))?;
         let e = &config.email;
@@ -97,10 +103,12 @@ async fn start_email(
             keep_records: Duration::from_secs(e.keep_records_seconds),
         };
         tracing::info!(smtp_host = sending.smtp.host(), smtp_port = sending.smtp.port(), tls = %sending.smtp.tls(), "email fallback on");
-        worker =
-            Some(tokio::spawn(Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings, metrics.clone())).run(stop)));
+        let outbox = Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings, metrics.clone()));
+        // It finishes the pass in progress when told to stop: what it
+        // claimed is sent and recorded; the rest stays in the outbox.
+        tasks.restartable("email worker", move |stop| outbox.clone().run(stop));
     }
-    Ok((EmailState { tracker, unsubscribe, sending: sending.is_some() }, worker))
+    Ok(Email { tracker, unsubscribe, sending: sending.is_some() })
 }
 
 /// How often a node recounts a tenant's stored notifications for the
@@ -109,7 +117,7 @@ async fn start_email(
 const STORED_COUNT_REFRESH: Duration = Duration::from_secs(2);
 
 /// This node's usage registry and quota checks, with its rate sampler.
-fn start_usage(config: &Config, store: &Store) -> Usage {
+fn start_usage(config: &Config, store: &Store, tasks: &mut Supervisor) -> Usage {
     let usage = Usage::new(
         store.clone(),
         UsageSettings {
@@ -120,13 +128,59 @@ fn start_usage(config: &Config, store: &Store) -> Usage {
             max_connections_per_ip: config.limits.max_connections_per_ip,
         },
     );
-    tokio::spawn(usage.clone().run_sampler());
+    let sampler = usage.clone();
+    tasks.restartable("usage sampler", move |stop| until_cancelled(stop, sampler.clone().run_sampler()));
     usage
 }
 
-/// Runs Herald on `listener` until shutdown.
-pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
+/// Runs Herald on `listener` until `shutdown` is cancelled (or a critical
+/// task fails), then stops every task: HTTP first (requests finish, streams
+/// are drained), then the background tasks (the email worker finishes its
+/// pass). Returns once every task has stopped.
+pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
     config.validate()?;
+    let grace = Duration::from_secs(config.shutdown_timeout_seconds);
+    // Background tasks stop after HTTP: a request being finished may
+    // still need the writer.
+    let mut tasks = Supervisor::new(CancellationToken::new(), grace);
+    let tasks_stop = tasks.token();
+    let result = start(config, listener, shutdown.clone(), &mut tasks).await;
+    let served = match result {
+        Ok(server) => {
+            let waiting = tasks.wait();
+            tokio::pin!(waiting);
+            tokio::select! {
+                served = server => {
+                    tasks_stop.cancel();
+                    let stopped = waiting.await;
+                    served.context("serving HTTP").and(stopped.map_err(anyhow::Error::from))
+                }
+                failed = &mut waiting => {
+                    // A critical task died (the token is cancelled): stop
+                    // serving too, rather than run on half-broken.
+                    shutdown.cancel();
+                    Err(failed.err().map_or_else(|| anyhow::anyhow!("every background task stopped"), anyhow::Error::from))
+                }
+            }
+        }
+        Err(e) => {
+            tasks_stop.cancel();
+            let _ = tasks.wait().await;
+            Err(e)
+        }
+    };
+    tracing::info!("herald stopped");
+    served
+}
+
+/// Opens the store, starts every task under `tasks`, and returns the HTTP
+/// server's future.
+async fn start(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    tasks: &mut Supervisor,
+) -> anyhow::Result<impl std::future::Future<Output = std::io::Result<()>> + use<>> {
     let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
     let database_url = config.database_url.expose();
     let mut store =
@@ -154,7 +208,8 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
 
     let hub = Hub::new(config.stream.subscriber_queue);
     // Heartbeats and token expiry for every live stream, from one timer.
-    tokio::spawn(hub.clone().run_clock(config.heartbeat()));
+    let (clock_hub, heartbeat) = (hub.clone(), config.heartbeat());
+    tasks.restartable("hub clock", move |stop| until_cancelled(stop, clock_hub.clone().run_clock(heartbeat)));
     let bus = connect_bus(&config, &store).await?;
     let bus_name = bus.as_ref().map_or("none", |b| b.name());
     let relay_config = RelayConfig {
@@ -168,15 +223,20 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     let (relay, relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)
         .await
         .map_err(|e| anyhow::anyhow!("starting the relay: {e}"))?;
+    tasks.critical("fan-out relay", |stop| watch(relay_task, stop));
     let relay_bus = relay.bus_state();
     // A commit hands all its notifications to a subscriber at once; half the
     // queue leaves a reader that is a little behind room for the next one.
     let max_group = config.stream.subscriber_queue / 2;
     let (publisher, writer_task) =
         Publisher::start(store.clone(), Arc::new(move |batch| relay.committed(batch)), config.limits.publish_queue, max_group);
+    tasks.critical("publish writer", |stop| watch(writer_task, stop));
 
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };
-    tokio::spawn(herald_store::retention::run(store.clone(), defaults, Duration::from_secs(config.retention.interval_seconds)));
+    let (retention_store, retention_every) = (store.clone(), Duration::from_secs(config.retention.interval_seconds));
+    tasks.restartable("retention", move |stop| {
+        until_cancelled(stop, herald_store::retention::run(retention_store.clone(), defaults, retention_every))
+    });
 
     let host = PluginHost::new(HostConfig {
         max_component_bytes: config.plugins.max_component_bytes,
@@ -195,32 +255,37 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
     let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms), metrics.clone());
 
-    // Tells the email worker to finish its pass and stop, at shutdown.
-    let (stop_email, email_stop) = tokio::sync::watch::channel(false);
-    let (email, email_worker) = start_email(&config, &store, email_stop, &metrics).await?;
+    let email = start_email(&config, &store, tasks, &metrics).await?;
     // Suspended tenants' streams on this node, closed within the key-cache
     // lifetime of a suspension made through another node.
-    tokio::spawn(herald_server::close_suspended_streams(store.clone(), hub.clone(), Duration::from_secs(config.key_cache_seconds)));
+    let (sweep_store, sweep_hub, sweep_every) = (store.clone(), hub.clone(), Duration::from_secs(config.key_cache_seconds));
+    tasks.restartable("suspension sweep", move |stop| {
+        until_cancelled(stop, herald_app::close_suspended_streams(sweep_store.clone(), sweep_hub.clone(), sweep_every))
+    });
 
-    let state = AppState {
+    let app = App::new(AppParts {
         metrics,
         bus: relay_bus,
         store: store.clone(),
         hub,
         publisher,
         chains,
-        stream: StreamSettings { retry: Duration::from_millis(config.stream.retry_ms), replay_page: config.stream.replay_page },
-        poll: PollSettings { max_wait: Duration::from_secs(config.poll.max_wait_seconds), max_limit: config.poll.max_limit },
         origins: AllowedOrigins::new(store.clone(), Duration::from_secs(config.key_cache_seconds)),
-        limits: Limits {
-            max_body_bytes: config.limits.max_body_bytes,
-            max_data_bytes: config.limits.max_data_bytes,
-            max_batch: config.limits.max_batch,
-        },
+        tracker: email.tracker,
+        unsubscribe: email.unsubscribe,
+        usage: start_usage(&config, &store, tasks),
         operator_key_hash,
-        email,
-        usage: start_usage(&config, &store),
-    };
+        settings: Settings {
+            stream: StreamSettings { retry: Duration::from_millis(config.stream.retry_ms), replay_page: config.stream.replay_page },
+            poll: PollSettings { max_wait: Duration::from_secs(config.poll.max_wait_seconds), max_limit: config.poll.max_limit },
+            limits: Limits {
+                max_body_bytes: config.limits.max_body_bytes,
+                max_data_bytes: config.limits.max_data_bytes,
+                max_batch: config.limits.max_batch,
+            },
+            email_sending: email.sending,
+        },
+    });
     let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
     let addr = listener.local_addr().context("reading the listener's address")?;
     tracing::info!(
@@ -230,32 +295,31 @@ pub async fn run(config: Config, listener: TcpListener) -> anyhow::Result<()> {
         "herald {} listening on http://{addr} (API http://{addr}/v1, admin console http://{addr}/admin/, docs http://{addr}/docs, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
-    let server = herald_server::serve(
-        state,
+    Ok(herald_server::serve(
+        app,
         listener,
         ServeOptions {
             workers,
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
             drain_window: Duration::from_millis(config.drain_window_ms),
         },
-    );
-    // The writer and the relay live as long as the server. Should one end
-    // (a panic), stop the process rather than run on half-broken: publishes
-    // would fail and streams would wait forever; a supervisor restarts us.
+        shutdown,
+    ))
+}
+
+/// A task spawned by a lower crate, as a supervised task: it ends when the
+/// task does (a panic is passed on, so the supervisor reports it), and the
+/// task is aborted when `stop` is cancelled.
+async fn watch(task: tokio::task::JoinHandle<()>, stop: CancellationToken) {
+    let abort = task.abort_handle();
     tokio::select! {
-        served = server => served.context("serving HTTP")?,
-        ended = writer_task => anyhow::bail!("the publish writer stopped unexpectedly: {ended:?}"),
-        ended = relay_task => anyhow::bail!("the fan-out relay stopped unexpectedly: {ended:?}"),
+        ended = task => {
+            if let Err(e) = ended
+                && e.is_panic()
+            {
+                std::panic::resume_unwind(e.into_panic());
+            }
+        }
+        () = stop.cancelled() => abort.abort(),
     }
-    // HTTP is drained: every acknowledged publish is committed. Let the
-    // email worker record what it is sending; the rest stays in the outbox
-    // for the next node to send.
-    let _ = stop_email.send(true);
-    if let Some(worker) = email_worker
-        && tokio::time::timeout(Duration::from_secs(config.shutdown_timeout_seconds), worker).await.is_err()
-    {
-        tracing::warn!("the email worker did not finish in time; its claimed emails are retried after their lease");
-    }
-    tracing::info!("herald stopped");
-    Ok(())
 }

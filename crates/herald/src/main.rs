@@ -50,7 +50,16 @@ fn main() -> anyhow::Result<()> {
             config.validate()?;
             logging::init(config.log_format);
             let listener = herald_server::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
-            runtime()?.block_on(herald::run(config, listener))
+            runtime()?.block_on(async {
+                let shutdown = herald::CancellationToken::new();
+                let on_signal = shutdown.clone();
+                tokio::spawn(async move {
+                    let signal = herald_server::shutdown_signal().await;
+                    tracing::info!(signal, "shutdown requested");
+                    on_signal.cancel();
+                });
+                herald::run(config, listener, shutdown).await
+            })
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
+use herald_app::records::{AuditActor, AuditEvent, AuditEventId, AuditFilter};
 use herald_core::DomainError;
 use herald_core::ids::TenantId;
-use herald_store::audit::{AuditActor, AuditEvent, AuditEventId, AuditFilter};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -200,7 +200,7 @@ pub(crate) async fn list_tenant_audit_log(
     let filter = filter(q.action.as_deref(), q.since.as_deref(), q.until.as_deref())?;
     let after = cursor(q.after.as_deref())?;
     let limit = ListQuery { limit: q.limit, after: None }.limit();
-    let events = app.store.list_tenant_audit_events(&tenant, filter, after.as_ref(), limit).await?;
+    let events = app.list_tenant_audit_events(&tenant, filter, after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(page(events, limit)))
 }
 
@@ -227,7 +227,7 @@ pub(crate) async fn list_audit_log(_: Operator, app: web::Data<AppState>, q: web
     let filter = filter(q.action.as_deref(), q.since.as_deref(), q.until.as_deref())?;
     let after = cursor(q.after.as_deref())?;
     let limit = ListQuery { limit: q.limit, after: None }.limit();
-    let events = app.store.list_audit_events(tenant.as_ref(), filter, after.as_ref(), limit).await?;
+    let events = app.list_audit_events(tenant.as_ref(), filter, after.as_ref(), limit).await?;
     Ok(HttpResponse::Ok().json(page(events, limit)))
 }
 

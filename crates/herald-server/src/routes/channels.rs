@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use herald_core::DomainError;
 use herald_core::email::EmailPolicy;
-use herald_core::ids::TenantId;
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
 use herald_core::plugin::{ChainStep, FailurePolicy, validate_chain};
@@ -92,24 +91,6 @@ impl From<Channel> for ChannelView {
     }
 }
 
-/// Checks an email policy before it is saved: bounds, that this server
-/// sends email, and the templates (a syntax error names the template and
-/// line).
-fn check_email_policy(app: &AppState, policy: &EmailPolicy) -> ApiResult<()> {
-    policy.validate()?;
-    if !app.email.sending {
-        return Err(DomainError::invalid("email", "this server does not send email (its email.smtp_url setting is not set)").into());
-    }
-    crate::email_outbox::check_templates(policy).map_err(|e| DomainError::invalid("email", e.to_string()))?;
-    Ok(())
-}
-
-async fn save_email_policy(app: &AppState, tenant: &TenantId, name: &ChannelName, policy: Option<&EmailPolicy>) -> ApiResult<Channel> {
-    let channel = app.store.set_channel_email(tenant, name, policy).await?;
-    app.email.tracker.channel_changed(tenant, name, policy.is_some());
-    Ok(channel)
-}
-
 fn channel_name(raw: &str) -> ApiResult<ChannelName> {
     ChannelName::parse(raw).map_err(|_| ApiError::NotFound(format!("channel `{raw}` not found")))
 }
@@ -140,15 +121,14 @@ pub(crate) async fn create_channel(
     body.retention.validate()?;
     validate_chain(&body.plugins)?;
     if let Some(policy) = &body.email {
-        check_email_policy(&app, policy)?;
+        app.check_email_policy(policy)?;
     }
-    let mut channel = app.store.create_channel(&tenant, &name, body.retention).await?;
+    let mut channel = app.create_channel(&tenant, &name, body.retention).await?;
     if !body.plugins.is_empty() || body.failure_policy != FailurePolicy::default() {
-        channel = app.store.set_channel_plugins(&tenant, &name, &body.plugins, body.failure_policy).await?;
-        app.chains.changed(&tenant).await;
+        channel = app.set_channel_plugins(&tenant, &name, &body.plugins, body.failure_policy).await?;
     }
     if let Some(policy) = &body.email {
-        channel = save_email_policy(&app, &tenant, &name, Some(policy)).await?;
+        channel = app.set_channel_email(&tenant, &name, Some(policy)).await?;
     }
     Ok(HttpResponse::Created().json(ChannelView::from(channel)))
 }
@@ -173,7 +153,7 @@ pub(crate) async fn list_channels(
 ) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(ChannelName::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<ChannelView> = app.store.list_channels(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<ChannelView> = app.list_channels(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |c| c.name.clone())))
 }
 
@@ -195,7 +175,7 @@ pub(crate) async fn get_channel(
     app: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let channel = app.store.get_channel(&tenant, &channel_name(&path.1)?).await?;
+    let channel = app.get_channel(&tenant, &channel_name(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
 
@@ -228,7 +208,7 @@ pub(crate) async fn update_channel(
         return Err(DomainError::invalid("body", "give at least one of `retention`, `plugins`, `failure_policy`, `email`").into());
     }
     if let Some(Some(policy)) = &body.email {
-        check_email_policy(&app, policy)?;
+        app.check_email_policy(policy)?;
     }
     if let Some(r) = &body.retention {
         r.validate()?;
@@ -236,18 +216,17 @@ pub(crate) async fn update_channel(
     if let Some(chain) = &body.plugins {
         validate_chain(chain)?;
     }
-    let mut channel = app.store.get_channel(&tenant, &name).await?;
+    let mut channel = app.get_channel(&tenant, &name).await?;
     if let Some(r) = body.retention {
-        channel = app.store.set_channel_retention(&tenant, &name, r).await?;
+        channel = app.set_channel_retention(&tenant, &name, r).await?;
     }
     if body.plugins.is_some() || body.failure_policy.is_some() {
         let chain = body.plugins.unwrap_or(channel.plugins);
         let policy = body.failure_policy.unwrap_or(channel.failure_policy);
-        channel = app.store.set_channel_plugins(&tenant, &name, &chain, policy).await?;
-        app.chains.changed(&tenant).await;
+        channel = app.set_channel_plugins(&tenant, &name, &chain, policy).await?;
     }
     if let Some(email) = &body.email {
-        channel = save_email_policy(&app, &tenant, &name, email.as_ref()).await?;
+        channel = app.set_channel_email(&tenant, &name, email.as_ref()).await?;
     }
     Ok(HttpResponse::Ok().json(ChannelView::from(channel)))
 }
@@ -271,7 +250,6 @@ pub(crate) async fn delete_channel(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let name = channel_name(&path.1)?;
-    app.store.delete_channel(&tenant, &name).await?;
-    app.email.tracker.channel_changed(&tenant, &name, false);
+    app.delete_channel(&tenant, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,10 +2,10 @@
 //! (stream, poll) that made them unnecessary.
 
 use actix_web::{HttpResponse, get, web};
+use herald_app::records::DeliveryFilter;
 use herald_core::email::{Delivery, DeliveryPath, DeliveryStatus};
 use herald_core::ids::{DeliveryId, Seq};
 use herald_core::names::UserId;
-use herald_store::deliveries::DeliveryFilter;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -102,7 +102,6 @@ pub(crate) async fn list_deliveries(
     let after = q.after.as_deref().map(DeliveryId::parse).transpose()?;
     let limit = ListQuery { limit: q.limit, after: None }.limit();
     let filter = DeliveryFilter { user: user.as_ref(), notification: q.notification };
-    let items: Vec<DeliveryView> =
-        app.store.list_deliveries(&tenant, filter, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<DeliveryView> = app.list_deliveries(&tenant, filter, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |d| d.id.clone())))
 }

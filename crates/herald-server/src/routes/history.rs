@@ -4,10 +4,10 @@
 
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
+use herald_app::records::HistoryFilter;
 use herald_core::ids::Seq;
 use herald_core::names::{ChannelName, EventType, UserId};
 use herald_core::notification::Notification;
-use herald_store::history::HistoryFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
@@ -125,8 +125,8 @@ pub(crate) async fn channel_history(
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     // A channel that was never created has no history: say so, rather than
     // an empty page that looks like a typo'd name with nothing in it.
-    app.store.get_channel(&tenant, &channel).await?;
-    let page = app.store.history(&tenant, &channel, &filter, before, limit).await?;
+    app.get_channel(&tenant, &channel).await?;
+    let page = app.history(&tenant, &channel, &filter, before, limit).await?;
     let items: Vec<HistoryItem> = page.items.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page { items, next: page.next_before.map(|s| s.to_string()) }))
 }

@@ -79,7 +79,7 @@ pub(crate) async fn create_key(
     if scopes.is_empty() {
         return Err(DomainError::invalid("scopes", "name at least one of `publish`, `admin`").into());
     }
-    let (key, secret) = app.store.create_api_key(&tenant, &name, &scopes).await?;
+    let (key, secret) = app.create_api_key(&tenant, &name, &scopes).await?;
     tracing::info!(%tenant, key = %key.id, "api key created");
     Ok(HttpResponse::Created().json(CreatedKey {
         id: key.id.to_string(),
@@ -110,7 +110,7 @@ pub(crate) async fn list_keys(
 ) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(ApiKeyId::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<KeyView> = app.store.list_api_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<KeyView> = app.list_api_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |k| k.id.clone())))
 }
 
@@ -133,6 +133,6 @@ pub(crate) async fn delete_key(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let id = ApiKeyId::parse(&path.1).map_err(|_| ApiError::NotFound("key not found".into()))?;
-    app.store.delete_api_key(&tenant, &id).await?;
+    app.delete_api_key(&tenant, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -29,7 +29,7 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 )]
 #[get("/metrics")]
 pub(crate) async fn metrics(req: HttpRequest, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    if !app.metrics.settings().enabled {
+    if !app.metrics().settings().enabled {
         return Err(ApiError::NotFound("metrics are off on this node (`metrics.enabled`)".into()));
     }
     let openmetrics = req
@@ -37,7 +37,6 @@ pub(crate) async fn metrics(req: HttpRequest, app: web::Data<AppState>) -> ApiRe
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.to_ascii_lowercase().contains("application/openmetrics-text"));
-    let (content_type, body) =
-        if openmetrics { (OPENMETRICS, app.metrics.render(&app)) } else { (PROMETHEUS_TEXT, app.metrics.render_text(&app)) };
+    let (content_type, body) = if openmetrics { (OPENMETRICS, app.metrics_openmetrics()) } else { (PROMETHEUS_TEXT, app.metrics_text()) };
     Ok(HttpResponse::Ok().content_type(content_type).insert_header((header::CACHE_CONTROL, "no-store")).body(body))
 }

@@ -33,7 +33,7 @@ pub(crate) struct AllowedOriginsBody {
 )]
 #[get("/v1/tenants/{tenant}/allowed-origins")]
 pub(crate) async fn get_allowed_origins(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
-    let origins = app.store.allowed_origins(&tenant).await?;
+    let origins = app.allowed_origins(&tenant).await?;
     Ok(HttpResponse::Ok().json(AllowedOriginsBody { origins }))
 }
 
@@ -62,7 +62,6 @@ pub(crate) async fn put_allowed_origins(
     body: web::Json<AllowedOriginsBody>,
 ) -> ApiResult<HttpResponse> {
     let origins: Vec<String> = origin::parse_list(body.into_inner().origins)?.into_iter().map(|o| o.to_string()).collect();
-    app.store.set_allowed_origins(&tenant, &origins).await?;
-    app.origins.changed(&tenant);
+    app.set_allowed_origins(&tenant, &origins).await?;
     Ok(HttpResponse::Ok().json(AllowedOriginsBody { origins }))
 }

@@ -2,16 +2,14 @@
 //! accepted), list, inspect and delete versions, try one on a sample
 //! notification, and read the dead letters chains left behind.
 
-use std::time::Instant;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
+use herald_app::admin::PluginSample;
+use herald_app::records::{Decision, PluginNotification, PluginStats};
 use herald_core::DomainError;
 use herald_core::ids::{DeadLetterId, PluginId};
 use herald_core::names::{ChannelName, PluginName, PluginVersion};
 use herald_core::plugin::{DeadLetter, Hooks, Plugin};
-use herald_plugins::{CallContext, Decision, Delivery, DeliveryDecision, PluginError, PluginNotification, PluginStats, SubscriberContext};
-use herald_store::plugins::NewPlugin;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -153,22 +151,13 @@ pub(crate) async fn upload_plugin(
     }
     let name = PluginName::parse(q.name.clone())?;
     let version = PluginVersion::parse(q.version.clone())?;
-    let max = app.chains.host().config().max_component_bytes;
+    let max = app.max_component_bytes();
     let wasm = body
         .to_bytes_limited(max)
         .await
         .map_err(|_| ApiError::PayloadTooLarge(format!("a component is at most {max} bytes")))?
         .map_err(|e| ApiError::BadRequest(format!("reading the body: {e}")))?;
-    let host = app.chains.host().clone();
-    let bytes = wasm.clone();
-    let loaded = web::block(move || host.load(&bytes)).await.map_err(|e| ApiError::BadRequest(e.to_string()))?.map_err(|e| match e {
-        PluginError::Invalid(m) => ApiError::Domain(DomainError::invalid("component", m)),
-        other => ApiError::Domain(DomainError::invalid("component", other.to_string())),
-    })?;
-    let hooks = Hooks { publish: loaded.hooks.publish, deliver: loaded.hooks.deliver };
-    let plugin =
-        app.store.create_plugin(&tenant, NewPlugin { name: &name, version: &version, sha256: &loaded.hash, hooks, wasm: &wasm }).await?;
-    app.chains.changed(&tenant).await;
+    let plugin = app.upload_plugin(&tenant, &name, &version, wasm).await?;
     Ok(HttpResponse::Created().json(PluginView::from(plugin)))
 }
 
@@ -192,7 +181,7 @@ pub(crate) async fn list_plugins(
 ) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(PluginId::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<PluginView> = app.store.list_plugins(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<PluginView> = app.list_plugins(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |p| p.id.clone())))
 }
 
@@ -215,13 +204,11 @@ pub(crate) async fn get_plugin(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let name = plugin_name(&path.1)?;
-    let host = app.chains.host();
     let versions = app
-        .store
         .plugin_versions(&tenant, &name)
         .await?
         .into_iter()
-        .map(|p| VersionWithStats { stats: host.stats(&p.sha256).into(), plugin: p.into() })
+        .map(|(p, stats)| VersionWithStats { stats: stats.into(), plugin: p.into() })
         .collect();
     Ok(HttpResponse::Ok().json(PluginVersions { name: name.to_string(), versions }))
 }
@@ -249,8 +236,7 @@ pub(crate) async fn delete_plugin(
 ) -> ApiResult<HttpResponse> {
     let name = plugin_name(&path.1)?;
     let version = q.version.clone().map(PluginVersion::parse).transpose()?;
-    app.store.delete_plugin(&tenant, &name, version.as_ref()).await?;
-    app.chains.changed(&tenant).await;
+    app.delete_plugin(&tenant, &name, version.as_ref()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -371,41 +357,9 @@ pub(crate) async fn test_plugin(
         (HookName::Deliver, Some(s)) => Some((s.user, s.claims.to_string())),
         (HookName::Publish, _) => None,
     };
-    let blob = app.store.plugin_blob(&tenant, &name, version.as_ref()).await?;
-    let tested_version = blob.plugin.version.to_string();
-    let loaded = app.chains.load(&tenant, &name, Some(&blob.plugin.version)).await?;
-    let host = app.chains.host().clone();
     let config = body.config.to_string();
-    let published_at_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-    let (result, elapsed) = web::block(move || {
-        let ctx = CallContext { tenant: tenant.as_str(), plugin_name: name.as_str(), deadline: None };
-        let start = Instant::now();
-        let r = match &who {
-            Some((user, claims)) => {
-                // The sample as a stored notification would be delivered (id 0: not stored).
-                let delivery = Delivery {
-                    id: 0,
-                    channel: &n.channel,
-                    event_type: &n.event_type,
-                    data: &n.data,
-                    direct: n.recipients.is_some(),
-                    published_at_ms,
-                };
-                let who = SubscriberContext { user, claims };
-                host.on_deliver(&loaded, &ctx, &delivery, &who, &config).map(|d| match d {
-                    DeliveryDecision::Keep => Decision::Keep,
-                    DeliveryDecision::Drop(reason) => Decision::Drop(reason),
-                    DeliveryDecision::Replace { event_type, data } => {
-                        Decision::Replace(PluginNotification { event_type, data, ..n.clone() })
-                    }
-                })
-            }
-            None => host.on_publish(&loaded, &ctx, &n, &config),
-        };
-        (r, start.elapsed())
-    })
-    .await
-    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let run = app.test_plugin(&tenant, &name, version.as_ref(), PluginSample { notification: n, subscriber: who, config }).await?;
+    let (result, elapsed, tested_version) = (run.result, run.elapsed, run.version);
     let mut out = TestResult {
         decision: "keep",
         notification: None,
@@ -505,6 +459,6 @@ pub(crate) async fn list_dead_letters(
     let after = q.after.as_deref().map(DeadLetterId::parse).transpose()?;
     let limit = ListQuery { limit: q.limit, after: None }.limit();
     let items: Vec<DeadLetterView> =
-        app.store.list_dead_letters(&tenant, channel.as_ref(), after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+        app.list_dead_letters(&tenant, channel.as_ref(), after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |d| d.id.clone())))
 }

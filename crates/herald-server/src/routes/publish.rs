@@ -1,19 +1,18 @@
-//! Publishing. A 201 means the notification is durably committed and has
-//! been handed to live streams.
+//! Publishing, the HTTP side: bodies, the `Idempotency-Key` header and the
+//! answers. The pipeline (validate, quota, publish hooks, commit, usage) is
+//! the application layer's (`herald_app::publish`). A 201 means the
+//! notification is durably committed; it reaches live streams just after.
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use herald_core::ids::{Seq, TenantId};
-use herald_core::names::{ChannelName, EventType, IdempotencyKey, UserId};
-use herald_core::notification::NewNotification;
-use herald_core::{DomainError, limits};
+use herald_app::publish::{PublishInput, Published as Outcome};
+use herald_core::ids::Seq;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::auth::TenantPublisher;
-use crate::plugin_chain::Outcome;
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::state::{AppState, Limits};
+use crate::state::AppState;
 
 fn null_data() -> Box<RawValue> {
     RawValue::from_string("null".into()).expect("null is JSON")
@@ -54,14 +53,14 @@ pub(crate) struct BatchItem {
 impl BatchItem {
     // serde's `flatten` buffers values, which `RawValue` cannot survive, so
     // the fields are spelled out and split here.
-    fn split(self) -> (String, PublishBody) {
-        let body = PublishBody {
+    fn input(self) -> PublishInput {
+        PublishInput {
+            channel: self.channel,
             event_type: self.event_type,
             data: self.data,
             recipients: self.recipients,
             idempotency_key: self.idempotency_key,
-        };
-        (self.channel, body)
+        }
     }
 }
 
@@ -132,36 +131,10 @@ pub(crate) struct WithheldAt {
     pub withheld: Withheld,
 }
 
-fn withheld(o: Outcome) -> Result<NewNotification, Withheld> {
-    match o {
-        Outcome::Publish(n) => Ok(n),
-        Outcome::Withheld { plugin, reason, dead_letter } => {
-            Err(Withheld { plugin: plugin.to_string(), reason, dead_letter: dead_letter.to_string() })
-        }
+impl From<herald_app::publish::Withheld> for Withheld {
+    fn from(w: herald_app::publish::Withheld) -> Self {
+        Withheld { plugin: w.plugin.to_string(), reason: w.reason, dead_letter: w.dead_letter.to_string() }
     }
-}
-
-fn validate(
-    tenant: &TenantId,
-    channel: &str,
-    body: PublishBody,
-    header_key: Option<String>,
-    limits: &Limits,
-) -> ApiResult<NewNotification> {
-    let channel = ChannelName::parse(channel)?;
-    let event_type = EventType::parse(body.event_type)?;
-    if body.data.get().len() > limits.max_data_bytes {
-        return Err(ApiError::PayloadTooLarge(format!("`data` is larger than {} bytes", limits.max_data_bytes)));
-    }
-    let recipients = match body.recipients {
-        None => None,
-        Some(r) if r.len() > limits::MAX_RECIPIENTS => {
-            return Err(DomainError::invalid("recipients", format!("at most {} recipients", limits::MAX_RECIPIENTS)).into());
-        }
-        Some(r) => Some(r.into_iter().map(UserId::parse).collect::<Result<Vec<_>, _>>()?),
-    };
-    let idempotency_key = body.idempotency_key.or(header_key).map(IdempotencyKey::parse).transpose()?;
-    Ok(NewNotification { tenant: tenant.clone(), channel, event_type, data: body.data, recipients, idempotency_key })
 }
 
 fn idempotency_header(req: &HttpRequest) -> ApiResult<Option<String>> {
@@ -202,17 +175,18 @@ pub(crate) async fn publish(
     path: web::Path<(String, String)>,
     body: web::Json<PublishBody>,
 ) -> ApiResult<HttpResponse> {
-    let n = validate(&tenant, &path.1, body.into_inner(), idempotency_header(&req)?, &app.limits)?;
-    // Before the plugins: a publish over quota costs no plugin call.
-    let admitted = app.usage.admit_publish(&tenant, 1).await?;
-    match withheld(app.chains.on_publish(n).await?) {
-        Ok(n) => {
-            let ids = app.publisher.publish(vec![n]).await?;
-            admitted.published(ids.len());
-            Ok(HttpResponse::Created().json(Published { id: Some(ids[0]), withheld: None }))
-        }
-        Err(w) => Ok(HttpResponse::Ok().json(Published { id: None, withheld: Some(w) })),
-    }
+    let body = body.into_inner();
+    let input = PublishInput {
+        channel: path.into_inner().1,
+        event_type: body.event_type,
+        data: body.data,
+        recipients: body.recipients,
+        idempotency_key: body.idempotency_key.or(idempotency_header(&req)?),
+    };
+    Ok(match app.publish_one(&tenant, input).await? {
+        Outcome::Committed(id) => HttpResponse::Created().json(Published { id: Some(id), withheld: None }),
+        Outcome::Withheld(w) => HttpResponse::Ok().json(Published { id: None, withheld: Some(w.into()) }),
+    })
 }
 
 /// Publish several notifications atomically, in one transaction.
@@ -239,44 +213,17 @@ pub(crate) async fn publish_batch(
     app: web::Data<AppState>,
     body: web::Json<BatchBody>,
 ) -> ApiResult<HttpResponse> {
-    let items = body.into_inner().notifications;
-    if items.is_empty() {
-        return Err(DomainError::invalid("notifications", "must not be empty").into());
-    }
-    if items.len() > app.limits.max_batch {
-        return Err(ApiError::PayloadTooLarge(format!("a batch holds at most {} notifications", app.limits.max_batch)));
-    }
-    let batch = items
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let (channel, body) = item.split();
-            validate(&tenant, &channel, body, None, &app.limits).map_err(|e| match e {
-                ApiError::Domain(DomainError::Invalid { field, reason }) => {
-                    ApiError::Domain(DomainError::invalid(field, format!("{reason} (notifications[{i}])")))
-                }
-                other => other,
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let admitted = app.usage.admit_publish(&tenant, batch.len()).await?;
-    // Plugins first, for every item; then the kept ones in one transaction.
-    let mut kept = Vec::with_capacity(batch.len());
-    let mut withheld_at = Vec::new();
-    for (index, n) in batch.into_iter().enumerate() {
-        match withheld(app.chains.on_publish(n).await?) {
-            Ok(n) => kept.push((index, n)),
-            Err(w) => withheld_at.push(WithheldAt { index, withheld: w }),
+    let inputs = body.into_inner().notifications.into_iter().map(BatchItem::input).collect();
+    let mut ids = Vec::new();
+    let mut withheld = Vec::new();
+    for (index, published) in app.publish_batch(&tenant, inputs).await?.into_iter().enumerate() {
+        match published {
+            Outcome::Committed(id) => ids.push(Some(id)),
+            Outcome::Withheld(w) => {
+                ids.push(None);
+                withheld.push(WithheldAt { index, withheld: w.into() });
+            }
         }
     }
-    let mut ids = vec![None; kept.len() + withheld_at.len()];
-    if !kept.is_empty() {
-        let (positions, items): (Vec<usize>, Vec<NewNotification>) = kept.into_iter().unzip();
-        let published = app.publisher.publish(items).await?;
-        admitted.published(published.len());
-        for (pos, id) in positions.into_iter().zip(published) {
-            ids[pos] = Some(id);
-        }
-    }
-    Ok(HttpResponse::Created().json(PublishedBatch { ids, withheld: withheld_at }))
+    Ok(HttpResponse::Created().json(PublishedBatch { ids, withheld }))
 }

@@ -3,8 +3,8 @@
 //! `crate::usage` and docs/quotas-and-stats.md.
 
 use actix_web::{HttpRequest, HttpResponse, get, put, web};
+use herald_app::records::Quotas;
 use herald_core::DomainError;
-use herald_store::quotas::Quotas;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -105,7 +105,7 @@ impl RawQuotas {
 #[get("/v1/tenants/{tenant}/quotas")]
 pub(crate) async fn get_quotas(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
     // From the database, not this node's cache: what was last set.
-    let quotas = app.store.quotas(&tenant).await?;
+    let quotas = app.quotas(&tenant).await?;
     Ok(HttpResponse::Ok().json(QuotasBody::from(quotas)))
 }
 
@@ -144,8 +144,7 @@ pub(crate) async fn put_quotas(
     let raw: RawQuotas = serde_json::from_value(serde_json::Value::Object(body.into_inner()))
         .map_err(|e| herald_core::DomainError::invalid("body", e.to_string()))?;
     let quotas = raw.validate()?;
-    app.store.set_quotas(&tenant, &quotas).await?;
-    app.usage.quotas_changed(&tenant, quotas);
+    app.set_quotas(&tenant, &quotas).await?;
     tracing::info!(tenant = %tenant, ?quotas, "tenant quotas set");
     Ok(HttpResponse::Ok().json(QuotasBody::from(quotas)))
 }

@@ -49,13 +49,13 @@ pub(crate) async fn mark_read(req: HttpRequest, app: web::Data<AppState>, body: 
             if ids.iter().any(|id| *id < 0) {
                 return Err(DomainError::invalid("ids", "ids are 0 or more").into());
             }
-            app.store.mark_read(&tenant, &subscriber.user, &ids).await?;
+            app.mark_read(&tenant, &subscriber.user, &ids).await?;
         }
         MarkRead { ids: None, up_to: Some(up_to) } => {
             if up_to < 0 {
                 return Err(DomainError::invalid("up_to", "ids are 0 or more").into());
             }
-            app.store.mark_read_up_to(&tenant, &subscriber.user, up_to).await?;
+            app.mark_read_up_to(&tenant, &subscriber.user, up_to).await?;
         }
         _ => return Err(DomainError::invalid("body", "give exactly one of `ids` and `up_to`").into()),
     }
@@ -105,6 +105,6 @@ pub(crate) async fn unread(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
         .into_inner();
     let (tenant, subscriber) = authenticate(&req, &app, q.access_token).await?;
     let patterns = channels(&subscriber, q.channel)?;
-    let n = app.store.unread_count(&tenant, &patterns, &subscriber.user, limits::MAX_UNREAD_COUNT).await?;
+    let n = app.unread_count(&tenant, &patterns, &subscriber.user, limits::MAX_UNREAD_COUNT).await?;
     Ok(HttpResponse::Ok().json(UnreadCount { count: n.count, capped: n.capped }))
 }

@@ -3,13 +3,10 @@
 //! channel with an email policy is emailed to a listed user who has a
 //! recipient record and did not receive it live in time.
 
-use std::str::FromStr;
-
 use actix_web::{HttpResponse, delete, get, put, web};
-use herald_core::DomainError;
+use herald_app::records::RecipientUpdate;
 use herald_core::email::{EmailAddress, Locale, Preferences, Recipient};
 use herald_core::names::UserId;
-use herald_store::recipients::RecipientUpdate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -65,13 +62,8 @@ fn existing_user(raw: &str) -> ApiResult<UserId> {
     UserId::parse(raw).map_err(|_| ApiError::NotFound("recipient not found".into()))
 }
 
-/// Parses an address with Herald's rules and then the mailer's own parser,
-/// so that an address accepted here can be sent to.
 fn email_address(raw: String) -> ApiResult<EmailAddress> {
-    let address = EmailAddress::parse(raw)?;
-    lettre::Address::from_str(address.as_str())
-        .map_err(|e| DomainError::invalid("email", format!("`{}` is not a valid address: {e}", address.as_str())))?;
-    Ok(address)
+    Ok(herald_app::admin::email_address(raw)?)
 }
 
 /// Create or replace a recipient.
@@ -108,7 +100,7 @@ pub(crate) async fn put_recipient(
         p.email.normalize();
     }
     let update = RecipientUpdate { email: &email, locale: locale.as_ref(), preferences: preferences.as_ref() };
-    let (recipient, created) = app.store.put_recipient(&tenant, &user, update).await?;
+    let (recipient, created) = app.put_recipient(&tenant, &user, update).await?;
     let view = RecipientView::from(recipient);
     Ok(if created { HttpResponse::Created().json(view) } else { HttpResponse::Ok().json(view) })
 }
@@ -134,7 +126,7 @@ pub(crate) async fn list_recipients(
 ) -> ApiResult<HttpResponse> {
     let after = q.after.clone().map(UserId::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<RecipientView> = app.store.list_recipients(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<RecipientView> = app.list_recipients(&tenant, after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |r| r.user.clone())))
 }
 
@@ -156,7 +148,7 @@ pub(crate) async fn get_recipient(
     app: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    let recipient = app.store.get_recipient(&tenant, &existing_user(&path.1)?).await?;
+    let recipient = app.get_recipient(&tenant, &existing_user(&path.1)?).await?;
     Ok(HttpResponse::Ok().json(RecipientView::from(recipient)))
 }
 
@@ -179,6 +171,6 @@ pub(crate) async fn delete_recipient(
     app: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
-    app.store.delete_recipient(&tenant, &existing_user(&path.1)?).await?;
+    app.delete_recipient(&tenant, &existing_user(&path.1)?).await?;
     Ok(HttpResponse::NoContent().finish())
 }

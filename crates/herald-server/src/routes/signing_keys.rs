@@ -3,12 +3,12 @@
 //! algorithm: a token naming another is refused.
 
 use actix_web::{HttpResponse, delete, get, post, web};
+use herald_app::records::NewSigningKey;
 use herald_core::DomainError;
 use herald_core::ids::SigningKeyId;
 use herald_core::keys::SigningAlg;
 use herald_core::model::SigningKey;
 use herald_core::token::validate_public_key;
-use herald_store::signing_keys::NewSigningKey;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -79,7 +79,7 @@ pub(crate) async fn create_signing_key(
             NewSigningKey::PublicKey(alg, pem)
         }
     };
-    let (key, secret) = app.store.create_signing_key(&tenant, new).await?;
+    let (key, secret) = app.create_signing_key(&tenant, new).await?;
     tracing::info!(%tenant, kid = %key.kid, alg = %key.alg, "signing key created");
     Ok(HttpResponse::Created().json(SigningKeyView::new(key, secret)))
 }
@@ -105,7 +105,7 @@ pub(crate) async fn list_signing_keys(
     let after = q.after.as_deref().map(SigningKeyId::parse).transpose()?;
     let limit = q.limit();
     let items: Vec<SigningKeyView> =
-        app.store.list_signing_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(|k| SigningKeyView::new(k, None)).collect();
+        app.list_signing_keys(&tenant, after.as_ref(), limit).await?.into_iter().map(|k| SigningKeyView::new(k, None)).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |k| k.kid.clone())))
 }
 
@@ -129,6 +129,6 @@ pub(crate) async fn delete_signing_key(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let kid = SigningKeyId::parse(&path.1).map_err(|_| ApiError::NotFound("signing key not found".into()))?;
-    app.store.delete_signing_key(&tenant, &kid).await?;
+    app.delete_signing_key(&tenant, &kid).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -3,7 +3,7 @@
 //! email outcomes and dead letters come from the database and so cover
 //! every node.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, get, web};
 use chrono::Utc;
@@ -17,7 +17,7 @@ use crate::auth::{Operator, TenantAdmin};
 use crate::problem::{ApiResult, Problem};
 use crate::routes::quotas::QuotasBody;
 use crate::state::AppState;
-use crate::usage::{Rates, TenantSnapshot};
+use herald_app::{Rates, TenantSnapshot};
 
 /// Patterns listed per tenant, most connections first.
 const MAX_PATTERNS: usize = 100;
@@ -154,9 +154,9 @@ pub(crate) struct TenantStats {
 #[get("/v1/tenants/{tenant}/stats")]
 pub(crate) async fn tenant_stats(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let since = Utc::now() - chrono::Duration::hours(24);
-    let snapshot = app.usage.snapshot(&tenant);
+    let snapshot = app.tenant_usage(&tenant);
     let mut emails = EmailOutcomes::default();
-    for (status, n) in app.store.delivery_outcomes_since(&tenant, since).await? {
+    for (status, n) in app.delivery_outcomes_since(&tenant, since).await? {
         match DeliveryStatus::parse(&status) {
             Ok(DeliveryStatus::Sent) => emails.sent += n,
             Ok(DeliveryStatus::Failed) => emails.failed += n,
@@ -168,13 +168,13 @@ pub(crate) async fn tenant_stats(TenantAdmin(tenant): TenantAdmin, app: web::Dat
             Err(_) => {}
         }
     }
-    let dead_letters_24h = app.store.dead_letters_since(&tenant, since).await?.into_iter().collect();
+    let dead_letters_24h = app.dead_letters_since(&tenant, since).await?.into_iter().collect();
     let call_errors_on_node = plugin_call_errors(&app, &tenant).await?;
-    let quotas = app.usage.quotas(&tenant).await?;
+    let quotas = app.effective_quotas(&tenant).await?;
     let stats = TenantStats {
         tenant: tenant.to_string(),
         scope: SCOPE,
-        uptime_seconds: app.usage.uptime().as_secs(),
+        uptime_seconds: app.uptime().as_secs(),
         connections: ConnectionCounts::from(&snapshot),
         connections_by_pattern: snapshot
             .by_pattern
@@ -194,10 +194,7 @@ pub(crate) async fn tenant_stats(TenantAdmin(tenant): TenantAdmin, app: web::Dat
 /// Failed calls of the tenant's plugins on this node. The host counts per
 /// component, so versions with the same bytes are counted once.
 async fn plugin_call_errors(app: &AppState, tenant: &TenantId) -> ApiResult<u64> {
-    let plugins = app.store.list_plugins(tenant, None, MAX_PLUGINS).await?;
-    let hashes: HashSet<&str> = plugins.iter().map(|p| p.sha256.as_str()).collect();
-    let host = app.chains.host();
-    Ok(hashes.into_iter().map(|h| host.stats(h).errors()).sum())
+    Ok(app.plugin_call_errors(tenant, MAX_PLUGINS).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -265,7 +262,7 @@ pub(crate) async fn system_stats(_: Operator, app: web::Data<AppState>, q: web::
     if !(1..=MAX_TOP).contains(&top) {
         return Err(DomainError::invalid("top", format!("must be 1 to {MAX_TOP}")).into());
     }
-    let mut all = app.usage.snapshot_all();
+    let mut all = app.all_usage();
     let mut totals = TenantSnapshot::default();
     for (_, s) in &all {
         totals.sse += s.sse;
@@ -291,7 +288,7 @@ pub(crate) async fn system_stats(_: Operator, app: web::Data<AppState>, q: web::
         .collect();
     let stats = SystemStats {
         scope: SCOPE,
-        uptime_seconds: app.usage.uptime().as_secs(),
+        uptime_seconds: app.uptime().as_secs(),
         totals: Totals {
             tenants: all.len() as u64,
             connections: (&totals).into(),

@@ -7,7 +7,7 @@
 //! other nodes.
 
 use actix_web::{HttpResponse, get, web};
-use herald_hub::relay::BusStatus;
+use herald_app::records::BusStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -26,7 +26,7 @@ pub(crate) struct Health {
 #[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub(crate) async fn healthz(app: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok", database: app.store.backend_name() })
+    HttpResponse::Ok().json(Health { status: "ok", database: app.backend_name() })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -52,15 +52,15 @@ pub(crate) struct Ready {
 #[get("/readyz")]
 pub(crate) async fn readyz(app: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut missing = Vec::new();
-    match app.store.ping().await {
+    match app.ping().await {
         Err(e) => missing.push(format!("the database does not answer ({e})")),
-        Ok(()) => match app.store.pending_migrations().await {
+        Ok(()) => match app.pending_migrations().await {
             Ok(0) => {}
             Ok(n) => missing.push(format!("{n} database migrations are not applied (run `herald migrate`)")),
             Err(e) => missing.push(format!("the migrations could not be read ({e})")),
         },
     }
-    let bus = match app.bus.status() {
+    let bus = match app.bus_status() {
         BusStatus::None => "none",
         BusStatus::Connected => "connected",
         BusStatus::Connecting => {
@@ -75,5 +75,5 @@ pub(crate) async fn readyz(app: web::Data<AppState>) -> ApiResult<HttpResponse> 
     if !missing.is_empty() {
         return Err(ApiError::NotReady(missing.join("; ")));
     }
-    Ok(HttpResponse::Ok().json(Ready { status: "ready", database: app.store.backend_name(), bus }))
+    Ok(HttpResponse::Ok().json(Ready { status: "ready", database: app.backend_name(), bus }))
 }

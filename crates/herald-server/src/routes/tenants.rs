@@ -1,7 +1,7 @@
 //! Tenants, managed by the operator, who may also suspend them: a
 //! suspended tenant's publishes, new streams and polls are refused and its
 //! open streams are closed, on this node at once and on the others by
-//! [`close_suspended_streams`] within the key-cache lifetime.
+//! `herald_app::close_suspended_streams` within the key-cache lifetime.
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use herald_core::ids::TenantId;
@@ -71,7 +71,7 @@ fn tenant_id(raw: &str) -> ApiResult<TenantId> {
 #[post("/v1/tenants")]
 pub(crate) async fn create_tenant(_: Operator, app: web::Data<AppState>, body: web::Json<CreateTenant>) -> ApiResult<HttpResponse> {
     let name = TenantName::parse(body.into_inner().name)?;
-    let tenant = app.store.create_tenant(&name).await?;
+    let tenant = app.create_tenant(&name).await?;
     tracing::info!(tenant = %tenant.id, name = %tenant.name, "tenant created");
     Ok(HttpResponse::Created().json(TenantView::from(tenant)))
 }
@@ -91,7 +91,7 @@ pub(crate) async fn create_tenant(_: Operator, app: web::Data<AppState>, body: w
 pub(crate) async fn list_tenants(_: Operator, app: web::Data<AppState>, q: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
     let after = q.after.as_deref().map(TenantId::parse).transpose()?;
     let limit = q.limit();
-    let items: Vec<TenantView> = app.store.list_tenants(after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
+    let items: Vec<TenantView> = app.list_tenants(after.as_ref(), limit).await?.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(Page::new(items, limit, |t| t.id.clone())))
 }
 
@@ -109,7 +109,7 @@ pub(crate) async fn list_tenants(_: Operator, app: web::Data<AppState>, q: web::
 )]
 #[get("/v1/tenants/{tenant}")]
 pub(crate) async fn get_tenant(_: Operator, app: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let tenant = app.store.get_tenant(&tenant_id(&path)?).await?;
+    let tenant = app.get_tenant(&tenant_id(&path)?).await?;
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 
@@ -143,15 +143,7 @@ pub(crate) async fn update_tenant(
     let id = tenant_id(&path)?;
     let body = body.into_inner();
     let name = body.name.map(TenantName::parse).transpose()?;
-    let tenant = app.store.update_tenant(&id, name.as_ref(), body.suspended).await?;
-    if tenant.suspended {
-        // After the flag is stored, so a stream opening meanwhile is either
-        // refused or closed here (or by the next sweep).
-        app.hub.close_tenant(&id);
-    }
-    if let Some(suspended) = body.suspended {
-        tracing::info!(tenant = %id, suspended, "tenant suspension set");
-    }
+    let tenant = app.update_tenant(&id, name.as_ref(), body.suspended).await?;
     Ok(HttpResponse::Ok().json(TenantView::from(tenant)))
 }
 
@@ -171,30 +163,6 @@ pub(crate) async fn update_tenant(
 pub(crate) async fn delete_tenant(_: Operator, req: actix_web::HttpRequest, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let app = state(&req);
     let id = tenant_id(&path)?;
-    app.store.delete_tenant(&id).await?;
-    app.hub.close_tenant(&id);
-    tracing::info!(tenant = %id, "tenant deleted");
+    app.delete_tenant(&id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Closes this node's streams of suspended tenants, every `every` (at least
-/// a second), for as long as the server runs. A suspension made through this
-/// node closes them at once; this sweep is how other nodes, which share
-/// only the database, follow within the key-cache lifetime. It also catches
-/// a stream that passed its suspension check just before the flag was set.
-pub async fn close_suspended_streams(store: herald_store::Store, hub: herald_hub::Hub, every: std::time::Duration) {
-    let mut tick = tokio::time::interval(every.max(std::time::Duration::from_secs(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match store.suspended_tenants().await {
-            Ok(tenants) => {
-                for tenant in tenants.iter().filter(|t| hub.has_subscribers(t)) {
-                    tracing::info!(tenant = %tenant, "closing the streams of a suspended tenant");
-                    hub.close_tenant(tenant);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "could not read the suspended tenants; retrying at the next sweep"),
-        }
-    }
 }

@@ -107,13 +107,13 @@ fn check(body: MintToken) -> ApiResult<Checked> {
 /// The key to sign with and its secret.
 async fn signing_key(app: &AppState, tenant: &herald_core::ids::TenantId, kid: Option<SigningKeyId>) -> ApiResult<(SigningKeyId, String)> {
     let Some(kid) = kid else {
-        return app.store.newest_hs256_key(tenant).await?.ok_or_else(|| {
+        return app.newest_hs256_key(tenant).await?.ok_or_else(|| {
             ApiError::NoSigningKey(
                 "this tenant has no HS256 signing key, so Herald holds no secret to sign with: create an HS256 signing key first (POST /v1/tenants/{tenant}/signing-keys with {\"alg\": \"HS256\"})".into(),
             )
         });
     };
-    let key = app.store.verifying_key(tenant, kid.as_str()).await?;
+    let key = app.verifying_key(tenant, kid.as_str()).await?;
     match key {
         None => Err(DomainError::invalid("kid", format!("this tenant has no signing key `{kid}`")).into()),
         Some(key) => match key.material {

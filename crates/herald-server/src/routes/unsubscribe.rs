@@ -11,13 +11,13 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
-use herald_email::UnsubscribeScope;
+use herald_app::records::UnsubscribeScope;
 
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 
 fn verify(app: &AppState, token: &str) -> ApiResult<UnsubscribeScope> {
-    app.email.unsubscribe.verify(token).map_err(|_| ApiError::NotFound("this unsubscribe link is not valid".into()))
+    app.verify_unsubscribe(token).map_err(|_| ApiError::NotFound("this unsubscribe link is not valid".into()))
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -97,7 +97,7 @@ pub(crate) async fn unsubscribe_page(app: web::Data<AppState>, token: web::Path<
 #[post("/v1/unsubscribe/{token}")]
 pub(crate) async fn unsubscribe(app: web::Data<AppState>, token: web::Path<String>) -> ApiResult<HttpResponse> {
     let scope = verify(&app, &token)?;
-    let changed = app.store.unsubscribe_recipient(&scope.tenant, &scope.user, scope.channel.as_ref()).await?;
+    let changed = app.unsubscribe_recipient(&scope.tenant, &scope.user, scope.channel.as_ref()).await?;
     tracing::info!(tenant = %scope.tenant, user = %scope.user, channel = ?scope.channel.as_ref().map(|c| c.as_str()), found = changed.is_some(), "unsubscribed");
     Ok(page("Unsubscribed", &format!("<p>You will no longer receive {}.</p>", what(&scope))))
 }

@@ -34,7 +34,7 @@ use herald_core::pattern::ChannelPattern;
 use herald_store::quotas::Quotas;
 use herald_store::{Store, StoreError};
 
-use crate::problem::ApiError;
+use crate::error::AppError;
 
 /// How this node's usage is tracked and its quotas enforced.
 #[derive(Clone, Copy, Debug)]
@@ -67,7 +67,7 @@ pub(crate) const LONG_WINDOW: Duration = Duration::from_secs(60);
 
 /// How a subscriber is connected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Transport {
+pub enum Transport {
     Sse,
     LongPoll,
 }
@@ -220,7 +220,7 @@ impl TenantUsage {
 
 /// A counter's total since this node started, and its recent rates.
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Rates {
+pub struct Rates {
     pub total: u64,
     pub per_second_10s: f64,
     pub per_second_60s: f64,
@@ -228,7 +228,7 @@ pub(crate) struct Rates {
 
 /// One tenant's in-memory figures at one moment.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct TenantSnapshot {
+pub struct TenantSnapshot {
     pub sse: u64,
     pub long_poll: u64,
     /// Connections per subscribed pattern, most first (empty when not asked for).
@@ -243,8 +243,8 @@ impl TenantSnapshot {
     }
 }
 
-fn exceeded(detail: String, retry_after: f64) -> ApiError {
-    ApiError::QuotaExceeded { detail, retry_after: (retry_after.ceil() as u64).max(1) }
+fn exceeded(detail: String, retry_after: f64) -> AppError {
+    AppError::QuotaExceeded { detail, retry_after: (retry_after.ceil() as u64).max(1) }
 }
 
 impl Usage {
@@ -310,7 +310,7 @@ impl Usage {
 
     /// Admits a publish of `n` notifications under the tenant's publish
     /// rate and stored-notification quotas, or refuses it with a 429.
-    pub(crate) async fn admit_publish(&self, tenant: &TenantId, n: usize) -> Result<Publishing, ApiError> {
+    pub(crate) async fn admit_publish(&self, tenant: &TenantId, n: usize) -> Result<Publishing, AppError> {
         let usage = self.tenant(tenant);
         let quotas = self.quotas_of(tenant, &usage).await?;
         let n = n as u64;
@@ -371,7 +371,7 @@ impl Usage {
         transport: Transport,
         patterns: Arc<[ChannelPattern]>,
         ip: Option<IpAddr>,
-    ) -> Result<Connection, ApiError> {
+    ) -> Result<Connection, AppError> {
         // The address's place first: a flood from one client is refused
         // before it costs the tenant anything.
         let ip = match ip {
@@ -401,12 +401,12 @@ impl Usage {
     }
 
     /// One place for `ip`, or 429 when it holds its limit.
-    fn take_ip_place(&self, ip: IpAddr) -> Result<IpPlace, ApiError> {
+    fn take_ip_place(&self, ip: IpAddr) -> Result<IpPlace, AppError> {
         let max = self.inner.settings.max_connections_per_ip;
         let mut map = lock(&self.inner.per_ip);
         let n = map.entry(ip).or_default();
         if *n >= max {
-            return Err(ApiError::TooManyConnections(format!(
+            return Err(AppError::TooManyConnections(format!(
                 "{ip} holds {n} streams and long-polls on this node, its limit (`limits.max_connections_per_ip`)"
             )));
         }

@@ -26,8 +26,9 @@ use herald_plugins::{
 use herald_store::dead_letters::NewDeadLetter;
 use herald_store::{Store, StoreError};
 
-use crate::metrics::{Metrics, PluginDrop};
-use crate::problem::{ApiError, ApiResult};
+use crate::error::{AppError, AppResult};
+use crate::events;
+use crate::metrics::Metrics;
 
 /// What a chain did with a notification.
 #[derive(Debug)]
@@ -149,7 +150,7 @@ impl Chains {
     }
 
     /// The tenant's deliver plan, fresh (at most `cache_ttl` old).
-    pub async fn deliver_plan(&self, tenant: &TenantId) -> ApiResult<Arc<DeliverPlan>> {
+    pub async fn deliver_plan(&self, tenant: &TenantId) -> AppResult<Arc<DeliverPlan>> {
         if let Some((at, plan)) = self.inner.plans.lock().unwrap_or_else(|e| e.into_inner()).get(tenant)
             && at.elapsed() < self.inner.cache_ttl
         {
@@ -159,7 +160,7 @@ impl Chains {
     }
 
     /// Reads the tenant's chains, resolves their deliver hooks and caches the plan.
-    async fn load_plan(&self, tenant: &TenantId) -> ApiResult<Arc<DeliverPlan>> {
+    async fn load_plan(&self, tenant: &TenantId) -> AppResult<Arc<DeliverPlan>> {
         let mut plan = DeliverPlan::default();
         for channel in self.inner.store.channels_with_plugins(tenant).await? {
             let mut steps = Vec::new();
@@ -239,21 +240,19 @@ impl Chains {
                 Ok(DeliveryDecision::Drop(reason)) => {
                     // A per-subscriber choice (quiet hours, preferences): the
                     // notification itself was stored and reaches others.
-                    tracing::debug!(tenant = %n.tenant, id = n.id, plugin = %step.name, user = %who.user, reason, "deliver hook skipped a delivery");
-                    self.inner.metrics.plugin_dropped(PluginDrop::Filtered);
+                    events::DeliverHookSkipped { tenant: &n.tenant, id: n.id, plugin: &step.name, user: &who.user, reason: &reason }
+                        .emit(&self.inner.metrics);
                     return Delivered::Skip;
                 }
-                Err(reason) => match chain.policy {
-                    FailurePolicy::FailOpen => {
-                        tracing::warn!(tenant = %n.tenant, id = n.id, plugin = %step.name, error = reason, "deliver hook failed; delivering (fail-open)");
-                    }
-                    FailurePolicy::FailClosed => {
-                        tracing::warn!(tenant = %n.tenant, id = n.id, plugin = %step.name, error = reason, "deliver hook failed; withholding the delivery (fail-closed)");
+                Err(reason) => {
+                    let policy = chain.policy;
+                    events::DeliverHookFailed { tenant: &n.tenant, id: n.id, plugin: &step.name, error: &reason, policy }
+                        .emit(&self.inner.metrics);
+                    if policy == FailurePolicy::FailClosed {
                         self.record_deliver_failure(n, &step.name, &who.user, reason);
-                        self.inner.metrics.plugin_dropped(PluginDrop::Failed);
                         return Delivered::Skip;
                     }
-                },
+                }
             }
         }
         match replaced {
@@ -333,7 +332,7 @@ impl Chains {
     }
 
     /// Runs the channel's publish hooks on `n`, in chain order.
-    pub async fn on_publish(&self, n: NewNotification) -> ApiResult<Outcome> {
+    pub async fn on_publish(&self, n: NewNotification) -> AppResult<Outcome> {
         let Some(chain) = self.chain(&n.tenant, &n.channel).await? else { return Ok(Outcome::Publish(n)) };
         let (steps, policy) = (&chain.0, chain.1);
         let mut current = n;
@@ -354,7 +353,13 @@ impl Chains {
                     }
                 },
                 Ok(Decision::Drop(reason)) => {
-                    self.inner.metrics.plugin_dropped(PluginDrop::Filtered);
+                    events::PublishHookDropped {
+                        tenant: &current.tenant,
+                        channel: &current.channel,
+                        plugin: &step.plugin,
+                        reason: &reason,
+                    }
+                    .emit(&self.inner.metrics);
                     let dl = self.dead_letter(&current, &step.plugin, "dropped", &reason).await?;
                     return Ok(Outcome::Withheld { plugin: step.plugin.clone(), reason, dead_letter: dl });
                 }
@@ -385,22 +390,19 @@ impl Chains {
 
     /// A failed step: fail-open logs and goes on with the notification as
     /// it was; fail-closed records a dead letter and withholds it.
-    async fn fail(&self, n: &NewNotification, step: &ChainStep, policy: FailurePolicy, reason: &str) -> ApiResult<Option<Outcome>> {
+    async fn fail(&self, n: &NewNotification, step: &ChainStep, policy: FailurePolicy, reason: &str) -> AppResult<Option<Outcome>> {
+        events::PublishHookFailed { tenant: &n.tenant, channel: &n.channel, plugin: &step.plugin, error: reason, policy }
+            .emit(&self.inner.metrics);
         match policy {
-            FailurePolicy::FailOpen => {
-                tracing::warn!(tenant = %n.tenant, channel = %n.channel, plugin = %step.plugin, error = reason, "plugin failed; passing the notification on (fail-open)");
-                Ok(None)
-            }
+            FailurePolicy::FailOpen => Ok(None),
             FailurePolicy::FailClosed => {
-                tracing::warn!(tenant = %n.tenant, channel = %n.channel, plugin = %step.plugin, error = reason, "plugin failed; withholding the notification (fail-closed)");
-                self.inner.metrics.plugin_dropped(PluginDrop::Failed);
                 let dl = self.dead_letter(n, &step.plugin, "failed", reason).await?;
                 Ok(Some(Outcome::Withheld { plugin: step.plugin.clone(), reason: reason.to_owned(), dead_letter: dl }))
             }
         }
     }
 
-    async fn dead_letter(&self, n: &NewNotification, plugin: &PluginName, outcome: &str, reason: &str) -> ApiResult<DeadLetterId> {
+    async fn dead_letter(&self, n: &NewNotification, plugin: &PluginName, outcome: &str, reason: &str) -> AppResult<DeadLetterId> {
         let notification = serde_json::json!({
             "channel": n.channel.as_str(),
             "type": n.event_type.as_str(),
@@ -430,12 +432,12 @@ pub enum StepError {
     Store(StoreError),
 }
 
-impl From<StepError> for ApiError {
+impl From<StepError> for AppError {
     fn from(e: StepError) -> Self {
         match e {
-            StepError::Missing => ApiError::NotFound("no such plugin".into()),
+            StepError::Missing => AppError::NotFound("no such plugin".into()),
             StepError::Plugin(PluginError::Invalid(m)) => DomainError::invalid("plugin", m).into(),
-            StepError::Plugin(other) => ApiError::BadRequest(other.to_string()),
+            StepError::Plugin(other) => AppError::Rejected(other.to_string()),
             StepError::Store(s) => s.into(),
         }
     }

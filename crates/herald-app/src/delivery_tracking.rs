@@ -30,6 +30,8 @@ use herald_store::deliveries::LiveDelivery;
 use herald_store::{Store, StoreError};
 use tokio::sync::mpsc;
 
+use crate::tasks::CancellationToken;
+
 /// Marks waiting for the writer before new ones are dropped.
 const QUEUE: usize = 65_536;
 /// Marks written in one transaction.
@@ -80,14 +82,14 @@ impl std::fmt::Debug for Tracker {
 }
 
 impl Tracker {
-    /// Loads which channels have an email policy, then starts the task that
-    /// writes marks and refreshes that set every `refresh`.
-    pub async fn start(store: Store, refresh: Duration) -> Result<(Tracker, tokio::task::JoinHandle<()>), StoreError> {
+    /// Loads which channels have an email policy. The returned task writes
+    /// marks and refreshes that set every `refresh`; run it supervised.
+    pub async fn start(store: Store, refresh: Duration) -> Result<(Tracker, TrackerTask), StoreError> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let tracker =
             Tracker { inner: Arc::new(Inner { channels: RwLock::default(), any: AtomicBool::new(false), tx, dropped: AtomicU64::new(0) }) };
         tracker.replace(store.email_channels().await?);
-        let task = tokio::spawn(tracker.clone().run(store, rx, refresh));
+        let task = TrackerTask { tracker: tracker.clone(), store, refresh, rx: Arc::new(tokio::sync::Mutex::new(rx)) };
         Ok((tracker, task))
     }
 
@@ -140,14 +142,37 @@ impl Tracker {
         *self.inner.channels.write().unwrap_or_else(|e| e.into_inner()) = fresh;
         self.inner.any.store(any, Ordering::Relaxed);
     }
+}
 
-    async fn run(self, store: Store, mut rx: mpsc::Receiver<Mark>, refresh: Duration) {
+/// The tracker's writer: marks in batches, and the periodic reload of the
+/// channels with an email policy. Restartable: the queue outlives a run.
+#[derive(Clone)]
+pub struct TrackerTask {
+    tracker: Tracker,
+    store: Store,
+    refresh: Duration,
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Mark>>>,
+}
+
+impl TrackerTask {
+    /// Runs until `stop`; then writes what is already queued and returns.
+    pub async fn run(self, stop: CancellationToken) {
+        let (store, refresh) = (&self.store, self.refresh);
+        let mut rx = self.rx.lock().await;
         let mut tick = tokio::time::interval(refresh);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         let mut reported = 0;
         loop {
             tokio::select! {
+                () = stop.cancelled() => {
+                    let mut batch = Vec::new();
+                    while let Ok(m) = rx.try_recv() {
+                        batch.push(m);
+                    }
+                    write(store, batch).await;
+                    return;
+                }
                 mark = rx.recv() => {
                     let Some(first) = mark else { return };
                     let mut batch = vec![first];
@@ -157,14 +182,14 @@ impl Tracker {
                             Err(_) => break,
                         }
                     }
-                    write(&store, batch).await;
+                    write(store, batch).await;
                 }
                 _ = tick.tick() => {
                     match store.email_channels().await {
-                        Ok(rows) => self.replace(rows),
+                        Ok(rows) => self.tracker.replace(rows),
                         Err(e) => tracing::warn!(error = %e, "reloading the channels with an email policy failed; keeping the last set"),
                     }
-                    let dropped = self.inner.dropped.load(Ordering::Relaxed);
+                    let dropped = self.tracker.inner.dropped.load(Ordering::Relaxed);
                     if dropped > reported {
                         tracing::warn!(dropped = dropped - reported, "live deliveries not recorded (queue full): their emails may still be sent");
                         reported = dropped;

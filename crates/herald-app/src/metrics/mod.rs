@@ -14,7 +14,6 @@
 //! under `tenant="_other"`, and `0` drops the label altogether.
 
 mod classic_text;
-mod requests;
 mod scrape;
 mod tenant_labels;
 
@@ -27,10 +26,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-pub(crate) use requests::observe_requests;
 use tenant_labels::TenantLabels;
 
-use crate::state::AppState;
+use crate::App;
 
 /// What `/metrics` exposes.
 #[derive(Clone, Copy, Debug)]
@@ -199,19 +197,19 @@ impl Metrics {
         self.inner.emails.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    fn request(&self, method: &'static str, route: Option<&str>, status: u16, elapsed: Duration) {
+    pub fn request(&self, method: &'static str, route: Option<&str>, status: u16, elapsed: Duration) {
         let labels = RequestLabels { method, route: route.unwrap_or("unmatched").to_owned(), status };
         self.inner.requests.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
     /// The exposition in the Prometheus text format 0.0.4.
-    pub(crate) fn render_text(&self, state: &AppState) -> String {
+    pub fn render_text(&self, state: &App) -> String {
         classic_text::from_openmetrics(&self.render(state))
     }
 
     /// The exposition in OpenMetrics: the recorded families, then what is
     /// read now from the node's state.
-    pub(crate) fn render(&self, state: &AppState) -> String {
+    pub fn render(&self, state: &App) -> String {
         let i = &self.inner;
         let mut registry = Registry::with_prefix("herald");
         registry.register(

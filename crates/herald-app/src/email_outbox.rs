@@ -45,7 +45,9 @@ use herald_email::{
 use herald_store::outbox::{EmailItem, EmailJob, EmailOutcome};
 use herald_store::{Store, StoreError};
 
-use crate::metrics::{self, Metrics};
+use crate::events;
+use crate::metrics::Metrics;
+use crate::tasks::CancellationToken;
 
 /// How the worker runs.
 #[derive(Clone, Debug)]
@@ -108,12 +110,12 @@ impl EmailOutbox {
         Self { store, mailer, signer, settings, metrics, defaults: Arc::new(CompiledTemplates::default()), templates: Mutex::default() }
     }
 
-    /// Claim, send, record, wait; until `stop` turns true, then it ends
+    /// Claim, send, record, wait; until `stop` is cancelled, then it ends
     /// after the pass in progress (what it claimed is sent and recorded).
-    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut pruned = Instant::now();
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 tracing::info!("email outbox stopped");
                 return;
             }
@@ -135,8 +137,7 @@ impl EmailOutbox {
             if !busy {
                 tokio::select! {
                     _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                    // A dropped sender means the server is gone too.
-                    changed = stop.changed() => if changed.is_err() { return; },
+                    () = stop.cancelled() => {}
                 }
             }
         }
@@ -230,7 +231,6 @@ impl EmailOutbox {
             Err(e) => {
                 // The same data renders the same way: retrying cannot help.
                 let error = format!("rendering the email: {e}");
-                tracing::warn!(email = %job.id, tenant = %job.tenant, error = %error, "email failed");
                 return self.finish(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
             }
         };
@@ -266,39 +266,39 @@ impl EmailOutbox {
         }
         match sent {
             Ok(()) => {
-                tracing::debug!(email = %job.id, tenant = %job.tenant, notifications = present.len(), attempt, "email sent");
                 self.finish(job, &present, EmailOutcome::Sent).await?;
             }
             Err(e @ SendError::Transient { .. }) if attempt < self.settings.max_attempts => {
                 let wait = retry_delay(attempt, self.settings.retry_base, self.settings.retry_max);
                 let retry_at = chrono::Utc::now() + wait;
-                tracing::info!(email = %job.id, tenant = %job.tenant, attempt, error = %e, retry_in = ?wait, "email deferred");
                 self.finish(job, &present, EmailOutcome::Deferred { error: &e.to_string(), retry_at }).await?;
             }
             Err(e) => {
                 let error = if e.is_transient() { format!("gave up after {attempt} attempts: {e}") } else { e.to_string() };
-                tracing::warn!(email = %job.id, tenant = %job.tenant, attempt, error = %error, "email failed");
                 self.finish(job, &present, EmailOutcome::Failed { error: &error }).await?;
             }
         }
         Ok(())
     }
 
-    /// Records an email's outcome, in the outbox and in the metrics.
+    /// Records an email's outcome in the outbox, then emits its event
+    /// (log line and metric), so what is logged is what was recorded.
     async fn finish(&self, job: &EmailJob, items: &[EmailItem], outcome: EmailOutcome<'_>) -> Result<usize, StoreError> {
-        let counted = match outcome {
-            EmailOutcome::Sent => metrics::EmailOutcome::Sent,
-            EmailOutcome::Deferred { .. } => metrics::EmailOutcome::Deferred,
-            EmailOutcome::Failed { .. } => metrics::EmailOutcome::Failed,
-            EmailOutcome::Cancelled { .. } => metrics::EmailOutcome::Cancelled,
-        };
         let finished = self.store.finish_email(job, items, outcome).await?;
-        self.metrics.email(counted);
+        let (email, tenant, attempt) = (&job.id.to_string(), &job.tenant, job.attempts + 1);
+        match outcome {
+            EmailOutcome::Sent => events::EmailSent { email, tenant, notifications: items.len(), attempt }.emit(&self.metrics),
+            EmailOutcome::Deferred { error, retry_at } => {
+                let retry_in = (retry_at - chrono::Utc::now()).to_std().unwrap_or_default();
+                events::EmailDeferred { email, tenant, attempt, error, retry_in }.emit(&self.metrics);
+            }
+            EmailOutcome::Failed { error } => events::EmailFailed { email, tenant, attempt, error }.emit(&self.metrics),
+            EmailOutcome::Cancelled { reason } => events::EmailCancelled { email, tenant, reason }.emit(&self.metrics),
+        }
         Ok(finished)
     }
 
     async fn cancel(&self, job: &EmailJob, items: &[EmailItem], reason: &str) -> Result<(), StoreError> {
-        tracing::debug!(email = %job.id, tenant = %job.tenant, reason, "email cancelled");
         self.finish(job, items, EmailOutcome::Cancelled { reason }).await.map(drop)
     }
 

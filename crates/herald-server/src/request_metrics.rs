@@ -30,7 +30,7 @@ pub(crate) async fn observe_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics().clone());
     let method = method_label(req.method());
     let start = Instant::now();
     let res = next.call(req).await?;

@@ -16,7 +16,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
 use super::tenant_labels::{OTHER, TenantLabels};
-use crate::state::AppState;
+use crate::App;
 
 /// One tenant's (or `_other`'s) figures.
 #[derive(Debug, Default, Clone, Copy)]
@@ -57,8 +57,8 @@ struct Process {
 }
 
 impl Snapshot {
-    pub fn take(state: &AppState, labels: &mut TenantLabels) -> Self {
-        let usage = state.usage.snapshot_all();
+    pub fn take(state: &App, labels: &mut TenantLabels) -> Self {
+        let usage = state.inner.usage.snapshot_all();
         let figures: Vec<(TenantId, TenantFigures)> = usage
             .into_iter()
             .map(|(t, s)| {
@@ -86,13 +86,13 @@ impl Snapshot {
             figures.iter().for_each(|(_, f)| all.add(f));
             vec![(None, all)]
         };
-        let metrics = &state.metrics;
+        let metrics = &state.inner.metrics;
         Self {
             tenants,
-            hub: state.hub.counters(),
+            hub: state.inner.hub.counters(),
             plugin_dropped: metrics.plugin_dropped_counts(),
-            plugins: state.chains.host().totals(),
-            bus: state.bus.status(),
+            plugins: state.inner.chains.host().totals(),
+            bus: state.inner.bus.status(),
             process: Process::read(),
         }
     }

@@ -1,0 +1,50 @@
+//! A tenant's API keys and subscriber signing keys.
+
+use herald_core::ids::{ApiKeyId, SigningKeyId, TenantId};
+use herald_core::keys::KeyScope;
+use herald_core::model::{ApiKey, SigningKey};
+use herald_core::names::KeyName;
+use herald_core::token::VerifyingKey;
+use herald_store::signing_keys::NewSigningKey;
+
+use crate::App;
+use crate::error::AppResult;
+
+impl App {
+    /// Creates a key and returns it with its secret, which is not kept.
+    pub async fn create_api_key(&self, tenant: &TenantId, name: &KeyName, scopes: &[KeyScope]) -> AppResult<(ApiKey, String)> {
+        Ok(self.inner.store.create_api_key(tenant, name, scopes).await?)
+    }
+
+    pub async fn delete_api_key(&self, tenant: &TenantId, id: &ApiKeyId) -> AppResult<()> {
+        Ok(self.inner.store.delete_api_key(tenant, id).await?)
+    }
+
+    pub async fn list_api_keys(&self, tenant: &TenantId, after: Option<&ApiKeyId>, limit: u64) -> AppResult<Vec<ApiKey>> {
+        Ok(self.inner.store.list_api_keys(tenant, after, limit).await?)
+    }
+
+    /// Creates a signing key; for HS256 also returns the generated secret.
+    pub async fn create_signing_key(&self, tenant: &TenantId, new: NewSigningKey) -> AppResult<(SigningKey, Option<String>)> {
+        Ok(self.inner.store.create_signing_key(tenant, new).await?)
+    }
+
+    pub async fn delete_signing_key(&self, tenant: &TenantId, kid: &SigningKeyId) -> AppResult<()> {
+        Ok(self.inner.store.delete_signing_key(tenant, kid).await?)
+    }
+
+    pub async fn list_signing_keys(&self, tenant: &TenantId, after: Option<&SigningKeyId>, limit: u64) -> AppResult<Vec<SigningKey>> {
+        Ok(self.inner.store.list_signing_keys(tenant, after, limit).await?)
+    }
+
+    /// The tenant's newest HS256 key and its secret, if it has one: what
+    /// Herald signs the tokens it mints with when no key is named.
+    pub async fn newest_hs256_key(&self, tenant: &TenantId) -> AppResult<Option<(SigningKeyId, String)>> {
+        Ok(self.inner.store.newest_hs256_key(tenant).await?)
+    }
+
+    /// The key that verifies a token whose header names `kid`, if the tenant has it.
+    pub async fn verifying_key(&self, tenant: &TenantId, kid: &str) -> AppResult<Option<VerifyingKey>> {
+        Ok(self.inner.store.verifying_key(tenant, kid).await?)
+    }
+}

@@ -1,0 +1,73 @@
+//! What subscribers read besides the stream: read state, history pages, allowed origins.
+
+use std::collections::HashSet;
+
+use herald_core::ids::{Seq, TenantId};
+use herald_core::names::UserId;
+use herald_core::pattern::ChannelPattern;
+use herald_store::notifications::ReplayPage;
+use herald_store::reads::Unread;
+
+use crate::App;
+use crate::error::AppResult;
+
+impl App {
+    /// Marks single notifications read (those above the watermark; the
+    /// others already are).
+    pub async fn mark_read(&self, tenant: &TenantId, user: &UserId, ids: &[Seq]) -> AppResult<()> {
+        Ok(self.inner.store.mark_read(tenant, user, ids).await?)
+    }
+
+    /// Marks everything up to `up_to` read; a watermark never moves back.
+    pub async fn mark_read_up_to(&self, tenant: &TenantId, user: &UserId, up_to: Seq) -> AppResult<()> {
+        Ok(self.inner.store.mark_read_up_to(tenant, user, up_to).await?)
+    }
+
+    /// Which of `ids` the user has read.
+    pub async fn read_among(&self, tenant: &TenantId, user: &UserId, ids: &[Seq]) -> AppResult<HashSet<Seq>> {
+        Ok(self.inner.store.read_among(tenant, user, ids).await?)
+    }
+
+    /// Unread notifications on `patterns` visible to `user`, counted up to
+    /// `cap`. The scan is bounded, so a count over a very long backlog
+    /// stops early and says so.
+    pub async fn unread_count(&self, tenant: &TenantId, patterns: &[ChannelPattern], user: &UserId, cap: u64) -> AppResult<Unread> {
+        Ok(self.inner.store.unread_count(tenant, patterns, user, cap).await?)
+    }
+
+    /// The tenant's newest committed id (0 before the first publish): a
+    /// poll "from now" starts after it.
+    pub async fn head(&self, tenant: &TenantId) -> AppResult<Seq> {
+        Ok(self.inner.store.head(tenant).await?)
+    }
+
+    /// Notifications after `after` on channels the patterns match, visible to
+    /// `user` (or to everyone when `user` is `None`), oldest first.
+    pub async fn replay(
+        &self,
+        tenant: &TenantId,
+        patterns: &[ChannelPattern],
+        user: Option<&UserId>,
+        after: Seq,
+        limit: u64,
+    ) -> AppResult<ReplayPage> {
+        Ok(self.inner.store.replay(tenant, patterns, user, after, limit).await?)
+    }
+
+    pub async fn allowed_origins(&self, id: &TenantId) -> AppResult<Vec<String>> {
+        Ok(self.inner.store.allowed_origins(id).await?)
+    }
+
+    /// Replaces the tenant's allowed browser origins; this node's CORS
+    /// cache learns them at once.
+    pub async fn set_allowed_origins(&self, id: &TenantId, origins: &[String]) -> AppResult<()> {
+        self.inner.store.set_allowed_origins(id, origins).await?;
+        self.inner.origins.changed(id);
+        Ok(())
+    }
+
+    /// Whether the tenant allows `origin` (cached per node).
+    pub async fn origin_allowed(&self, tenant: &TenantId, origin: &str) -> AppResult<bool> {
+        Ok(self.inner.origins.allows(tenant, origin).await?)
+    }
+}

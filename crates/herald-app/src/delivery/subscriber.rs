@@ -1,0 +1,62 @@
+//! A subscriber, authorized once for every subscriber endpoint: the token
+//! verified against the tenant's signing key (algorithm pinned by the key),
+//! the requested channels checked against the token's scope, and the
+//! tenant not suspended.
+
+use std::net::IpAddr;
+
+use herald_core::claims::Subscriber;
+use herald_core::ids::TenantId;
+use herald_core::pattern::ChannelPattern;
+use herald_core::token::{TokenError, read_kid, verify};
+use herald_core::{DomainError, limits};
+
+use crate::App;
+use crate::error::AppResult;
+use crate::usage::{Connection, Transport};
+
+/// A verified subscriber and the channels it asked for, within its scope.
+#[derive(Debug)]
+pub struct Authorized {
+    pub tenant: TenantId,
+    pub subscriber: Subscriber,
+    pub patterns: Vec<ChannelPattern>,
+}
+
+impl App {
+    /// Verifies a subscriber token for `tenant`: its `kid` must name one of
+    /// the tenant's signing keys, and it must verify with that key's
+    /// algorithm, unexpired.
+    pub async fn verify_subscriber(&self, tenant: &TenantId, token: &str) -> AppResult<Subscriber> {
+        let kid = read_kid(token).map_err(DomainError::from)?;
+        let key = self.inner.store.verifying_key(tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
+        Ok(verify(token, &key, chrono::Utc::now().timestamp()).map_err(DomainError::from)?)
+    }
+
+    /// The `channel` values a subscriber asked for, as patterns it may
+    /// receive; the tenant must not be suspended.
+    pub async fn authorize_subscriber(&self, tenant: TenantId, subscriber: Subscriber, raw: Vec<String>) -> AppResult<Authorized> {
+        self.refuse_suspended(&tenant).await?;
+        let patterns = subscriber_patterns(&subscriber, raw)?;
+        Ok(Authorized { tenant, subscriber, patterns })
+    }
+
+    /// Takes a place in the tenant's connection count and the client
+    /// address's: refused (a 429) when either is full.
+    pub(crate) async fn connect(&self, who: &Authorized, transport: Transport, peer: Option<IpAddr>) -> AppResult<Connection> {
+        self.inner.usage.connect(&who.tenant, transport, who.patterns.clone().into(), peer).await
+    }
+}
+
+/// The `channel` values as patterns the subscriber may receive.
+pub fn subscriber_patterns(subscriber: &Subscriber, raw: Vec<String>) -> AppResult<Vec<ChannelPattern>> {
+    if raw.is_empty() {
+        return Err(DomainError::invalid("channel", "name at least one `channel` to receive").into());
+    }
+    if raw.len() > limits::MAX_PATTERNS {
+        return Err(DomainError::invalid("channel", format!("at most {} channels per request", limits::MAX_PATTERNS)).into());
+    }
+    let patterns = raw.into_iter().map(ChannelPattern::parse).collect::<Result<Vec<_>, _>>()?;
+    subscriber.authorize(&patterns)?;
+    Ok(patterns)
+}
