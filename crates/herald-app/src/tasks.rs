@@ -58,6 +58,10 @@ const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 /// waits for the node (`herald::run`).
 pub struct Supervisor {
     shutdown: CancellationToken,
+    /// Cancelled when the node begins to stop, before `shutdown`: from then
+    /// on a critical task may end by itself (the publish writer ends when
+    /// the last publisher handle is dropped with the HTTP server).
+    stopping: CancellationToken,
     /// How long a task may take to stop once the token is cancelled.
     grace: Duration,
     tasks: JoinSet<Result<(), TaskFailed>>,
@@ -67,7 +71,15 @@ impl Supervisor {
     /// A supervisor whose tasks stop when `shutdown` is cancelled, each
     /// aborted if it takes longer than `grace` to do so.
     pub fn new(shutdown: CancellationToken, grace: Duration) -> Self {
-        Self { shutdown, grace, tasks: JoinSet::new() }
+        Self { stopping: shutdown.clone(), shutdown, grace, tasks: JoinSet::new() }
+    }
+
+    /// Says that the node begins to stop when `stopping` is cancelled (its
+    /// HTTP server drains), before this set's own token is: a critical task
+    /// that ends after that, without panicking, is not a failure.
+    pub fn stopping_with(mut self, stopping: CancellationToken) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// The token every task watches.
@@ -82,7 +94,7 @@ impl Supervisor {
         F: FnOnce(CancellationToken) -> Fut,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let (token, grace) = (self.shutdown.clone(), self.grace);
+        let (token, grace, stopping) = (self.shutdown.clone(), self.grace, self.stopping.clone());
         let mut inner = tokio::spawn(make(token.clone()));
         self.tasks.spawn(async move {
             let ended = tokio::select! {
@@ -95,7 +107,7 @@ impl Supervisor {
                     return Ok(());
                 }
             };
-            if token.is_cancelled() {
+            if token.is_cancelled() || (stopping.is_cancelled() && ended.is_ok()) {
                 return Ok(());
             }
             let why = match ended {
@@ -234,6 +246,22 @@ mod tests {
         assert_eq!(failed.task, "writer");
         assert!(token.is_cancelled(), "expected the token cancelled for the other tasks");
         assert_eq!(stopped.load(Ordering::SeqCst), 1, "expected the loop told to stop and stopped");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_critical_task_may_end_once_the_node_is_stopping() {
+        let (token, stopping) = (CancellationToken::new(), CancellationToken::new());
+        let mut sup = Supervisor::new(token.clone(), Duration::from_secs(5)).stopping_with(stopping.clone());
+        let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+        sup.critical("writer", |_| async move {
+            let _ = end_rx.await;
+        });
+        stopping.cancel();
+        drop(end_tx);
+        let waiting = tokio::spawn(sup.wait());
+        tokio::task::yield_now().await;
+        token.cancel();
+        waiting.await.unwrap().expect("a critical task that ends while the node stops is not a failure");
     }
 
     #[tokio::test(start_paused = true)]

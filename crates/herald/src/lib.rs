@@ -142,7 +142,7 @@ pub async fn run(config: Config, listener: TcpListener, shutdown: CancellationTo
     let grace = Duration::from_secs(config.shutdown_timeout_seconds);
     // Background tasks stop after HTTP: a request being finished may
     // still need the writer.
-    let mut tasks = Supervisor::new(CancellationToken::new(), grace);
+    let mut tasks = Supervisor::new(CancellationToken::new(), grace).stopping_with(shutdown.clone());
     let tasks_stop = tasks.token();
     let result = start(config, listener, shutdown.clone(), &mut tasks).await;
     let served = match result {
