@@ -19,7 +19,7 @@ pub async fn close_suspended_streams(store: Store, hub: Hub, every: Duration) {
         match store.suspended_tenants().await {
             Ok(tenants) => {
                 for tenant in tenants.iter().filter(|t| hub.has_subscribers(t)) {
-                    tracing::info!(tenant = %tenant, "closing the streams of a suspended tenant");
+                    crate::events::SuspendedStreamsClosed { tenant }.emit();
                     hub.close_tenant(tenant);
                 }
             }

@@ -22,15 +22,12 @@
 //! [`Supervisor::wait`] returns once every task has stopped.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinHandle, JoinSet};
 pub use tokio_util::sync::CancellationToken;
 
 use crate::events;
-
-type TaskFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// Why the node stopped before it was asked to.
 #[derive(Debug, thiserror::Error)]
@@ -95,25 +92,13 @@ impl Supervisor {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (token, grace, stopping) = (self.shutdown.clone(), self.grace, self.stopping.clone());
-        let mut inner = tokio::spawn(make(token.clone()));
+        let inner = tokio::spawn(make(token.clone()));
         self.tasks.spawn(async move {
-            let ended = tokio::select! {
-                ended = &mut inner => ended,
-                () = token.cancelled() => {
-                    if tokio::time::timeout(grace, &mut inner).await.is_err() {
-                        inner.abort();
-                        events::TaskAbandoned { task: name, grace }.emit();
-                    }
-                    return Ok(());
-                }
-            };
-            if token.is_cancelled() || (stopping.is_cancelled() && ended.is_ok()) {
+            let Some(ended) = run_once(name, inner, &token, grace).await else { return Ok(()) };
+            if stopping.is_cancelled() && ended.is_ok() {
                 return Ok(());
             }
-            let why = match ended {
-                Ok(()) => "it returned".to_owned(),
-                Err(e) => e.to_string(),
-            };
+            let why = why(ended);
             events::TaskDied { task: name, policy: Policy::Critical, why: &why }.emit();
             Err(TaskFailed { task: name, why })
         });
@@ -133,25 +118,9 @@ impl Supervisor {
             let mut backoff = FIRST_BACKOFF;
             loop {
                 let started = tokio::time::Instant::now();
-                let run: TaskFuture = Box::pin(make(token.clone()));
-                let mut inner = tokio::spawn(run);
-                let ended = tokio::select! {
-                    ended = &mut inner => ended,
-                    () = token.cancelled() => {
-                        if tokio::time::timeout(grace, &mut inner).await.is_err() {
-                            inner.abort();
-                            events::TaskAbandoned { task: name, grace }.emit();
-                        }
-                        return Ok(());
-                    }
-                };
-                if token.is_cancelled() {
-                    return Ok(());
-                }
-                let why = match ended {
-                    Ok(()) => "it returned".to_owned(),
-                    Err(e) => e.to_string(),
-                };
+                let inner = tokio::spawn(make(token.clone()));
+                let Some(ended) = run_once(name, inner, &token, grace).await else { return Ok(()) };
+                let why = why(ended);
                 if started.elapsed() >= HEALTHY_AFTER {
                     backoff = FIRST_BACKOFF;
                 }
@@ -179,6 +148,36 @@ impl Supervisor {
             }
         }
         first.map_or(Ok(()), Err)
+    }
+}
+
+/// Waits for one run of a task. `None`: the shutdown token was cancelled
+/// (the task was given `grace` to stop, then aborted), so its end is no
+/// failure; otherwise how the task ended.
+async fn run_once(
+    name: &'static str,
+    mut inner: JoinHandle<()>,
+    token: &CancellationToken,
+    grace: Duration,
+) -> Option<Result<(), JoinError>> {
+    let ended = tokio::select! {
+        ended = &mut inner => ended,
+        () = token.cancelled() => {
+            if tokio::time::timeout(grace, &mut inner).await.is_err() {
+                inner.abort();
+                events::TaskAbandoned { task: name, grace }.emit();
+            }
+            return None;
+        }
+    };
+    (!token.is_cancelled()).then_some(ended)
+}
+
+/// A task's end, as the log and the failure say it.
+fn why(ended: Result<(), JoinError>) -> String {
+    match ended {
+        Ok(()) => "it returned".to_owned(),
+        Err(e) => e.to_string(),
     }
 }
 

@@ -38,10 +38,6 @@ async fn caller(req: &HttpRequest) -> ApiResult<Caller> {
     Ok(state(req).identify(&token).await?)
 }
 
-pub(crate) async fn refuse_suspended(app: &AppState, tenant: &TenantId) -> ApiResult<()> {
-    Ok(app.refuse_suspended(tenant).await?)
-}
-
 pub(crate) fn path_tenant(req: &HttpRequest) -> ApiResult<TenantId> {
     let raw = req.match_info().get("tenant").unwrap_or_default();
     TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))
@@ -115,7 +111,7 @@ impl FromRequest for TenantPublisher {
         let req = req.clone();
         Box::pin(async move {
             let (tenant, _) = tenant_access(&req, KeyScope::Publish).await?;
-            refuse_suspended(&state(&req), &tenant).await?;
+            state(&req).refuse_suspended(&tenant).await?;
             Ok(TenantPublisher(tenant))
         })
     }

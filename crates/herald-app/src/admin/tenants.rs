@@ -18,7 +18,7 @@ impl App {
     pub async fn delete_tenant(&self, id: &TenantId) -> AppResult<()> {
         self.inner.store.delete_tenant(id).await?;
         self.inner.hub.close_tenant(id);
-        tracing::info!(tenant = %id, "tenant deleted");
+        crate::events::TenantDeleted { tenant: id }.emit();
         Ok(())
     }
 
@@ -42,7 +42,7 @@ impl App {
             self.inner.hub.close_tenant(id);
         }
         if let Some(suspended) = suspended {
-            tracing::info!(tenant = %id, suspended, "tenant suspension set");
+            crate::events::SuspensionSet { tenant: id, suspended }.emit();
         }
         Ok(tenant)
     }

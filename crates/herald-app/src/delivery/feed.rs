@@ -64,9 +64,10 @@ impl App {
     /// the retained history, `history-truncated`.
     pub async fn open_feed(&self, req: FeedRequest) -> AppResult<Feed> {
         let FeedRequest { who, resume, plain, peer, request_id } = req;
-        let conn = self.connect(&who, Transport::Sse, peer).await?;
         let Authorized { tenant, subscriber, patterns } = who;
+        // One copy of the patterns, shared by the stream and its guard.
         let patterns: Arc<[ChannelPattern]> = patterns.into();
+        let conn = self.connect(&tenant, Transport::Sse, patterns.clone(), peer).await?;
         let mut pending = VecDeque::new();
         pending.push_back(Frame::retry(self.inner.settings.stream.retry.as_millis()).bytes);
         if let Some(after) = resume

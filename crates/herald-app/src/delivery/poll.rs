@@ -124,7 +124,7 @@ impl App {
             let Some(live) = sub.as_mut() else {
                 // Held while waiting: a waiting long-poll counts as a connection.
                 if !sink.holds_connection() {
-                    sink.hold(self.connect(who, Transport::LongPoll, req.peer).await?);
+                    sink.hold(self.connect(tenant, Transport::LongPoll, who.patterns.clone().into(), req.peer).await?);
                 }
                 sub = Some(self.inner.hub.subscribe(tenant, user.clone(), who.patterns.clone(), who.subscriber.expires_at));
                 continue;

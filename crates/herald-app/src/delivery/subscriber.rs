@@ -4,6 +4,7 @@
 //! tenant not suspended.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use herald_core::claims::Subscriber;
 use herald_core::ids::TenantId;
@@ -42,9 +43,16 @@ impl App {
     }
 
     /// Takes a place in the tenant's connection count and the client
-    /// address's: refused (a 429) when either is full.
-    pub(crate) async fn connect(&self, who: &Authorized, transport: Transport, peer: Option<IpAddr>) -> AppResult<Connection> {
-        self.inner.usage.connect(&who.tenant, transport, who.patterns.clone().into(), peer).await
+    /// address's: refused (a 429) when either is full. The guard shares
+    /// `patterns` with the stream that holds it.
+    pub(crate) async fn connect(
+        &self,
+        tenant: &TenantId,
+        transport: Transport,
+        patterns: Arc<[ChannelPattern]>,
+        peer: Option<IpAddr>,
+    ) -> AppResult<Connection> {
+        self.inner.usage.connect(tenant, transport, patterns, peer).await
     }
 }
 

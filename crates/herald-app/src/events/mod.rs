@@ -11,7 +11,9 @@
 mod email;
 mod plugins;
 mod tasks;
+mod tenants;
 
 pub use email::{EmailCancelled, EmailDeferred, EmailFailed, EmailSent};
 pub use plugins::{DeliverHookFailed, DeliverHookSkipped, PublishHookDropped, PublishHookFailed};
 pub use tasks::{TaskAbandoned, TaskDied};
+pub use tenants::{SuspendedStreamsClosed, SuspensionSet, TenantDeleted};
