@@ -77,7 +77,8 @@ e2e! {
         let s = Server::start(b).await;
         let t = s.tenant("acme").await;
         let other = s.tenant("other").await;
-        let unlimited = json!({"publishes_per_second": null, "max_connections": null, "max_stored_notifications": null, "emails_per_day": null});
+        let unlimited = json!({"publishes_per_second": null, "max_connections": null, "max_stored_notifications": null, "emails_per_day": null,
+                               "max_plugins": null, "max_plugin_versions": null, "max_plugin_bytes": null, "plugin_uploads_per_minute": null});
         let (status, q) = s.get(&format!("/v1/tenants/{}/quotas", t.id), &t.admin_key).await;
         assert_eq!((status, q), (StatusCode::OK, unlimited.clone()));
 
@@ -95,7 +96,8 @@ e2e! {
         let (status, p) = put_quotas(&s, &t, &s.operator_key.clone(), quotas.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
         assert!(p["detail"].as_str().unwrap().contains("max_stored_notifications"), "{p}");
-        let quotas = json!({"publishes_per_second": 100, "max_connections": 10, "max_stored_notifications": 5000000000u64, "emails_per_day": 50});
+        let quotas = json!({"publishes_per_second": 100, "max_connections": 10, "max_stored_notifications": 5000000000u64, "emails_per_day": 50,
+                            "max_plugins": null, "max_plugin_versions": null, "max_plugin_bytes": null, "plugin_uploads_per_minute": null});
         let (status, q) = put_quotas(&s, &t, &s.operator_key.clone(), quotas.clone()).await;
         assert_eq!((status, q), (StatusCode::OK, quotas.clone()));
         for key in [&t.admin_key, &s.operator_key] {
@@ -110,10 +112,14 @@ e2e! {
         let (status, _) = s.get(&format!("/v1/tenants/{}/quotas", t.id), &t.publish_key).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
-        // A PUT replaces all four: absent fields are unlimited again.
+        // A PUT replaces all eight: absent fields are unlimited (or the default) again.
         let (status, q) = put_quotas(&s, &t, &s.operator_key.clone(), json!({"max_connections": 3})).await;
         assert_eq!(status, StatusCode::OK, "{q}");
-        assert_eq!(q, json!({"publishes_per_second": null, "max_connections": 3, "max_stored_notifications": null, "emails_per_day": null}));
+        assert_eq!(
+            q,
+            json!({"publishes_per_second": null, "max_connections": 3, "max_stored_notifications": null, "emails_per_day": null,
+                   "max_plugins": null, "max_plugin_versions": null, "max_plugin_bytes": null, "plugin_uploads_per_minute": null})
+        );
 
         // Unknown and deleted tenants.
         let missing = "ten_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b";

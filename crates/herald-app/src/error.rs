@@ -34,6 +34,11 @@ pub enum AppError {
     /// `retry_after` seconds.
     #[error("{detail}")]
     QuotaExceeded { detail: String, retry_after: u64 },
+    /// An upload past one of the tenant's plugin quotas (plugins, versions
+    /// of one, bytes): retrying will not help until some are deleted or the
+    /// operator raises the quota.
+    #[error("{0}")]
+    PluginQuotaExceeded(String),
     /// One client address holds as many streams and long-polls as it may.
     #[error("{0}")]
     TooManyConnections(String),

@@ -322,8 +322,8 @@ impl Chains {
             StoreError::NotFound(_) => StepError::Missing,
             other => StepError::Store(other),
         })?;
-        let host = self.inner.host.clone();
-        let loaded = tokio::task::spawn_blocking(move || host.load(&blob.wasm))
+        let (host, owner) = (self.inner.host.clone(), tenant.to_string());
+        let loaded = tokio::task::spawn_blocking(move || host.load(&owner, &blob.wasm))
             .await
             .map_err(|e| StepError::Plugin(PluginError::Unavailable(e.to_string())))?
             .map_err(StepError::Plugin)?;

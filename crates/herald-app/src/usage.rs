@@ -112,6 +112,8 @@ pub(crate) struct TenantUsage {
     bucket: Mutex<Bucket>,
     stored: Mutex<StoredCount>,
     samples: Mutex<VecDeque<Sample>>,
+    /// When this node took each of the tenant's plugin uploads of the last minute.
+    uploads: Mutex<VecDeque<Instant>>,
 }
 
 /// The publish rate's token bucket.
@@ -150,6 +152,7 @@ impl TenantUsage {
             bucket: Mutex::new(Bucket { tokens: f64::MAX, at: now }),
             stored: Mutex::default(),
             samples: Mutex::new(VecDeque::from([Sample { at: now, published: 0, delivered: 0 }])),
+            uploads: Mutex::default(),
         }
     }
 
@@ -306,6 +309,29 @@ impl Usage {
     pub(crate) fn quotas_changed(&self, tenant: &TenantId, quotas: Quotas) {
         let usage = self.tenant(tenant);
         *lock(&usage.quotas) = Some((Instant::now(), quotas));
+    }
+
+    /// Admits a plugin upload if the tenant made fewer than `per_minute` on
+    /// this node in the last minute (a sliding window: every attempt counts,
+    /// accepted or not, since refusing a bad component costs a compile), or
+    /// refuses it with a 429 and the seconds until the oldest one leaves the window.
+    pub(crate) fn admit_plugin_upload(&self, tenant: &TenantId, per_minute: u32) -> Result<(), AppError> {
+        const WINDOW: Duration = Duration::from_secs(60);
+        let usage = self.tenant(tenant);
+        let mut uploads = lock(&usage.uploads);
+        let now = Instant::now();
+        while uploads.front().is_some_and(|at| now.saturating_duration_since(*at) >= WINDOW) {
+            uploads.pop_front();
+        }
+        if uploads.len() >= per_minute as usize {
+            let wait = uploads.front().map_or(WINDOW, |at| WINDOW.saturating_sub(now.saturating_duration_since(*at)));
+            return Err(exceeded(
+                format!("the tenant's `plugin_uploads_per_minute` quota of {per_minute} uploads a minute is used up"),
+                wait.as_secs_f64(),
+            ));
+        }
+        uploads.push_back(now);
+        Ok(())
     }
 
     /// Admits a publish of `n` notifications under the tenant's publish

@@ -56,7 +56,7 @@ fn bench_plugin(c: &mut Criterion, host: &PluginHost, name: &str, plugin: &Loade
 
 fn calls(c: &mut Criterion) {
     let host = PluginHost::new(HostConfig { max_instances: 32, ..HostConfig::default() }).expect("host");
-    let keep = host.load(&wat::keep_plugin()).expect("keep plugin");
+    let keep = host.load("acme", &wat::keep_plugin()).expect("keep plugin");
     bench_plugin(c, &host, "wat-keep", &keep, "{}");
 
     let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins/dist");
@@ -71,7 +71,7 @@ fn calls(c: &mut Criterion) {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         let bytes = std::fs::read(&path).expect("read plugin");
         let start = std::time::Instant::now();
-        let loaded = host.load(&bytes);
+        let loaded = host.load("acme", &bytes);
         println!("{name}: load (validate + compile + first instance) of {} bytes took {:?}", bytes.len(), start.elapsed());
         match loaded {
             Ok(plugin) => bench_plugin(c, &host, &name, &plugin, example_config(&name)),

@@ -28,8 +28,33 @@ pub struct HostConfig {
     pub max_output_bytes: usize,
     /// Total component instances alive at once across all plugins (pooling allocator, default 1000).
     pub max_instances: u32,
-    /// Warm instances kept per plugin between calls (default 4).
+    /// Warm instances kept per plugin and tenant between calls (default 4).
     pub pool_per_plugin: usize,
+    /// Warm instances kept between calls across all plugins and tenants
+    /// (default 256). Past it, the least recently used idle instance goes.
+    /// Keep it well below [`Self::max_instances`]: the rest of the pool is
+    /// for calls in flight and uploads (see `PluginHost`).
+    pub max_idle_instances: usize,
+    /// Warm instances one tenant may keep between calls (default 32), so one
+    /// tenant's many plugins cannot take the others' share of
+    /// [`Self::max_idle_instances`].
+    pub max_idle_instances_per_tenant: usize,
+    /// Compiled plugins kept in memory (default 256). Past it, the least
+    /// recently used one is forgotten (with its tenants' warm instances and
+    /// statistics); a handle to it keeps working, and loading it again compiles it again.
+    pub max_cached_plugins: usize,
+    /// Longest a compile may run before the upload is refused (default 20 s).
+    /// One compile runs at a time per host, on its own thread; a compile
+    /// that runs past this is refused, but its thread goes on until the
+    /// compiler returns and keeps the one compile permit until then.
+    pub compile_timeout: Duration,
+    /// Most functions (core function bodies, across nested modules) a
+    /// component may define (default 50 000); checked before compiling.
+    pub max_functions: usize,
+    /// Largest single function body in bytes (default 1 MiB); checked before
+    /// compiling. The compiler's time and memory grow with a function's size,
+    /// so this bounds what one compile can cost.
+    pub max_function_bytes: usize,
     /// How often the background thread advances the epoch (default 1 ms); deadlines are rounded up to it.
     pub epoch_tick: Duration,
     /// Log lines a plugin may write per call; more are dropped (default 32).
@@ -62,6 +87,12 @@ impl Default for HostConfig {
             max_output_bytes: 64 * 1024,
             max_instances: 1000,
             pool_per_plugin: 4,
+            max_idle_instances: 256,
+            max_idle_instances_per_tenant: 32,
+            max_cached_plugins: 256,
+            compile_timeout: Duration::from_secs(20),
+            max_functions: 50_000,
+            max_function_bytes: 1024 * 1024,
             epoch_tick: Duration::from_millis(1),
             max_log_lines_per_call: 32,
             call_observer: None,

@@ -41,7 +41,9 @@ pub(crate) fn build(config: &HostConfig) -> Result<Engine, PluginError> {
         .epoch_interruption(true)
         .consume_fuel(config.fuel.is_some())
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .parallel_compilation(true)
+        // One compile uses one core: with one compile at a time per host
+        // (see `PluginHost::load`), uploads can never take every core.
+        .parallel_compilation(false)
         .wasm_component_model(true);
     Engine::new(&wasm).map_err(|e| PluginError::Setup(format!("{e:#}")))
 }

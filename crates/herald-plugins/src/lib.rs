@@ -2,8 +2,9 @@
 //!
 //! Plugins are WebAssembly components implementing `herald:plugin@0.1.0`
 //! (`plugins/wit/herald-plugin.wit`): a publish hook, a deliver hook, or
-//! both. [`PluginHost::load`] validates and compiles one (cached by the
-//! SHA-256 of its bytes); [`PluginHost::on_publish`] and
+//! both. [`PluginHost::load`] validates and compiles one for a tenant (the
+//! code cached by the SHA-256 of its bytes and shared, instances and
+//! statistics per tenant); [`PluginHost::on_publish`] and
 //! [`PluginHost::on_deliver`] run a hook synchronously on a warm instance
 //! under a deadline (epoch interruption, counted in CPU time once the clock
 //! has passed it, see `deadline`), optional fuel, a memory cap and an output
@@ -16,6 +17,7 @@ mod deadline;
 mod engine;
 mod error;
 mod host;
+mod idle;
 mod limits;
 mod output_rules;
 mod pool;

@@ -1,12 +1,9 @@
-//! A compiled plugin and its warm instances.
+//! A compiled plugin, and one instance of it ([`Slot`]).
 //!
-//! Instantiating per call would cost far more than a trivial hook, so each
-//! plugin keeps a few idle instances (store + hook handles). A call takes
-//! one, and gives it back only if the call ended normally: an instance that
-//! trapped, timed out or ran out of memory may be in any state and is dropped.
+//! The compiled code is shared by every tenant that uploaded the same bytes;
+//! instances never are (see `idle.rs`).
 
-use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use wasmtime::component::{Component, InstancePre, Linker};
@@ -17,26 +14,31 @@ use crate::convert::{empty_delivery, empty_notification, empty_subscriber};
 use crate::deadline::{CallDeadline, Verdict, thread_cpu_time};
 use crate::engine::deadline_ticks;
 use crate::state::StoreState;
-use crate::stats::Counters;
 use crate::{Hooks, HostConfig, PluginError};
 
 const PUBLISH_EXPORT: &str = "herald:plugin/publish-hook@0.1.0";
 const DELIVER_EXPORT: &str = "herald:plugin/deliver-hook@0.1.0";
 
-/// One plugin, compiled and pre-linked, shared by every call to it.
+/// How an [`PluginError::Unavailable`] from [`Compiled::instantiate`] starts
+/// when the pooling allocator had no free slot (the host then evicts idle
+/// instances and tries once more).
+pub(crate) const POOL_FULL: &str = "the instance pool is full";
+
+/// Did instantiating fail only for want of a free pool slot?
+pub(crate) fn is_pool_full(e: &PluginError) -> bool {
+    matches!(e, PluginError::Unavailable(m) if m.starts_with(POOL_FULL))
+}
+
+/// One plugin, compiled and pre-linked: code only, no state, so tenants
+/// that uploaded the same bytes share it.
 pub(crate) struct Compiled {
     pub(crate) hooks: Hooks,
     pre: InstancePre<StoreState>,
     publish: Option<publish_hook::GuestIndices>,
     deliver: Option<deliver_hook::GuestIndices>,
-    idle: Mutex<Vec<Slot>>,
-    pub(crate) counters: Counters,
-    /// Set when a cold call (see [`Slot::is_warm_for`]) ran out of even the
-    /// warm-up deadline, cleared by the next cold call that succeeds. While
-    /// set, cold calls get the ordinary deadline: a plugin that loops on
-    /// every call gets the long warm-up deadline once, not on every fresh
-    /// instance it forces.
-    pub(crate) warmup_revoked: AtomicBool,
+    /// The host's use clock when this code was last loaded or called, for
+    /// evicting the least recently used.
+    pub(crate) last_used: AtomicU64,
 }
 
 /// One instance of a plugin with its store, ready for a call.
@@ -97,15 +99,7 @@ impl Compiled {
         if !hooks.publish && !hooks.deliver {
             return Err(PluginError::Invalid(format!("exports neither {PUBLISH_EXPORT} nor {DELIVER_EXPORT}")));
         }
-        Ok(Self {
-            hooks,
-            pre,
-            publish,
-            deliver,
-            idle: Mutex::new(Vec::new()),
-            counters: Counters::default(),
-            warmup_revoked: AtomicBool::new(false),
-        })
+        Ok(Self { hooks, pre, publish, deliver, last_used: AtomicU64::new(0) })
     }
 
     /// A fresh instance. Its start-up runs under the warm-up deadline, since
@@ -128,6 +122,9 @@ impl Compiled {
         }
         let instance = match self.pre.instantiate(&mut store) {
             Ok(instance) => instance,
+            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+                return Err(PluginError::Unavailable(format!("{POOL_FULL}: {e:#}")));
+            }
             Err(e) => return Err(crate::host::classify(e, store.data(), PluginError::Unavailable)),
         };
         let publish = match &self.publish {
@@ -147,31 +144,5 @@ impl Compiled {
             subscriber: empty_subscriber(),
             warm_configs: Vec::new(),
         })
-    }
-
-    /// An idle instance, or a new one.
-    pub(crate) fn take(&self, engine: &Engine, config: &HostConfig) -> Result<Slot, PluginError> {
-        if let Some(slot) = self.idle().pop() {
-            return Ok(slot);
-        }
-        self.instantiate(engine, config)
-    }
-
-    /// Keeps a healthy instance for the next call, up to `keep` idle ones.
-    pub(crate) fn give_back(&self, slot: Slot, keep: usize) {
-        let mut idle = self.idle();
-        if idle.len() < keep {
-            idle.push(slot);
-        }
-    }
-
-    /// Idle instances now (for tests and diagnostics).
-    pub(crate) fn idle_count(&self) -> usize {
-        self.idle().len()
-    }
-
-    fn idle(&self) -> MutexGuard<'_, Vec<Slot>> {
-        // A panic while holding the lock leaves the Vec intact; keep going.
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -69,7 +69,7 @@ impl herald::plugin::host::Host for StoreState {
             return;
         }
         self.log_budget -= 1;
-        let message = truncate(&message, MAX_LOG_MESSAGE);
+        let message = escape(truncate(&message, MAX_LOG_MESSAGE));
         let (plugin, tenant) = (self.plugin.as_str(), self.tenant.as_str());
         // tracing's level must be a constant per call site, hence one arm per level.
         match level {
@@ -82,6 +82,26 @@ impl herald::plugin::host::Host for StoreState {
     }
 }
 
+/// Makes a plugin's message one harmless line: control characters (line
+/// breaks, carriage returns, escape sequences that drive terminals) and
+/// Unicode line and paragraph separators are written as escapes, so a
+/// plugin cannot forge log lines or rewrite what an operator's terminal shows.
+pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Cuts `s` to at most `max` bytes on a char boundary.
 fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -92,4 +112,19 @@ fn truncate(s: &str, max: usize) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn plugin_log_text_cannot_forge_lines() {
+        assert_eq!(escape("plain text, é and \"quotes\""), "plain text, é and \"quotes\"");
+        assert_eq!(
+            escape("ok\n2026-12-07T00:00:00Z  INFO herald: forged\r\u{1b}[2J\u{2028}end"),
+            "ok\\n2026-12-07T00:00:00Z  INFO herald: forged\\r\\u{1b}[2J\\u{2028}end"
+        );
+        assert!(!escape("a\nb\tc\u{85}d").contains(['\n', '\t', '\u{85}']));
+    }
 }

@@ -45,7 +45,7 @@ fn built_examples_load_and_run() {
             continue;
         }
         let bytes = std::fs::read(&path).unwrap();
-        let plugin = host.load(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let plugin = host.load("acme", &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let name = path.display().to_string();
         let ctx = CallContext { tenant: "acme", plugin_name: &name, deadline: None };
         if plugin.hooks.publish {

@@ -63,11 +63,11 @@ fn host_is_send_and_sync() {
 #[test]
 fn keep_plugin_keeps_on_both_hooks() {
     let host = host();
-    let p = host.load(&keep_plugin()).unwrap();
+    let p = host.load("acme", &keep_plugin()).unwrap();
     assert_eq!(p.hooks, Hooks { publish: true, deliver: true });
     assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}").unwrap(), Decision::Keep);
     assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}").unwrap(), DeliveryDecision::Keep);
-    let stats = host.stats(&p.hash);
+    let stats = host.stats("acme", &p.hash);
     assert_eq!((stats.calls, stats.ok, stats.errors()), (2, 2, 0));
     assert!(stats.total_ns > 0);
 }
@@ -76,11 +76,11 @@ fn keep_plugin_keeps_on_both_hooks() {
 fn hooks_are_detected_and_missing_ones_never_called() {
     let host = host();
     let publish_only =
-        host.load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
+        host.load("acme", &plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
     assert_eq!(publish_only.hooks, Hooks { publish: true, deliver: false });
     assert_eq!(host.on_deliver(&publish_only, &ctx(), &delivery(), &subscriber(), "{}"), Err(PluginError::NoSuchHook));
 
-    let deliver_only = host.load(&plugin(Exports::Deliver, &on_deliver("(call $keep)"))).unwrap();
+    let deliver_only = host.load("acme", &plugin(Exports::Deliver, &on_deliver("(call $keep)"))).unwrap();
     assert_eq!(deliver_only.hooks, Hooks { publish: false, deliver: true });
     assert_eq!(host.on_publish(&deliver_only, &ctx(), &notification(), "{}"), Err(PluginError::NoSuchHook));
     assert_eq!(host.on_deliver(&deliver_only, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Keep));
@@ -90,14 +90,15 @@ fn hooks_are_detected_and_missing_ones_never_called() {
 fn same_bytes_compile_once() {
     let host = host();
     let bytes = keep_plugin();
-    let a = host.load(&bytes).unwrap();
-    let b = host.load(&bytes).unwrap();
+    let a = host.load("acme", &bytes).unwrap();
+    let b = host.load("acme", &bytes).unwrap();
     assert_eq!(a.hash, b.hash);
     assert_eq!(a.hash, hex::encode(Sha256::digest(&bytes)));
     assert_eq!(a.size, bytes.len());
     assert_eq!(host.compiled_count(), 1);
     // Different bytes are a different plugin.
-    let other = host.load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
+    let other =
+        host.load("acme", &plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))).unwrap();
     assert_ne!(other.hash, a.hash);
     assert_eq!(host.compiled_count(), 2);
 }
@@ -106,9 +107,9 @@ fn same_bytes_compile_once() {
 fn uploads_that_are_not_plugins_are_invalid() {
     let host = host();
     let invalid = |r: Result<_, PluginError>| matches!(r, Err(PluginError::Invalid(_)));
-    assert!(invalid(host.load(b"hello, I am not wasm")));
-    assert!(invalid(host.load(&wat::parse_str("(module)").unwrap())), "a core module is not a component");
-    assert!(invalid(host.load(&wat::parse_str("(component)").unwrap())), "a component with no hook");
+    assert!(invalid(host.load("acme", b"hello, I am not wasm")));
+    assert!(invalid(host.load("acme", &wat::parse_str("(module)").unwrap())), "a core module is not a component");
+    assert!(invalid(host.load("acme", &wat::parse_str("(component)").unwrap())), "a component with no hook");
     // A component exporting an unrelated interface.
     let unrelated = wat::parse_str(
         r#"(component
@@ -119,7 +120,7 @@ fn uploads_that_are_not_plugins_are_invalid() {
              (export "example:other/thing@0.1.0" (instance $x)))"#,
     )
     .unwrap();
-    match host.load(&unrelated) {
+    match host.load("acme", &unrelated) {
         Err(PluginError::Invalid(msg)) => assert!(msg.contains("exports neither"), "{msg}"),
         other => panic!("unexpected {other:?}"),
     }
@@ -133,20 +134,20 @@ fn uploads_that_are_not_plugins_are_invalid() {
              (export "herald:plugin/publish-hook@0.1.0" (instance $x)))"#,
     )
     .unwrap();
-    assert!(invalid(host.load(&wrong)), "a hook with the wrong type");
+    assert!(invalid(host.load("acme", &wrong)), "a hook with the wrong type");
     // Corrupt component: right header, garbage after.
     let mut corrupt = keep_plugin();
     corrupt.truncate(corrupt.len() / 2);
-    assert!(invalid(host.load(&corrupt)));
+    assert!(invalid(host.load("acme", &corrupt)));
     // Refused uploads are not cached: the same bytes are refused again.
-    assert!(invalid(host.load(&wat::parse_str("(component)").unwrap())));
+    assert!(invalid(host.load("acme", &wat::parse_str("(component)").unwrap())));
 }
 
 #[test]
 fn oversize_upload_is_invalid() {
     let bytes = keep_plugin();
     let host = host_with(HostConfig { max_instances: 4, max_component_bytes: bytes.len() - 1, ..HostConfig::default() });
-    match host.load(&bytes) {
+    match host.load("acme", &bytes) {
         Err(PluginError::Invalid(msg)) => assert!(msg.contains("over the limit"), "{msg}"),
         other => panic!("unexpected {other:?}"),
     }
@@ -162,7 +163,7 @@ fn importing_sockets_is_refused() {
            )"#,
     )
     .unwrap();
-    match host.load(&bytes) {
+    match host.load("acme", &bytes) {
         Err(PluginError::Invalid(msg)) => assert!(msg.contains("cannot link"), "{msg}"),
         other => panic!("unexpected {other:?}"),
     }
@@ -172,7 +173,7 @@ fn importing_sockets_is_refused() {
 fn infinite_loop_times_out_and_host_stays_usable() {
     let host = host();
     let looping = host
-        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .load("acme", &plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
         .unwrap();
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
@@ -184,9 +185,9 @@ fn infinite_loop_times_out_and_host_stays_usable() {
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &long, &notification(), "{}"), Err(PluginError::Timeout));
     assert!(start.elapsed() >= Duration::from_millis(40));
-    assert_eq!(host.stats(&looping.hash).timeouts, 2);
+    assert_eq!(host.stats("acme", &looping.hash).timeouts, 2);
 
-    let keep = host.load(&keep_plugin()).unwrap();
+    let keep = host.load("acme", &keep_plugin()).unwrap();
     assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
 }
 
@@ -195,11 +196,11 @@ fn fuel_budget_stops_a_loop() {
     let host =
         host_with(HostConfig { max_instances: 4, fuel: Some(100_000), default_deadline: Duration::from_secs(10), ..HostConfig::default() });
     let looping = host
-        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .load("acme", &plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
         .unwrap();
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::OutOfFuel));
     // The budget is per call: a cheap plugin keeps working call after call.
-    let keep = host.load(&keep_plugin()).unwrap();
+    let keep = host.load("acme", &keep_plugin()).unwrap();
     for _ in 0..100 {
         assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
     }
@@ -210,31 +211,37 @@ fn growing_memory_past_the_cap_fails_the_call() {
     let host = host();
     // Grows one page at a time until refused; a refused grow returning -1 would end in `unreachable`.
     let greedy = host
-        .load(&plugin(
-            Exports::Publish,
-            &format!(
-                r#"(func (export "on-publish") {PUBLISH_SIG}
+        .load(
+            "acme",
+            &plugin(
+                Exports::Publish,
+                &format!(
+                    r#"(func (export "on-publish") {PUBLISH_SIG}
                      (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
                      unreachable)"#
+                ),
             ),
-        ))
+        )
         .unwrap();
     assert_eq!(host.on_publish(&greedy, &ctx(), &notification(), "{}"), Err(PluginError::MemoryExceeded));
-    assert_eq!(host.stats(&greedy.hash).memory_exceeded, 1);
+    assert_eq!(host.stats("acme", &greedy.hash).memory_exceeded, 1);
     // Growing within the cap (to 8 MiB) is fine.
     let modest = host
-        .load(&plugin(
-            Exports::Publish,
-            &format!(
-                r#"(func (export "on-publish") {PUBLISH_SIG}
+        .load(
+            "acme",
+            &plugin(
+                Exports::Publish,
+                &format!(
+                    r#"(func (export "on-publish") {PUBLISH_SIG}
                      (if (i32.lt_u (memory.size) (i32.const 128)) (then (drop (memory.grow (i32.const 127)))))
                      (if (i32.lt_u (memory.size) (i32.const 128)) (then unreachable))
                      (call $keep))"#
+                ),
             ),
-        ))
+        )
         .unwrap();
     assert_eq!(host.on_publish(&modest, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
-    let keep = host.load(&keep_plugin()).unwrap();
+    let keep = host.load("acme", &keep_plugin()).unwrap();
     assert_eq!(host.on_publish(&keep, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
 }
 
@@ -260,7 +267,7 @@ fn counter_plugin() -> Vec<u8> {
 #[test]
 fn instances_are_reused_but_never_after_a_trap() {
     let host = host();
-    let p = host.load(&counter_plugin()).unwrap();
+    let p = host.load("acme", &counter_plugin()).unwrap();
     let call = |cfg: &str| host.on_publish(&p, &ctx(), &notification(), cfg);
     // Same warm instance: state carries over.
     assert_eq!(call("{}"), Ok(Decision::Drop("1".into())));
@@ -273,14 +280,14 @@ fn instances_are_reused_but_never_after_a_trap() {
     // A fresh instance: its counter starts again.
     assert_eq!(call("{}"), Ok(Decision::Drop("1".into())));
     assert_eq!(host.idle_instances(&p), 1);
-    let stats = host.stats(&p.hash);
+    let stats = host.stats("acme", &p.hash);
     assert_eq!((stats.calls, stats.ok, stats.traps), (4, 3, 1));
 }
 
 #[test]
 fn concurrent_calls_use_separate_instances() {
     let host = host();
-    let p = host.load(&keep_plugin()).unwrap();
+    let p = host.load("acme", &keep_plugin()).unwrap();
     std::thread::scope(|s| {
         for _ in 0..4 {
             s.spawn(|| {
@@ -290,7 +297,7 @@ fn concurrent_calls_use_separate_instances() {
             });
         }
     });
-    assert_eq!(host.stats(&p.hash).ok, 800);
+    assert_eq!(host.stats("acme", &p.hash).ok, 800);
     assert!(host.idle_instances(&p) <= host.config().pool_per_plugin);
 }
 
@@ -329,7 +336,7 @@ fn replacing_plugin() -> Vec<u8> {
 fn publish_replace_is_validated() {
     // "other" + "order.changed" + 42 bytes of data = 60 bytes: over 48; the good one is 29.
     let host = host_with(HostConfig { max_instances: 4, max_output_bytes: 48, ..HostConfig::default() });
-    let p = host.load(&replacing_plugin()).unwrap();
+    let p = host.load("acme", &replacing_plugin()).unwrap();
     let n = notification();
     match host.on_publish(&p, &ctx(), &n, "\"ok\"").unwrap() {
         Decision::Replace(r) => {
@@ -348,7 +355,7 @@ fn publish_replace_is_validated() {
     assert!(bad("\"json\"").contains("not JSON"));
     assert!(bad("\"big\"").contains("over the limit"));
     assert!(bad("\"empty\"").contains("empty event type"));
-    assert_eq!(host.stats(&p.hash).invalid_output, 3);
+    assert_eq!(host.stats("acme", &p.hash).invalid_output, 3);
     // Refused output is not the instance's fault: it stays warm.
     assert_eq!(host.idle_instances(&p), 1);
 }
@@ -356,7 +363,7 @@ fn publish_replace_is_validated() {
 #[test]
 fn deliver_replace_is_validated() {
     let host = host_with(HostConfig { max_instances: 4, max_output_bytes: 64, ..HostConfig::default() });
-    let p = host.load(&replacing_plugin()).unwrap();
+    let p = host.load("acme", &replacing_plugin()).unwrap();
     assert_eq!(
         host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "\"ok\""),
         Ok(DeliveryDecision::Replace { event_type: "order.changed".into(), data: r#"{"ok":true}"#.into() })
@@ -370,15 +377,18 @@ fn deliver_sees_its_arguments() {
     // as given (id 42, direct, published at ...123 ms), else with its claims.
     let host = host();
     let p = host
-        .load(&plugin(
-            Exports::Deliver,
-            &on_deliver(
-                r#"(if (i32.and (i32.and (i64.eq (local.get $id) (i64.const 42)) (local.get $direct))
+        .load(
+            "acme",
+            &plugin(
+                Exports::Deliver,
+                &on_deliver(
+                    r#"(if (i32.and (i32.and (i64.eq (local.get $id) (i64.const 42)) (local.get $direct))
                                 (i64.eq (local.get $at) (i64.const 1764000000123)))
                      (then (return (call $drop (local.get $user) (local.get $userl)))))
                    (call $drop (local.get $claims) (local.get $claimsl))"#,
+                ),
             ),
-        ))
+        )
         .unwrap();
     assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Drop("alice".into())));
     let broadcast = Delivery { direct: false, ..delivery() };
@@ -406,15 +416,18 @@ fn log_lines_reach_tracing_with_plugin_and_tenant() {
         tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).with_max_level(tracing::Level::TRACE).finish();
     let host = host();
     let p = host
-        .load(&plugin_with_log(
-            Exports::Publish,
-            &format!(
-                r#"(data (i32.const 1024) "hello from wat")
+        .load(
+            "acme",
+            &plugin_with_log(
+                Exports::Publish,
+                &format!(
+                    r#"(data (i32.const 1024) "hello from wat")
                    (func (export "on-publish") {PUBLISH_SIG}
                      (call $log (i32.const 3) (i32.const 1024) (i32.const 14)) ;; warn
                      (call $keep))"#
+                ),
             ),
-        ))
+        )
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
         assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
@@ -433,18 +446,21 @@ fn log_lines_per_call_are_capped() {
     let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
     let host = host_with(HostConfig { max_instances: 4, max_log_lines_per_call: 3, ..HostConfig::default() });
     let p = host
-        .load(&plugin_with_log(
-            Exports::Publish,
-            &format!(
-                r#"(data (i32.const 1024) "spam")
+        .load(
+            "acme",
+            &plugin_with_log(
+                Exports::Publish,
+                &format!(
+                    r#"(data (i32.const 1024) "spam")
                    (func (export "on-publish") {PUBLISH_SIG} (local $i i32)
                      (loop $l
                        (call $log (i32.const 2) (i32.const 1024) (i32.const 4))
                        (local.set $i (i32.add (local.get $i) (i32.const 1)))
                        (br_if $l (i32.lt_u (local.get $i) (i32.const 100))))
                      (call $keep))"#
+                ),
             ),
-        ))
+        )
         .unwrap();
     tracing::subscriber::with_default(subscriber, || {
         assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
@@ -503,7 +519,7 @@ fn wasi_clocks_are_frozen() {
   (export "herald:plugin/publish-hook@0.1.0" (instance $pubi)))"#,
     )
     .unwrap();
-    let p = host.load(&bytes).unwrap();
+    let p = host.load("acme", &bytes).unwrap();
     assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
 }
 
@@ -546,7 +562,7 @@ fn sleeping_traps_instead_of_blocking_the_host() {
   (export "herald:plugin/publish-hook@0.1.0" (instance $pubi)))"#,
     )
     .unwrap();
-    let p = host.load(&bytes).unwrap();
+    let p = host.load("acme", &bytes).unwrap();
     let start = Instant::now();
     match host.on_publish(&p, &ctx(), &notification(), "{}") {
         Err(PluginError::Trap(msg)) => assert!(msg.contains("may not sleep"), "{msg}"),
@@ -586,7 +602,7 @@ fn a_cold_call_gets_the_warmup_deadline() {
         ..HostConfig::default()
     };
     let host = host_with(config.clone());
-    let p = host.load(&slow_to_warm_plugin()).unwrap();
+    let p = host.load("acme", &slow_to_warm_plugin()).unwrap();
     // First call with `{}` on the instance: slow, within the warm-up deadline.
     assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
     // Warm now: the 2 ms deadline applies, and the call is quick.
@@ -594,11 +610,11 @@ fn a_cold_call_gets_the_warmup_deadline() {
     assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "{}"), Ok(DeliveryDecision::Keep));
     // A configuration the instance has not run with is cold again.
     assert_eq!(host.on_deliver(&p, &ctx(), &delivery(), &subscriber(), "[]"), Ok(DeliveryDecision::Keep));
-    assert_eq!(host.stats(&p.hash).errors(), 0);
+    assert_eq!(host.stats("acme", &p.hash).errors(), 0);
 
     // Without the warm-up allowance the same first call runs out of time.
     let strict = host_with(HostConfig { warmup_deadline: Duration::from_millis(2), ..config });
-    let p = strict.load(&slow_to_warm_plugin()).unwrap();
+    let p = strict.load("acme", &slow_to_warm_plugin()).unwrap();
     assert_eq!(strict.on_publish(&p, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
 }
 
@@ -611,7 +627,7 @@ fn a_plugin_that_loops_loses_the_warmup_allowance() {
         ..HostConfig::default()
     });
     let looping = host
-        .load(&plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
+        .load("acme", &plugin(Exports::Publish, &format!(r#"(func (export "on-publish") {PUBLISH_SIG} (loop $l (br $l)) (call $keep))"#)))
         .unwrap();
     let start = Instant::now();
     assert_eq!(host.on_publish(&looping, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
@@ -672,7 +688,7 @@ fn stalling_plugin(lines: u32) -> Vec<u8> {
 #[test]
 fn a_call_that_lost_its_cpu_past_the_deadline_is_not_cut_off() {
     let host = host();
-    let p = host.load(&stalling_plugin(1)).unwrap();
+    let p = host.load("acme", &stalling_plugin(1)).unwrap();
     // Warm the instance first: a cold call would have the warm-up deadline.
     assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
     let stall = Stall(Duration::from_millis(30));
@@ -683,7 +699,7 @@ fn a_call_that_lost_its_cpu_past_the_deadline_is_not_cut_off() {
         assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
     });
     assert!(start.elapsed() >= Duration::from_millis(30), "the call did outlive its deadline on the clock");
-    assert_eq!(host.stats(&p.hash).timeouts, 0);
+    assert_eq!(host.stats("acme", &p.hash).timeouts, 0);
 }
 
 #[test]
@@ -692,11 +708,176 @@ fn the_wall_cap_cuts_off_a_call_however_little_cpu_it_used() {
     let subscriber = tracing_subscriber::fmt().with_writer(move || stall.clone()).finish();
     let capped = host_with(HostConfig { max_instances: 4, max_wall_time: Duration::from_millis(50), ..HostConfig::default() });
     let uncapped = host();
-    let (p, q) = (capped.load(&stalling_plugin(5)).unwrap(), uncapped.load(&stalling_plugin(5)).unwrap());
+    let (p, q) = (capped.load("acme", &stalling_plugin(5)).unwrap(), uncapped.load("acme", &stalling_plugin(5)).unwrap());
     tracing::subscriber::with_default(subscriber, || {
         // 150 ms on the clock: over a 50 ms cap, under the default 1 s.
         assert_eq!(capped.on_publish(&p, &ctx(), &notification(), "{}"), Err(PluginError::Timeout));
         assert_eq!(uncapped.on_publish(&q, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
     });
-    assert_eq!(capped.stats(&p.hash).timeouts, 1);
+    assert_eq!(capped.stats("acme", &p.hash).timeouts, 1);
+}
+
+fn ctx_for(tenant: &str) -> CallContext<'_> {
+    CallContext { tenant, plugin_name: "test-plugin", deadline: None }
+}
+
+/// A keep plugin whose bytes differ with `n` (a data segment), so each `n`
+/// is a different plugin to the cache.
+fn numbered_plugin(n: usize) -> Vec<u8> {
+    plugin(Exports::Publish, &format!(r#"(data (i32.const 2048) "plugin {n}") (func (export "on-publish") {PUBLISH_SIG} (call $keep))"#))
+}
+
+#[test]
+fn tenants_with_the_same_bytes_share_code_but_not_instances_or_stats() {
+    let host = host();
+    let bytes = counter_plugin();
+    let a = host.load("acme", &bytes).unwrap();
+    let b = host.load("globex", &bytes).unwrap();
+    assert_eq!(a.hash, b.hash);
+    assert_eq!((a.tenant(), b.tenant()), ("acme", "globex"));
+    assert_eq!(host.compiled_count(), 1, "the code is compiled once");
+    let call = |p, t| host.on_publish(p, &ctx_for(t), &notification(), "{}");
+    assert_eq!(call(&a, "acme"), Ok(Decision::Drop("1".into())));
+    assert_eq!(call(&a, "acme"), Ok(Decision::Drop("2".into())));
+    // Globex's first call starts its own instance: acme's counter is not visible.
+    assert_eq!(call(&b, "globex"), Ok(Decision::Drop("1".into())));
+    assert_eq!(call(&a, "acme"), Ok(Decision::Drop("3".into())));
+    assert_eq!(host.stats("acme", &a.hash).calls, 3);
+    assert_eq!(host.stats("globex", &b.hash).calls, 1);
+    assert_eq!(host.stats("initech", &a.hash), herald_plugins::PluginStats::default());
+    assert_eq!((host.idle_instances(&a), host.idle_instances(&b)), (1, 1));
+    // A handle is bound to its tenant: called for another, it refuses and runs nothing.
+    assert!(matches!(call(&a, "globex"), Err(PluginError::Unavailable(_))));
+    assert_eq!(call(&b, "globex"), Ok(Decision::Drop("2".into())));
+}
+
+#[test]
+fn caches_are_evicted_by_use_and_other_tenants_keep_working() {
+    let host = host_with(HostConfig {
+        max_instances: 8,
+        max_cached_plugins: 3,
+        max_idle_instances: 4,
+        max_idle_instances_per_tenant: 2,
+        pool_per_plugin: 2,
+        ..HostConfig::default()
+    });
+    let acme = host.load("acme", &keep_plugin()).unwrap();
+    assert_eq!(host.on_publish(&acme, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    // Mallory uploads far more distinct plugins than the caches hold, and calls each.
+    let mallory: Vec<_> = (0..12).map(|n| host.load("mallory", &numbered_plugin(n)).unwrap()).collect();
+    for p in &mallory {
+        assert_eq!(host.on_publish(p, &ctx_for("mallory"), &notification(), "{}"), Ok(Decision::Keep));
+        assert!(host.cached_plugins() <= 3);
+        assert!(host.total_idle_instances() <= 4);
+        assert!(host.tenant_idle_instances("mallory") <= 2);
+    }
+    assert!(host.evicted_count() >= 10, "evicted {}", host.evicted_count());
+    // Other tenants still upload and run.
+    let globex = host.load("globex", &numbered_plugin(100)).unwrap();
+    assert_eq!(host.on_publish(&globex, &ctx_for("globex"), &notification(), "{}"), Ok(Decision::Keep));
+    // A handle to an evicted plugin keeps working: it starts a new instance.
+    assert_eq!(host.on_publish(&acme, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    assert_eq!(host.on_publish(&mallory[0], &ctx_for("mallory"), &notification(), "{}"), Ok(Decision::Keep));
+    assert!(host.total_idle_instances() <= 4);
+}
+
+#[test]
+fn a_full_instance_pool_evicts_idle_instances_and_retries() {
+    // Deliberately no headroom: idle instances may fill the whole pool.
+    let host = host_with(HostConfig { max_instances: 2, max_idle_instances: 2, max_idle_instances_per_tenant: 2, ..HostConfig::default() });
+    let (p0, p1) = (host.load("mallory", &numbered_plugin(0)).unwrap(), host.load("mallory", &numbered_plugin(1)).unwrap());
+    assert_eq!(host.total_idle_instances(), 2, "both pool slots are held by idle instances");
+    // A third plugin needs a slot for its start-up: the oldest idle instance makes room.
+    let other = host.load("acme", &numbered_plugin(2)).unwrap();
+    assert_eq!(host.on_publish(&other, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    assert_eq!(host.idle_instances(&p0), 0, "the least recently used went");
+    assert_eq!(host.on_publish(&p1, &ctx_for("mallory"), &notification(), "{}"), Ok(Decision::Keep));
+}
+
+#[test]
+fn unload_forgets_a_tenants_instances_and_stats() {
+    let host = host();
+    let bytes = keep_plugin();
+    let (a, b) = (host.load("acme", &bytes).unwrap(), host.load("globex", &bytes).unwrap());
+    assert_eq!(host.on_publish(&a, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    host.unload("acme", &a.hash);
+    assert_eq!((host.stats("acme", &a.hash).calls, host.idle_instances(&a)), (0, 0));
+    assert_eq!(host.cached_plugins(), 1, "globex still has the code");
+    host.unload("globex", &b.hash);
+    assert_eq!(host.cached_plugins(), 0);
+    // Handles already given out keep working.
+    assert_eq!(host.on_publish(&a, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    host.load("acme", &bytes).unwrap();
+    assert_eq!(host.compiled_count(), 2, "loading again compiles again");
+}
+
+#[test]
+fn structural_caps_refuse_before_compiling() {
+    let invalid = |r: Result<_, PluginError>, what: &str| match r {
+        Err(PluginError::Invalid(m)) => assert!(m.contains(what), "{m}"),
+        other => panic!("unexpected {other:?}"),
+    };
+    let few_functions = host_with(HostConfig { max_instances: 4, max_functions: 3, ..HostConfig::default() });
+    invalid(few_functions.load("acme", &keep_plugin()), "more than 3 functions");
+    let small_functions = host_with(HostConfig { max_instances: 4, max_function_bytes: 8, ..HostConfig::default() });
+    invalid(small_functions.load("acme", &keep_plugin()), "over the limit of 8");
+    assert_eq!(few_functions.compiled_count() + small_functions.compiled_count(), 0);
+    // Within the caps, the same bytes load.
+    host().load("acme", &keep_plugin()).unwrap();
+}
+
+#[test]
+fn a_compile_past_its_time_cap_is_refused() {
+    let host = host_with(HostConfig { max_instances: 4, compile_timeout: Duration::ZERO, ..HostConfig::default() });
+    match host.load("acme", &keep_plugin()) {
+        // Refused: the compile ran past the cap (or a previous one still holds the permit).
+        Err(PluginError::Invalid(m)) => assert!(m.contains("compiling took longer than the limit of 0 ms"), "{m}"),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(host.compiled_count(), 0);
+    assert_eq!(host.cached_plugins(), 0);
+}
+
+#[test]
+fn concurrent_uploads_all_compile() {
+    // One compile at a time per host: the others wait for the permit.
+    let host = host_with(HostConfig { max_instances: 16, ..HostConfig::default() });
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let host = &host;
+            s.spawn(move || {
+                let p = host.load("acme", &numbered_plugin(t)).unwrap();
+                assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+            });
+        }
+    });
+    assert_eq!(host.compiled_count(), 4);
+}
+
+#[test]
+fn plugin_log_lines_cannot_forge_log_lines() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
+    let host = host();
+    let p = host
+        .load(
+            "acme",
+            &plugin_with_log(
+                Exports::Publish,
+                &format!(
+                    r#"(data (i32.const 1024) "first\0aINFO herald: forged\0d\1b[2J")
+                   (func (export "on-publish") {PUBLISH_SIG}
+                     (call $log (i32.const 2) (i32.const 1024) (i32.const 30))
+                     (call $keep))"#
+                ),
+            ),
+        )
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        assert_eq!(host.on_publish(&p, &ctx(), &notification(), "{}"), Ok(Decision::Keep));
+    });
+    let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains(r"first\nINFO herald: forged\r\u{1b}[2J"), "{out}");
 }

@@ -97,6 +97,7 @@ fn app_parts(e: &AppError) -> (StatusCode, &'static str, &'static str) {
         AppError::Rejected(_) => (S::BAD_REQUEST, "bad-request", "Malformed request"),
         AppError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
         AppError::QuotaExceeded { .. } => (S::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
+        AppError::PluginQuotaExceeded(_) => (S::CONFLICT, "plugin-quota-exceeded", "Plugin quota exceeded"),
         AppError::TooManyConnections(_) => (S::TOO_MANY_REQUESTS, "too-many-connections", "Too many connections from this address"),
         AppError::IdempotencyKeyReused(_) => (S::UNPROCESSABLE_ENTITY, "idempotency-key-reused", "Idempotency key reused"),
         AppError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),

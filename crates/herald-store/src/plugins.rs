@@ -29,6 +29,20 @@ pub struct NewPlugin<'a> {
 }
 
 impl Store {
+    /// Name and size of every stored version of the tenant's plugins, for
+    /// the plugin quotas (bounded by them, so small).
+    pub async fn plugin_footprint(&self, tenant: &TenantId) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = plugin::Entity::find()
+            .select_only()
+            .column(plugin::Column::Name)
+            .column(plugin::Column::Size)
+            .filter(plugin::Column::TenantId.eq(tenant.as_str()))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|(name, size)| (name, u64::try_from(size).unwrap_or(0))).collect())
+    }
+
     /// Stores a new version; a version already uploaded is a conflict
     /// (versions are immutable, so what a chain runs never changes under it).
     pub async fn create_plugin(&self, tenant: &TenantId, new: NewPlugin<'_>) -> Result<Plugin, StoreError> {

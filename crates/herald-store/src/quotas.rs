@@ -17,7 +17,8 @@ use crate::entity::{dead_letter, delivery, notification, tenant, tenant_quota};
 use crate::write::WriteTxn;
 use crate::{Store, StoreError};
 
-/// A tenant's quotas; `None` is unlimited.
+/// A tenant's quotas; `None` is unlimited, except for the plugin quotas,
+/// where it is the server's default (see `herald_app`'s plugin uploads).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Quotas {
     /// Publishes accepted per second (a batch counts its size).
@@ -28,6 +29,14 @@ pub struct Quotas {
     pub max_stored_notifications: Option<u64>,
     /// Emails sent in any 24 hours.
     pub emails_per_day: Option<u32>,
+    /// Plugins (distinct names) the tenant may have.
+    pub max_plugins: Option<u32>,
+    /// Versions kept of each plugin.
+    pub max_plugin_versions: Option<u32>,
+    /// Bytes of components, all versions of all plugins together.
+    pub max_plugin_bytes: Option<u64>,
+    /// Plugin uploads (accepted or not) per minute, per node.
+    pub plugin_uploads_per_minute: Option<u32>,
 }
 
 impl Quotas {
@@ -49,6 +58,10 @@ fn convert(m: tenant_quota::Model) -> Result<Quotas, StoreError> {
         max_connections: narrow(t, "max_connections", m.max_connections)?,
         max_stored_notifications: narrow(t, "max_stored_notifications", m.max_stored_notifications)?,
         emails_per_day: narrow(t, "emails_per_day", m.emails_per_day)?,
+        max_plugins: narrow(t, "max_plugins", m.max_plugins)?,
+        max_plugin_versions: narrow(t, "max_plugin_versions", m.max_plugin_versions)?,
+        max_plugin_bytes: narrow(t, "max_plugin_bytes", m.max_plugin_bytes)?,
+        plugin_uploads_per_minute: narrow(t, "plugin_uploads_per_minute", m.plugin_uploads_per_minute)?,
     })
 }
 
@@ -102,6 +115,10 @@ impl Store {
                 max_connections: Set(quotas.max_connections.map(i64::from)),
                 max_stored_notifications: Set(quotas.max_stored_notifications.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
                 emails_per_day: Set(quotas.emails_per_day.map(i64::from)),
+                max_plugins: Set(quotas.max_plugins.map(i64::from)),
+                max_plugin_versions: Set(quotas.max_plugin_versions.map(i64::from)),
+                max_plugin_bytes: Set(quotas.max_plugin_bytes.map(|v| i64::try_from(v).unwrap_or(i64::MAX))),
+                plugin_uploads_per_minute: Set(quotas.plugin_uploads_per_minute.map(i64::from)),
                 updated_at: Set(now_micros()),
             };
             tenant_quota::Entity::insert(row)
@@ -112,6 +129,10 @@ impl Store {
                             tenant_quota::Column::MaxConnections,
                             tenant_quota::Column::MaxStoredNotifications,
                             tenant_quota::Column::EmailsPerDay,
+                            tenant_quota::Column::MaxPlugins,
+                            tenant_quota::Column::MaxPluginVersions,
+                            tenant_quota::Column::MaxPluginBytes,
+                            tenant_quota::Column::PluginUploadsPerMinute,
                             tenant_quota::Column::UpdatedAt,
                         ])
                         .to_owned(),
@@ -208,6 +229,10 @@ mod tests {
             max_connections: None,
             max_stored_notifications: Some(10_000_000_000),
             emails_per_day: Some(3),
+            max_plugins: Some(5),
+            max_plugin_versions: None,
+            max_plugin_bytes: Some(10_000_000_000),
+            plugin_uploads_per_minute: Some(7),
         };
         store.set_quotas(&t.id, &q).await.unwrap();
         assert_eq!(store.quotas(&t.id).await.unwrap(), q);

@@ -236,8 +236,35 @@ pub struct PluginsConfig {
     pub fuel: u64,
     /// Largest component accepted on upload, in bytes.
     pub max_component_bytes: usize,
-    /// Plugin instances alive at once, across all plugins.
+    /// Plugin instances alive at once, across all plugins and tenants (the
+    /// pooling allocator's size, reserved at start).
     pub max_instances: u32,
+    /// Compiled plugins kept in memory, across tenants (tenants uploading the
+    /// same bytes share one); past it the least recently used is forgotten,
+    /// with its warm instances and call statistics, and compiled again when
+    /// next needed.
+    pub max_cached_plugins: usize,
+    /// Warm plugin instances kept between calls, across all plugins and
+    /// tenants; past it the least recently used goes. At most half of
+    /// `max_instances` is ever kept idle, so calls in flight and uploads
+    /// always find a free instance slot.
+    pub max_idle_instances: usize,
+    /// Warm plugin instances one tenant may keep between calls, across its
+    /// plugins; past it the tenant's least recently used goes.
+    pub max_idle_instances_per_tenant: usize,
+    /// Longest a plugin upload's compile may run, in milliseconds; past it
+    /// the upload is refused. One compile runs at a time per node, on its
+    /// own thread and one core; a compile refused for running too long
+    /// still runs to its end (the compiler cannot be stopped) and holds the
+    /// node's compile permit until then, so other uploads wait for it (up to
+    /// this same limit) rather than taking the second core.
+    pub compile_timeout_ms: u64,
+    /// Most functions a plugin component may define, counted before
+    /// compiling (compile time and memory grow with them).
+    pub max_functions: usize,
+    /// Largest function body a plugin component may contain, in bytes,
+    /// checked before compiling (compile time and memory grow with it).
+    pub max_function_bytes: usize,
     /// How long a node caches channels' chains and which version of a
     /// plugin is newest, in milliseconds: changes reach every node within it.
     pub cache_ms: u64,
@@ -253,6 +280,12 @@ impl Default for PluginsConfig {
             fuel: 0,
             max_component_bytes: 8 * 1024 * 1024,
             max_instances: 1000,
+            max_cached_plugins: 256,
+            max_idle_instances: 256,
+            max_idle_instances_per_tenant: 32,
+            compile_timeout_ms: 20_000,
+            max_functions: 50_000,
+            max_function_bytes: 1024 * 1024,
             cache_ms: 2000,
         }
     }
@@ -594,6 +627,12 @@ impl Config {
         {
             return bad(
                 "plugins: deadline_ms and warmup_ms must be 1 to 1000, max_wall_ms 1 to 60000; memory_limit_mib, max_component_bytes and max_instances at least 1",
+            );
+        }
+        if p.max_cached_plugins == 0 || !(1..=600_000).contains(&p.compile_timeout_ms) || p.max_functions == 0 || p.max_function_bytes == 0
+        {
+            return bad(
+                "plugins: max_cached_plugins, max_functions and max_function_bytes must be at least 1, compile_timeout_ms 1 to 600000",
             );
         }
         self.email.validate(self.secrets_key.as_ref())?;

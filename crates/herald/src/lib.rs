@@ -246,6 +246,13 @@ async fn start(
         max_wall_time: Duration::from_millis(config.plugins.max_wall_ms),
         fuel: (config.plugins.fuel > 0).then_some(config.plugins.fuel),
         max_instances: config.plugins.max_instances,
+        max_cached_plugins: config.plugins.max_cached_plugins,
+        // Half the pool at most: the rest is for calls in flight and uploads.
+        max_idle_instances: config.plugins.max_idle_instances.min(config.plugins.max_instances as usize / 2),
+        max_idle_instances_per_tenant: config.plugins.max_idle_instances_per_tenant,
+        compile_timeout: Duration::from_millis(config.plugins.compile_timeout_ms),
+        max_functions: config.plugins.max_functions,
+        max_function_bytes: config.plugins.max_function_bytes,
         call_observer: Some(CallObserver(Arc::new({
             let metrics = metrics.clone();
             move |elapsed| metrics.plugin_call(elapsed)

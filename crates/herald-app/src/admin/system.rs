@@ -40,12 +40,12 @@ impl App {
     }
 
     /// Failed calls of the tenant's plugins on this node. The host counts
-    /// per component, so versions with the same bytes are counted once.
+    /// per tenant and component, so versions with the same bytes are counted once.
     pub async fn plugin_call_errors(&self, tenant: &herald_core::ids::TenantId, max_plugins: u64) -> AppResult<u64> {
         let plugins = self.inner.store.list_plugins(tenant, None, max_plugins).await?;
         let hashes: std::collections::HashSet<&str> = plugins.iter().map(|p| p.sha256.as_str()).collect();
         let host = self.inner.chains.host();
-        Ok(hashes.into_iter().map(|h| host.stats(h).errors()).sum())
+        Ok(hashes.into_iter().map(|h| host.stats(tenant.as_str(), h).errors()).sum())
     }
 
     /// Whether this node hears the bus between nodes.

@@ -130,10 +130,11 @@ fn plugin_name(raw: &str) -> ApiResult<PluginName> {
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "This version exists", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "This version exists (`conflict`), or a plugin quota is used up: plugins, versions of this one or bytes (`plugin-quota-exceeded`)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Component too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not sent as application/wasm", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid name or version, or not a usable component", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid name or version, or not a usable component (including too many functions, a function too large, or a compile past its time cap)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The tenant's `plugin_uploads_per_minute` quota is used up (`quota-exceeded`, with `Retry-After`)", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]

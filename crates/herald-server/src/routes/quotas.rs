@@ -18,11 +18,17 @@ const MAX_PUBLISHES_PER_SECOND: u32 = 1_000_000;
 const MAX_CONNECTIONS: u32 = 10_000_000;
 const MAX_STORED_NOTIFICATIONS: u64 = 10_000_000_000;
 const MAX_EMAILS_PER_DAY: u32 = 10_000_000;
+const MAX_PLUGINS: u32 = 10_000;
+const MAX_PLUGIN_VERSIONS: u32 = 10_000;
+const MAX_PLUGIN_BYTES: u64 = 1 << 40;
+const MAX_PLUGIN_UPLOADS_PER_MINUTE: u32 = 10_000;
 
-/// A tenant's quotas. `null` (or an absent field) is unlimited; a `PUT`
-/// replaces all four.
+/// A tenant's quotas. `null` (or an absent field) is unlimited, except for
+/// the four plugin quotas, where it is the default (50 plugins, 20 versions
+/// each, 64 MiB in all, 30 uploads a minute); a `PUT` replaces all eight.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"publishes_per_second": 100, "max_connections": 10000, "max_stored_notifications": null, "emails_per_day": 5000}))]
+#[schema(example = json!({"publishes_per_second": 100, "max_connections": 10000, "max_stored_notifications": null, "emails_per_day": 5000,
+    "max_plugins": 10, "max_plugin_versions": null, "max_plugin_bytes": 16777216, "plugin_uploads_per_minute": null}))]
 pub(crate) struct QuotasBody {
     /// Publishes accepted per second on each node (a batch counts its
     /// size; bursts of one second's worth), 1 to 1,000,000.
@@ -38,6 +44,21 @@ pub(crate) struct QuotasBody {
     /// Emails sent in any 24 hours, 1 to 10,000,000.
     #[schema(minimum = 1, maximum = 10_000_000, example = 5000)]
     pub emails_per_day: Option<u32>,
+    /// Plugins (distinct names) the tenant may have, 1 to 10,000; `null`: 50.
+    /// An upload of a new plugin past it gets `409`
+    /// `urn:herald:problem:plugin-quota-exceeded`.
+    #[schema(minimum = 1, maximum = 10_000, example = 10)]
+    pub max_plugins: Option<u32>,
+    /// Versions kept of each plugin, 1 to 10,000; `null`: 20.
+    #[schema(minimum = 1, maximum = 10_000, example = 20)]
+    pub max_plugin_versions: Option<u32>,
+    /// Bytes of components, all versions of all plugins, 1 to 2^40; `null`: 64 MiB.
+    #[schema(minimum = 1, maximum = 1_099_511_627_776_u64, example = 16777216)]
+    pub max_plugin_bytes: Option<u64>,
+    /// Plugin uploads a minute on each node, accepted or not, 1 to 10,000;
+    /// `null`: 30. Past it: `429` `urn:herald:problem:quota-exceeded` with `Retry-After`.
+    #[schema(minimum = 1, maximum = 10_000, example = 30)]
+    pub plugin_uploads_per_minute: Option<u32>,
 }
 
 impl From<Quotas> for QuotasBody {
@@ -47,6 +68,10 @@ impl From<Quotas> for QuotasBody {
             max_connections: q.max_connections,
             max_stored_notifications: q.max_stored_notifications,
             emails_per_day: q.emails_per_day,
+            max_plugins: q.max_plugins,
+            max_plugin_versions: q.max_plugin_versions,
+            max_plugin_bytes: q.max_plugin_bytes,
+            plugin_uploads_per_minute: q.plugin_uploads_per_minute,
         }
     }
 }
@@ -65,6 +90,14 @@ pub(crate) struct RawQuotas {
     max_stored_notifications: serde_json::Value,
     #[serde(default)]
     emails_per_day: serde_json::Value,
+    #[serde(default)]
+    max_plugins: serde_json::Value,
+    #[serde(default)]
+    max_plugin_versions: serde_json::Value,
+    #[serde(default)]
+    max_plugin_bytes: serde_json::Value,
+    #[serde(default)]
+    plugin_uploads_per_minute: serde_json::Value,
 }
 
 /// `null` (unlimited) or a whole number from 1 to `max`.
@@ -86,6 +119,14 @@ impl RawQuotas {
             max_connections: bounded("max_connections", &self.max_connections, MAX_CONNECTIONS.into())?,
             max_stored_notifications: bounded("max_stored_notifications", &self.max_stored_notifications, MAX_STORED_NOTIFICATIONS)?,
             emails_per_day: bounded("emails_per_day", &self.emails_per_day, MAX_EMAILS_PER_DAY.into())?,
+            max_plugins: bounded("max_plugins", &self.max_plugins, MAX_PLUGINS.into())?,
+            max_plugin_versions: bounded("max_plugin_versions", &self.max_plugin_versions, MAX_PLUGIN_VERSIONS.into())?,
+            max_plugin_bytes: bounded("max_plugin_bytes", &self.max_plugin_bytes, MAX_PLUGIN_BYTES)?,
+            plugin_uploads_per_minute: bounded(
+                "plugin_uploads_per_minute",
+                &self.plugin_uploads_per_minute,
+                MAX_PLUGIN_UPLOADS_PER_MINUTE.into(),
+            )?,
         })
     }
 }

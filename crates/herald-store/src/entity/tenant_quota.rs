@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A tenant's quotas; a null column is unlimited.
+/// A tenant's quotas; a null column is unlimited (the plugin quotas: the server's default).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tenant_quotas")]
 pub struct Model {
@@ -10,6 +10,10 @@ pub struct Model {
     pub max_connections: Option<i64>,
     pub max_stored_notifications: Option<i64>,
     pub emails_per_day: Option<i64>,
+    pub max_plugins: Option<i64>,
+    pub max_plugin_versions: Option<i64>,
+    pub max_plugin_bytes: Option<i64>,
+    pub plugin_uploads_per_minute: Option<i64>,
     pub updated_at: i64,
 }
 
