@@ -54,6 +54,12 @@ pub enum AppError {
     /// Herald was asked to mint a token but holds no secret to sign it with.
     #[error("{0}")]
     NoSigningKey(String),
+    /// A notification id that was never committed (marking it read).
+    #[error("{0}")]
+    UnknownNotification(String),
+    /// The user holds as many read receipts as are kept.
+    #[error("{0}")]
+    TooManyReadReceipts(String),
     /// This node should not get traffic yet.
     #[error("{0}")]
     NotReady(String),

@@ -78,6 +78,14 @@ pub trait LogSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Notification>, BoxError>>;
     /// Every tenant's last committed id.
     fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>>;
+    /// One tenant's last committed id (0 for a tenant with none, or none at
+    /// all). The default reads every head; a store should read just one.
+    fn head<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Seq, BoxError>> {
+        Box::pin(async move {
+            let heads = self.heads().await?;
+            Ok(heads.into_iter().find(|(t, _)| t == tenant).map_or(0, |(_, seq)| seq))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -38,6 +38,10 @@ pub const MAX_ORIGIN: usize = 256;
 pub const MAX_ORIGINS: usize = 32;
 /// Most ids in one mark-as-read request.
 pub const MAX_READ_IDS: usize = 1000;
+/// Most read receipts (notifications marked read one by one above the
+/// watermark) kept per user; past it a mark-as-read by ids is refused and
+/// the client moves the watermark instead.
+pub const MAX_READ_RECEIPTS: u64 = 10_000;
 /// Highest unread count reported; past it the count says it is capped.
 pub const MAX_UNREAD_COUNT: u64 = 1000;
 

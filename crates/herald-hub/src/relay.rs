@@ -9,6 +9,12 @@
 //! and a newly learnt id is read back from the database first. Ids commit in
 //! order within a tenant, so when id N is known committed, everything below
 //! it is too and the read is complete.
+//!
+//! An announcement is only a hint: anyone who can publish on the bus can
+//! send one, with any id. It makes the relay look at the database now, and
+//! the cursor moves only to what the database returned (rows read, or the
+//! tenant's head), never to the announced id itself. A forged "tenant T
+//! reached id 10^18" therefore costs one read and skips nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -197,7 +203,7 @@ impl Task {
                     None => break,
                 },
                 event = next_bus_event(&mut listener) => match event {
-                    BusEvent::Announcement(a) => self.advance(&a.tenant, a.seq).await,
+                    BusEvent::Announcement(a) => self.hint(&a.tenant, a.seq).await,
                     BusEvent::Connected => {
                         self.bus.set(BusStatus::Connected);
                         tracing::info!("bus connected; catching up from the database");
@@ -229,7 +235,8 @@ impl Task {
             start = end;
             let first = run[0].id;
             if first > self.cursor(&tenant) + 1 {
-                self.fill(&tenant, first - 1).await;
+                // Our own commit of `first` proves everything below it committed.
+                self.fill(&tenant, first - 1, Upto::Committed).await;
             }
             let cursor = self.cursor(&tenant);
             let fresh: Vec<Arc<Notification>> = run.iter().filter(|n| n.id > cursor).cloned().collect();
@@ -242,17 +249,41 @@ impl Task {
         }
     }
 
-    /// Another node's commits, up to `upto`.
-    async fn advance(&mut self, tenant: &TenantId, upto: Seq) {
-        if upto <= self.cursor(tenant) {
+    /// Another node's commits, up to `head` as read from the database.
+    async fn advance(&mut self, tenant: &TenantId, head: Seq) {
+        if head <= self.cursor(tenant) {
             return;
         }
         if self.hub.has_subscribers(tenant) {
-            self.fill(tenant, upto).await;
+            self.fill(tenant, head, Upto::Committed).await;
         } else {
             // Nobody here listens: a stream that subscribes later replays
             // everything up to this point from the database itself.
-            self.cursors.insert(tenant.clone(), upto);
+            self.cursors.insert(tenant.clone(), head);
+        }
+    }
+
+    /// An announcement that `tenant` reached `seq`: a reason to look at the
+    /// database now, not a fact. The cursor moves only as far as what the
+    /// database shows, so a forged or mistaken id can neither skip live
+    /// notifications nor stop them.
+    async fn hint(&mut self, tenant: &TenantId, seq: Seq) {
+        if seq <= self.cursor(tenant) {
+            return;
+        }
+        if self.hub.has_subscribers(tenant) {
+            self.fill(tenant, seq, Upto::Hint).await;
+            return;
+        }
+        match self.log.head(tenant).await {
+            Ok(head) => {
+                let head = head.min(seq);
+                if head > self.cursor(tenant) {
+                    self.cursors.insert(tenant.clone(), head);
+                }
+            }
+            // The periodic poll catches up once the database answers.
+            Err(e) => tracing::warn!(%tenant, error = %e, "could not read a tenant's head after an announcement"),
         }
     }
 
@@ -270,7 +301,11 @@ impl Task {
     /// Hands `(cursor, upto]` from the database to the hub. Should the
     /// database stay unreachable, the tenant's streams are closed instead:
     /// their clients resume from history, so nothing is skipped silently.
-    async fn fill(&mut self, tenant: &TenantId, upto: Seq) {
+    ///
+    /// With [`Upto::Committed`] the cursor ends at `upto` (rows missing from
+    /// the range were pruned); with [`Upto::Hint`] it ends at the last row
+    /// actually read.
+    async fn fill(&mut self, tenant: &TenantId, upto: Seq, kind: Upto) {
         let mut after = self.cursor(tenant);
         let mut failures = 0;
         while after < upto {
@@ -293,8 +328,23 @@ impl Task {
                 }
             }
         }
-        self.cursors.insert(tenant.clone(), upto);
+        let cursor = match kind {
+            Upto::Committed => upto,
+            Upto::Hint => after,
+        };
+        if cursor > self.cursor(tenant) {
+            self.cursors.insert(tenant.clone(), cursor);
+        }
     }
+}
+
+/// How much is known about the end of a range [`Task::fill`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Upto {
+    /// The database (or this node's own commit) says it committed.
+    Committed,
+    /// Only an announcement says so.
+    Hint,
 }
 
 #[cfg(test)]
@@ -449,6 +499,39 @@ mod tests {
         tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 2 })).unwrap();
         relay.committed(&[log.commit(&busy, 4)]);
         assert_eq!(ids(&mut sub, 1).await, vec![4]);
+    }
+
+    #[tokio::test]
+    async fn a_forged_announcement_neither_skips_nor_stops_live_delivery() {
+        let log = Arc::new(FakeLog::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bus: Arc<dyn Bus> = Arc::new(FakeBus { inbound: Mutex::new(Some(rx)) });
+        let quiet = TenantId::generate();
+        let busy = TenantId::generate();
+        log.commit(&quiet, 1);
+        log.commit(&busy, 1);
+        let hub = Hub::new(64);
+        let (relay, _task) = Relay::start(hub.clone(), log.clone(), Some(bus), config()).await.unwrap();
+        // Forged ids, for a tenant with a stream here and one without.
+        for tenant in [&busy, &quiet] {
+            tx.send(BusEvent::Announcement(Announcement { tenant: tenant.clone(), seq: Seq::MAX })).unwrap();
+        }
+        let mut sub = subscribe(&hub, &busy);
+        let mut late = subscribe(&hub, &quiet);
+        let before = log.reads.load(Ordering::SeqCst);
+        tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 1_000_000 })).unwrap();
+        // This node's next commits still go out, in order, for both tenants.
+        relay.committed(&[log.commit(&busy, 2), log.commit(&busy, 3)]);
+        relay.committed(&[log.commit(&quiet, 2)]);
+        assert_eq!(ids(&mut late, 1).await, vec![2]);
+        // The last hint may be read before or after the local commit
+        // arrives: either way each id is delivered once, in order.
+        assert_eq!(ids(&mut sub, 2).await, vec![2, 3]);
+        // Another node's commit, announced truthfully, is read and delivered too.
+        log.commit(&busy, 4);
+        tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 4 })).unwrap();
+        assert_eq!(ids(&mut sub, 1).await, vec![4]);
+        assert!(log.reads.load(Ordering::SeqCst) > before, "hints are checked against the log");
     }
 
     #[tokio::test]

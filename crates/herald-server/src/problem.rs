@@ -103,6 +103,8 @@ fn app_parts(e: &AppError) -> (StatusCode, &'static str, &'static str) {
         AppError::IdempotencyInProgress(_) => (S::CONFLICT, "idempotency-in-progress", "Request in progress"),
         AppError::TenantSuspended(_) => (S::FORBIDDEN, "tenant-suspended", "Tenant suspended"),
         AppError::NoSigningKey(_) => (S::CONFLICT, "no-signing-key", "No signing key to sign with"),
+        AppError::UnknownNotification(_) => (S::UNPROCESSABLE_ENTITY, "unknown-notification", "No such notification"),
+        AppError::TooManyReadReceipts(_) => (S::CONFLICT, "too-many-read-receipts", "Too many notifications marked read one by one"),
         AppError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
         AppError::Busy => (S::SERVICE_UNAVAILABLE, "unavailable", "Database busy"),
         AppError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),

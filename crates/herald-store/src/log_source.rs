@@ -61,4 +61,13 @@ impl LogSource for Store {
     fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>> {
         Box::pin(async move { Store::heads(self).await.map_err(Into::into) })
     }
+
+    fn head<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Seq, BoxError>> {
+        Box::pin(async move {
+            match Store::head(self, tenant).await {
+                Err(StoreError::NotFound(_)) => Ok(0),
+                other => other.map_err(Into::into),
+            }
+        })
+    }
 }

@@ -3,19 +3,32 @@
 use std::collections::HashSet;
 
 use herald_core::ids::{Seq, TenantId};
+use herald_core::limits;
 use herald_core::names::UserId;
 use herald_core::pattern::ChannelPattern;
 use herald_store::notifications::ReplayPage;
-use herald_store::reads::Unread;
+use herald_store::reads::{MarkRead, Unread};
 
 use crate::App;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 impl App {
     /// Marks single notifications read (those above the watermark; the
     /// others already are).
+    ///
+    /// Refused with [`AppError::UnknownNotification`] for an id never
+    /// committed, and with [`AppError::TooManyReadReceipts`] once the user
+    /// holds [`limits::MAX_READ_RECEIPTS`] receipts: the bound that keeps
+    /// one subscriber from growing the table forever.
     pub async fn mark_read(&self, tenant: &TenantId, user: &UserId, ids: &[Seq]) -> AppResult<()> {
-        Ok(self.inner.store.mark_read(tenant, user, ids).await?)
+        match self.inner.store.mark_read(tenant, user, ids, limits::MAX_READ_RECEIPTS).await? {
+            MarkRead::Marked => Ok(()),
+            MarkRead::Unknown(id) => Err(AppError::UnknownNotification(format!("notification {id} does not exist"))),
+            MarkRead::Full { held } => Err(AppError::TooManyReadReceipts(format!(
+                "this user holds {held} notifications marked read one by one, and at most {} are kept; mark read up to an id instead",
+                limits::MAX_READ_RECEIPTS
+            ))),
+        }
     }
 
     /// Marks everything up to `up_to` read; a watermark never moves back.

@@ -47,6 +47,7 @@ pub(super) struct Snapshot {
     bus: BusStatus,
     process: Option<Process>,
 }
+    origins: crate::allowed_origins::CacheSize,
 
 /// The process's own figures (Linux `/proc`).
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +97,7 @@ impl Snapshot {
             process: Process::read(),
         }
     }
+            origins: state.inner.origins.size(),
 }
 
 impl Process {
@@ -221,6 +223,15 @@ impl Collector for Snapshot {
                 &[(vec![], as_gauge(p.resident_bytes))],
             )?;
             gauge(&mut encoder, "process_open_fds", "Open file descriptors (sockets included)", &[(vec![], as_gauge(p.open_fds))])?;
+        gauge(
+            &mut encoder,
+            "allowed_origins_cache_entries",
+            "Entries in this node's allowed-origins cache (bounded), by kind: tenant (exists) or unknown (found not to exist)",
+            &[
+                (vec![label("kind", "tenant")], as_gauge(self.origins.tenants as u64)),
+                (vec![label("kind", "unknown")], as_gauge(self.origins.unknown as u64)),
+            ],
+        )?;
             gauge(&mut encoder, "process_threads", "Threads of the process", &[(vec![], as_gauge(p.threads))])?;
         }
         Ok(())

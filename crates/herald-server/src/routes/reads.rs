@@ -34,7 +34,8 @@ pub(crate) struct MarkRead {
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, expired, badly signed or wrongly keyed token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Malformed tenant id", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Neither or both of `ids` and `up_to`, too many ids, or a negative id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`too-many-read-receipts`: the user already holds the most notifications marked read one by one (10,000); mark read `up_to` an id instead", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Neither or both of `ids` and `up_to`, too many ids, or a negative id; `unknown-notification`: an id never published", body = Problem, content_type = "application/problem+json"),
     ),
     security(("subscriber_token" = []))
 )]
