@@ -54,6 +54,14 @@ pub enum AppError {
     /// Herald was asked to mint a token but holds no secret to sign it with.
     #[error("{0}")]
     NoSigningKey(String),
+    /// The tenant's plugin hooks are behind (its queue on the plugin
+    /// workers is full): worth retrying shortly.
+    #[error("{0}")]
+    PluginsBusy(String),
+    /// A poll's deliver hooks used up its hook-time allowance before they
+    /// decided on a single notification.
+    #[error("{0}")]
+    HookBudgetExhausted(String),
     /// A notification id that was never committed (marking it read).
     #[error("{0}")]
     UnknownNotification(String),
@@ -85,6 +93,17 @@ impl From<StoreError> for AppError {
             StoreError::Busy => AppError::Busy,
             StoreError::Closed => AppError::ShuttingDown,
             other => AppError::Storage(other),
+        }
+    }
+}
+
+impl From<crate::plugin_workers::Refused> for AppError {
+    fn from(r: crate::plugin_workers::Refused) -> Self {
+        match r {
+            crate::plugin_workers::Refused::QueueFull => {
+                AppError::PluginsBusy("this tenant's plugin hooks are behind; try again shortly".into())
+            }
+            crate::plugin_workers::Refused::Stopped => AppError::ShuttingDown,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! - [`admin`]: what admins do to tenants, keys, channels, plugins,
 //!   recipients, quotas and the audit log, with the side effects a change
 //!   has on this node (closed streams, rebuilt plans, dropped caches).
+//! - [`plugin_workers`]: the threads plugin hooks run on, shared fairly
+//!   between tenants (never an HTTP worker or a tokio thread).
 //! - [`tasks`]: the supervised background tasks and their shutdown token.
 //! - [`events`]: typed internal events (one log line and one metric each).
 //!
@@ -28,6 +30,7 @@ mod error;
 pub mod events;
 pub mod metrics;
 mod plugin_chain;
+pub mod plugin_workers;
 pub mod publish;
 pub mod records;
 mod settings;

@@ -29,6 +29,7 @@ use herald_store::{Store, StoreError};
 use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::metrics::Metrics;
+use crate::plugin_workers::{PluginWorkers, Refused};
 
 /// What a chain did with a notification.
 #[derive(Debug)]
@@ -53,6 +54,8 @@ pub struct Chains {
 
 struct Inner {
     host: PluginHost,
+    /// Where hooks run: never on the caller's thread (`plugin_workers`).
+    workers: PluginWorkers,
     /// Counts what plugins keep from subscribers.
     metrics: Metrics,
     store: Store,
@@ -91,9 +94,15 @@ impl DeliverPlan {
     pub fn is_empty(&self) -> bool {
         self.channels.is_empty()
     }
+
+    /// `channel` has deliver hooks.
+    pub fn covers(&self, channel: &ChannelName) -> bool {
+        !self.channels.is_empty() && self.channels.contains_key(channel)
+    }
 }
 
 /// What deliver hooks did with one delivery.
+#[derive(Debug)]
 pub enum Delivered {
     /// Send the notification as it is (the shared frame).
     Unchanged,
@@ -110,10 +119,11 @@ impl std::fmt::Debug for Chains {
 }
 
 impl Chains {
-    pub fn new(host: PluginHost, store: Store, cache_ttl: Duration, metrics: Metrics) -> Self {
+    pub fn new(host: PluginHost, workers: PluginWorkers, store: Store, cache_ttl: Duration, metrics: Metrics) -> Self {
         Self {
             inner: Arc::new(Inner {
                 host,
+                workers,
                 metrics,
                 store,
                 cache_ttl,
@@ -127,6 +137,11 @@ impl Chains {
 
     pub fn host(&self) -> &PluginHost {
         &self.inner.host
+    }
+
+    /// The threads hooks run on.
+    pub fn workers(&self) -> &PluginWorkers {
+        &self.inner.workers
     }
 
     /// After a tenant's plugins or chains changed on this node: forgets
@@ -206,15 +221,24 @@ impl Chains {
         Some(plan.clone())
     }
 
-    /// Runs the deliver hooks of `n`'s channel for one subscriber.
-    pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, who: &Who) -> Delivered {
-        let Some(chain) = plan.channels.get(&n.channel) else { return Delivered::Unchanged };
+    /// Runs the deliver hooks of `n`'s channel for one subscriber, on the
+    /// calling thread (a plugin worker). A step starts only if it can end
+    /// by `until` (its whole deadline fits): `None` when one could not, and
+    /// the notification was not decided. Cutting a step's deadline short
+    /// instead would make it fail, and a fail-open redactor that fails
+    /// delivers unredacted data.
+    pub fn on_deliver(&self, plan: &DeliverPlan, n: &Notification, who: &Who, until: Instant) -> Option<Delivered> {
+        let Some(chain) = plan.channels.get(&n.channel) else { return Some(Delivered::Unchanged) };
+        let default_deadline = self.inner.host.config().default_deadline;
         // Everything a call takes is borrowed: a delivery through a chain
         // allocates only when a plugin replaces the content.
         let published_at_ms = u64::try_from(n.created_at.timestamp_millis()).unwrap_or(0);
         let subscriber = SubscriberContext { user: who.user.as_str(), claims: &who.claims };
         let mut replaced: Option<(String, String)> = None;
         for step in &chain.steps {
+            if Instant::now() + step.deadline.unwrap_or(default_deadline) > until {
+                return None;
+            }
             let (event_type, data) = match &replaced {
                 Some((event_type, data)) => (event_type.as_str(), data.as_str()),
                 None => (n.event_type.as_str(), n.data.get()),
@@ -242,7 +266,7 @@ impl Chains {
                     // notification itself was stored and reaches others.
                     events::DeliverHookSkipped { tenant: &n.tenant, id: n.id, plugin: &step.name, user: &who.user, reason: &reason }
                         .emit(&self.inner.metrics);
-                    return Delivered::Skip;
+                    return Some(Delivered::Skip);
                 }
                 Err(reason) => {
                     let policy = chain.policy;
@@ -250,7 +274,7 @@ impl Chains {
                         .emit(&self.inner.metrics);
                     if policy == FailurePolicy::FailClosed {
                         self.record_deliver_failure(n, &step.name, &who.user, reason);
-                        return Delivered::Skip;
+                        return Some(Delivered::Skip);
                     }
                 }
             }
@@ -258,14 +282,14 @@ impl Chains {
         match replaced {
             Some((event_type, data)) if event_type != n.event_type.as_str() || data != n.data.get() => {
                 match deliver_replacement(n, event_type, data) {
-                    Ok(changed) => Delivered::Replaced(changed),
+                    Ok(changed) => Some(Delivered::Replaced(changed)),
                     Err(reason) => {
                         tracing::warn!(tenant = %n.tenant, id = n.id, error = %reason, "a deliver hook's output is invalid; delivering the original");
-                        Delivered::Unchanged
+                        Some(Delivered::Unchanged)
                     }
                 }
             }
-            _ => Delivered::Unchanged,
+            _ => Some(Delivered::Unchanged),
         }
     }
 
@@ -339,7 +363,7 @@ impl Chains {
         for step in steps {
             let result = match self.load(&current.tenant, &step.plugin, step.version.as_ref()).await {
                 Ok(p) if !p.hooks.publish => continue,
-                Ok(p) => self.call_publish(p, &current, step).await.map_err(StepError::Plugin),
+                Ok(p) => self.call_publish(p, &current, step).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -364,6 +388,10 @@ impl Chains {
                     return Ok(Outcome::Withheld { plugin: step.plugin.clone(), reason, dead_letter: dl });
                 }
                 Err(StepError::Store(e)) => return Err(e.into()),
+                // Never the failure policy: a fail-open redactor skipped
+                // because the tenant's queue is full would publish
+                // unredacted data. The publisher is answered 503 and retries.
+                Err(StepError::Busy(refused)) => return Err(refused.into()),
                 Err(e) => {
                     if let Some(withheld) = self.fail(&current, step, policy, &e.to_string()).await? {
                         return Ok(withheld);
@@ -374,18 +402,25 @@ impl Chains {
         Ok(Outcome::Publish(current))
     }
 
-    async fn call_publish(&self, plugin: LoadedPlugin, n: &NewNotification, step: &ChainStep) -> Result<Decision, PluginError> {
+    async fn call_publish(&self, plugin: LoadedPlugin, n: &NewNotification, step: &ChainStep) -> Result<Decision, StepError> {
         let host = self.inner.host.clone();
         let (tenant, name) = (n.tenant.clone(), step.plugin.clone());
         let deadline = step.deadline_ms.map(Duration::from_millis);
         let input = to_plugin(n);
         let config = step.config.to_string();
-        tokio::task::spawn_blocking(move || {
-            let ctx = CallContext { tenant: tenant.as_str(), plugin_name: name.as_str(), deadline };
-            host.on_publish(&plugin, &ctx, &input, &config)
-        })
-        .await
-        .map_err(|e| PluginError::Unavailable(e.to_string()))?
+        let run_as = tenant.clone();
+        // On the tenant's share of the plugin workers, like deliver hooks:
+        // a tenant's looping publish hooks wait behind each other, not in
+        // front of another tenant's.
+        self.inner
+            .workers
+            .run(&run_as, move || {
+                let ctx = CallContext { tenant: tenant.as_str(), plugin_name: name.as_str(), deadline };
+                host.on_publish(&plugin, &ctx, &input, &config)
+            })
+            .await
+            .map_err(StepError::Busy)?
+            .map_err(StepError::Plugin)
     }
 
     /// A failed step: fail-open logs and goes on with the notification as
@@ -430,6 +465,9 @@ pub enum StepError {
     Plugin(PluginError),
     #[error(transparent)]
     Store(StoreError),
+    /// The tenant's queue on the plugin workers is full, or they stopped.
+    #[error(transparent)]
+    Busy(Refused),
 }
 
 impl From<StepError> for AppError {
@@ -439,6 +477,7 @@ impl From<StepError> for AppError {
             StepError::Plugin(PluginError::Invalid(m)) => DomainError::invalid("plugin", m).into(),
             StepError::Plugin(other) => AppError::Rejected(other.to_string()),
             StepError::Store(s) => s.into(),
+            StepError::Busy(r) => r.into(),
         }
     }
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub stream: StreamSettings,
     pub poll: PollSettings,
     pub limits: Limits,
+    /// Deliver-hook time one stream or poll may use.
+    pub hook_budget: crate::delivery::HookBudget,
     /// Whether this node sends email (`email.smtp_url` is set); channels may
     /// have an email policy only then.
     pub email_sending: bool,

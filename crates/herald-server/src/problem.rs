@@ -106,6 +106,8 @@ fn app_parts(e: &AppError) -> (StatusCode, &'static str, &'static str) {
         AppError::UnknownNotification(_) => (S::UNPROCESSABLE_ENTITY, "unknown-notification", "No such notification"),
         AppError::TooManyReadReceipts(_) => (S::CONFLICT, "too-many-read-receipts", "Too many notifications marked read one by one"),
         AppError::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+        AppError::PluginsBusy(_) => (S::SERVICE_UNAVAILABLE, "plugins-busy", "The tenant's plugin hooks are behind"),
+        AppError::HookBudgetExhausted(_) => (S::TOO_MANY_REQUESTS, "plugin-budget-exhausted", "Deliver hooks used up their time"),
         AppError::Busy => (S::SERVICE_UNAVAILABLE, "unavailable", "Database busy"),
         AppError::ShuttingDown => (S::SERVICE_UNAVAILABLE, "unavailable", "Shutting down"),
         AppError::Storage(_) | AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -167,8 +169,11 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         match self {
-            ApiError::App(AppError::Busy) => {
+            ApiError::App(AppError::Busy | AppError::PluginsBusy(_)) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
+            }
+            ApiError::App(AppError::HookBudgetExhausted(_)) => {
+                res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("10")));
             }
             ApiError::App(AppError::TooManyConnections(_)) => {
                 res.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

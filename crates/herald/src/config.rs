@@ -28,9 +28,17 @@ pub struct Config {
     /// its password replaced by `***`.
     pub database_url: SecretUrl,
     pub database_pool: DatabasePoolConfig,
-    /// Operator key to accept, at least 16 characters; when unset, one is
-    /// generated at first start and printed once.
+    /// An extra operator key to accept, at least 16 characters, besides
+    /// the operator keys in the database (`herald operator-key`,
+    /// `/v1/operator-keys`). With neither this nor a stored key, one is
+    /// generated at first start and written to `operator_key_file`, never
+    /// to the log.
     pub operator_key: Option<SecretString>,
+    /// Where the operator key generated at first start is written, once,
+    /// readable by its owner only (mode 0600); it is shown on the terminal
+    /// too when standard error is one. Unset: `operator-key` next to the
+    /// SQLite file, or `./operator-key` on PostgreSQL.
+    pub operator_key_file: Option<std::path::PathBuf>,
     /// Master key for secrets Herald keeps readable (HS256 signing
     /// secrets), at least 32 characters: set, they are stored sealed
     /// (ChaCha20-Poly1305) and those stored before are sealed at start.
@@ -57,6 +65,18 @@ pub struct Config {
     /// once on the node that revoked it, and within this time on others;
     /// `0` disables the cache.
     pub key_cache_seconds: u64,
+    /// Reverse proxies (CIDRs like `10.0.0.0/8`, or single addresses) whose
+    /// `Forwarded` (`for=`) or `X-Forwarded-For` header names the client.
+    /// The client is then the rightmost address in that header that is not
+    /// itself a trusted proxy; requests from any other peer are taken to
+    /// come from the peer, whatever their headers say. Used by the
+    /// per-address connection limit, the audit log and the access log.
+    /// In the environment, comma-separated:
+    /// `HERALD_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`. Empty: the TCP peer is
+    /// the client.
+    #[serde(deserialize_with = "comma_list")]
+    #[schemars(with = "Vec<String>")]
+    pub trusted_proxies: Vec<String>,
     /// How nodes sharing a database tell each other about commits: `none`,
     /// `postgres` (LISTEN/NOTIFY) or `nats://host:port`. Unset: `postgres`
     /// on a PostgreSQL database, `none` on SQLite (single node).
@@ -268,6 +288,26 @@ pub struct PluginsConfig {
     /// How long a node caches channels' chains and which version of a
     /// plugin is newest, in milliseconds: changes reach every node within it.
     pub cache_ms: u64,
+    /// Threads that run plugin hooks (`0`: one per core, at least two).
+    /// Hooks never run on the HTTP workers, so a slow plugin cannot stall
+    /// `/healthz` or another tenant's requests.
+    pub workers: usize,
+    /// Plugin threads one tenant's hooks may occupy at once (`0`: half of
+    /// `workers`, at least one): the rest stay free for other tenants.
+    pub max_workers_per_tenant: usize,
+    /// Hook jobs one tenant may have waiting for a plugin thread; past it a
+    /// publish through publish hooks is answered `503 plugins-busy` and a
+    /// stream is closed with `plugin-budget-exhausted` (`tenant-busy`).
+    pub max_queued_per_tenant: usize,
+    /// Deliver-hook time one stream (or one poll) may use at once, in
+    /// milliseconds; refilled at `hook_budget_refill_ms_per_second`. A
+    /// stream that has used it up is closed with `plugin-budget-exhausted`
+    /// (`stream-budget`) and resumes from its last id.
+    pub hook_budget_ms: u64,
+    /// Deliver-hook time given back to a stream per second it is open, in
+    /// milliseconds (the default 100: a stream may keep a tenth of a plugin
+    /// thread busy).
+    pub hook_budget_refill_ms_per_second: u64,
 }
 
 impl Default for PluginsConfig {
@@ -287,6 +327,11 @@ impl Default for PluginsConfig {
             max_functions: 50_000,
             max_function_bytes: 1024 * 1024,
             cache_ms: 2000,
+            workers: 0,
+            max_workers_per_tenant: 0,
+            max_queued_per_tenant: 1024,
+            hook_budget_ms: 2000,
+            hook_budget_refill_ms_per_second: 100,
         }
     }
 }
@@ -298,12 +343,14 @@ impl Default for Config {
             database_url: "sqlite://./herald.db".into(),
             database_pool: DatabasePoolConfig::default(),
             operator_key: None,
+            operator_key_file: None,
             secrets_key: None,
             workers: 0,
             log_format: LogFormat::Text,
             shutdown_timeout_seconds: 10,
             drain_window_ms: 5000,
             key_cache_seconds: 5,
+            trusted_proxies: Vec::new(),
             bus: None,
             nats_subject: "herald.commits".into(),
             poll_interval_ms: 1000,
@@ -384,6 +431,21 @@ impl Default for EmailConfig {
             keep_records_seconds: 7 * 24 * 3600,
         }
     }
+}
+
+/// A list given as a list (TOML) or as one comma-separated string (an
+/// environment variable: `HERALD_TRUSTED_PROXIES=10.0.0.0/8,127.0.0.1`).
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match List::deserialize(d)? {
+        List::One(s) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        List::Many(v) => v,
+    })
 }
 
 /// Maps the alias `HERALD_SMTP_URL` to `email.smtp_url` and
@@ -535,6 +597,26 @@ impl Config {
     }
 
     /// The bus to use, after defaulting by database.
+    /// `trusted_proxies`, parsed.
+    pub fn trusted_proxies(&self) -> Result<herald_server::TrustedProxies, ConfigError> {
+        herald_server::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError::Invalid(format!("trusted_proxies (HERALD_TRUSTED_PROXIES): {e}")))
+    }
+
+    /// Where a generated operator key is written: `operator_key_file`, or
+    /// `operator-key` beside the SQLite file (`./operator-key` otherwise).
+    pub fn operator_key_path(&self) -> std::path::PathBuf {
+        if let Some(path) = &self.operator_key_file {
+            return path.clone();
+        }
+        let url = self.database_url.expose();
+        let file = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).map(|rest| rest.split('?').next().unwrap_or(rest));
+        match file.map(Path::new).and_then(Path::parent) {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.join("operator-key"),
+            _ => std::path::PathBuf::from("operator-key"),
+        }
+    }
+
     pub fn bus_choice(&self) -> Result<BusChoice, ConfigError> {
         match self.bus.as_ref().map(SecretUrl::expose) {
             None if self.is_postgres() => Ok(BusChoice::Postgres),
@@ -599,6 +681,7 @@ impl Config {
             return bad("drain_window_ms must be less than shutdown_timeout_seconds (streams are closed within the shutdown's time)");
         }
         self.bus_choice()?;
+        self.trusted_proxies()?;
         if self.poll_interval_ms == 0 || self.nats_subject.is_empty() {
             return bad("poll_interval_ms must be at least 1 and nats_subject not empty");
         }
@@ -670,6 +753,34 @@ mod tests {
             assert_eq!(c.database_url.expose(), "sqlite://./x.db");
             Ok(())
         });
+    }
+
+    #[test]
+    fn trusted_proxies_from_a_list_or_a_comma_separated_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "trusted_proxies = [\"10.0.0.0/8\"]\n")?;
+            assert_eq!(Config::load(Some(Path::new("h.toml"))).unwrap().trusted_proxies, ["10.0.0.0/8"]);
+            jail.set_env("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,fd00::/8");
+            let c = Config::load(None).unwrap();
+            assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);
+            c.validate().unwrap();
+            jail.set_env("HERALD_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local");
+            let err = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains("trusted_proxies") && err.contains("proxy.local"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_generated_operator_key_goes_beside_the_sqlite_file() {
+        let mut c = Config { database_url: "sqlite:///var/lib/herald/herald.db?mode=rwc".into(), ..Config::default() };
+        assert_eq!(c.operator_key_path(), Path::new("/var/lib/herald/operator-key"));
+        c.database_url = "sqlite://./herald.db".into();
+        assert_eq!(c.operator_key_path(), Path::new("./operator-key"));
+        c.database_url = "postgres://db/herald".into();
+        assert_eq!(c.operator_key_path(), Path::new("operator-key"));
+        c.operator_key_file = Some("/run/secrets/herald-operator-key".into());
+        assert_eq!(c.operator_key_path(), Path::new("/run/secrets/herald-operator-key"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod config_reference;
 pub mod logging;
+pub mod operator_key_cmd;
 pub mod redact;
 pub mod seal;
 pub mod token_cmd;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use herald_app::delivery::HookBudget;
+use herald_app::plugin_workers::{PluginWorkers, WorkerSettings};
 use herald_app::tasks::{Supervisor, until_cancelled};
 use herald_app::{
     AllowedOrigins, App, AppParts, Chains, EmailOutbox, Limits, Metrics, MetricsSettings, OutboxSettings, PollSettings, Settings,
@@ -202,8 +205,7 @@ async fn start(
     if operator_key_hash.is_none()
         && let Some(key) = store.bootstrap_operator_key().await?
     {
-        // Shown once: only its hash is stored.
-        tracing::warn!(operator_key = %key, "created the operator key; it is shown only now, keep it (or set HERALD_OPERATOR_KEY)");
+        hand_over_first_key(&config.operator_key_path(), &key)?;
     }
 
     let hub = Hub::new(config.stream.subscriber_queue);
@@ -260,7 +262,19 @@ async fn start(
         ..HostConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("starting the plugin host: {e}"))?;
-    let chains = Chains::new(host, store.clone(), Duration::from_millis(config.plugins.cache_ms), metrics.clone());
+    let workers = PluginWorkers::start(plugin_worker_settings(&config.plugins), tokio::runtime::Handle::current())
+        .context("starting the plugin threads")?;
+    let stopper = workers.clone();
+    tasks.restartable("plugin threads", move |stop| {
+        let workers = stopper.clone();
+        async move {
+            stop.cancelled().await;
+            // Hook jobs still queued (a hostile tenant's thousands) are
+            // dropped rather than run through the grace period.
+            workers.stop();
+        }
+    });
+    let chains = Chains::new(host, workers, store.clone(), Duration::from_millis(config.plugins.cache_ms), metrics.clone());
 
     let email = start_email(&config, &store, tasks, &metrics).await?;
     // Suspended tenants' streams on this node, closed within the key-cache
@@ -290,6 +304,10 @@ async fn start(
                 max_data_bytes: config.limits.max_data_bytes,
                 max_batch: config.limits.max_batch,
             },
+            hook_budget: HookBudget {
+                burst: Duration::from_millis(config.plugins.hook_budget_ms),
+                per_second: Duration::from_millis(config.plugins.hook_budget_refill_ms_per_second),
+            },
             email_sending: email.sending,
         },
     });
@@ -309,9 +327,48 @@ async fn start(
             workers,
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
             drain_window: Duration::from_millis(config.drain_window_ms),
+            trusted_proxies: config.trusted_proxies()?,
         },
         shutdown,
     ))
+}
+
+/// Hands the operator key created at first start to the operator without
+/// logging it (logs are shipped and kept): written once to `path`, readable
+/// by its owner only, and shown on the terminal when standard error is one.
+/// The log says where the file is.
+fn hand_over_first_key(path: &std::path::Path, key: &str) -> anyhow::Result<()> {
+    use std::io::{IsTerminal, Write};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        // `mode` applies only to a new file: an old one is narrowed too.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.write_all(format!("{key}\n").as_bytes())?;
+        file.sync_all()
+    })();
+    let stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = writeln!(
+            stderr.lock(),
+            "\nHerald created the first operator key (shown only now, and kept in {}):\n\n    {key}\n",
+            path.display()
+        );
+    }
+    match written {
+        Ok(()) => {
+            tracing::warn!(
+                file = %path.display(),
+                "created the first operator key and wrote it to {} (mode 0600); it is not logged. Move it somewhere safe and delete the file; manage keys with `herald operator-key` or /v1/operator-keys",
+                path.display()
+            );
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "created the first operator key but could not write it to {}: {e}; set operator_key_file (HERALD_OPERATOR_KEY_FILE) to a writable path, or create a key with `herald operator-key create`",
+            path.display()
+        )),
+    }
 }
 
 /// A task spawned by a lower crate, as a supervised task: it ends when the
@@ -329,4 +386,13 @@ async fn watch(task: tokio::task::JoinHandle<()>, stop: CancellationToken) {
         }
         () = stop.cancelled() => abort.abort(),
     }
+}
+
+/// The plugin threads' sizes: `0` means one per core (at least two), and
+/// half of them per tenant.
+fn plugin_worker_settings(plugins: &config::PluginsConfig) -> WorkerSettings {
+    let auto = WorkerSettings::for_this_machine();
+    let workers = if plugins.workers == 0 { auto.workers } else { plugins.workers };
+    let max_per_tenant = if plugins.max_workers_per_tenant == 0 { (workers / 2).max(1) } else { plugins.max_workers_per_tenant };
+    WorkerSettings { workers, max_per_tenant, max_queued_per_tenant: plugins.max_queued_per_tenant }
 }

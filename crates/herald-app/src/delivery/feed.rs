@@ -27,12 +27,13 @@ use herald_store::StoreError;
 use herald_store::notifications::ReplayPage;
 use serde::Serialize;
 
-use super::sink::{Delivery, DeliverySink};
+use super::sink::{Delivery, DeliverySink, HookAnswer, HookJob};
 use super::subscriber::Authorized;
 use crate::App;
 use crate::delivery_tracking::LivePath;
 use crate::error::AppResult;
 use crate::plugin_chain::Who;
+use crate::plugin_workers::Refused;
 use crate::usage::Transport;
 
 /// `history-truncated`'s data: the resume point is older than the retained
@@ -40,6 +41,61 @@ use crate::usage::Transport;
 #[derive(Debug, Serialize)]
 struct HistoryTruncated {
     last_event_id: i64,
+}
+
+/// `plugin-budget-exhausted`'s data: the stream closes after it, having
+/// decided everything up to `last_event_id`; resume from there.
+#[derive(Debug, Serialize)]
+struct PluginBudgetExhausted {
+    last_event_id: i64,
+    /// `stream-budget`: this stream's deliver hooks used up its allowance
+    /// (`plugins.hook_budget_ms`); `tenant-busy`: the tenant's hooks are
+    /// queued to the limit (`plugins.max_queued_per_tenant`).
+    reason: &'static str,
+}
+
+/// The reconnection delay asked for with `plugin-budget-exhausted`, so that
+/// a client whose hooks are too slow does not come straight back.
+const BUDGET_RETRY_MS: u128 = 10_000;
+const BUSY_RETRY_MS: u128 = 2_000;
+
+/// One entry of a batch waiting for deliver hooks, in stream order.
+enum Item {
+    /// Sent as it is (a control frame, or a notification no hook looks at,
+    /// already counted); with its id if it is a notification.
+    Send(Bytes, Option<Seq>),
+    /// Decided by the hooks; with its stored frame when it came live.
+    Hook(Arc<Notification>, Option<Bytes>),
+}
+
+/// Why a stream stops for its deliver hooks.
+#[derive(Debug, Clone, Copy)]
+enum HookStop {
+    /// Its hook-time allowance is used up.
+    Budget,
+    /// The tenant's queue on the plugin workers is full.
+    TenantBusy,
+    /// The plugin workers are stopping with the node.
+    Stopping,
+}
+
+impl From<Refused> for HookStop {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::QueueFull => HookStop::TenantBusy,
+            Refused::Stopped => HookStop::Stopping,
+        }
+    }
+}
+
+/// A batch whose deliver hooks run on the plugin workers.
+struct Hooked {
+    rx: tokio::sync::oneshot::Receiver<HookAnswer>,
+    items: Vec<Item>,
+    /// How many `Item::Hook`s the job decides.
+    hooks: usize,
+    /// For a history page: where it ends and whether history is caught up.
+    page: Option<(Seq, bool)>,
 }
 
 /// What a stream asks for, once authorized.
@@ -85,6 +141,8 @@ impl App {
             phase: if resume.is_some() { Phase::History } else { Phase::Subscribe },
             sub: None,
             replay: None,
+            hooked: None,
+            decided: resume.unwrap_or(0),
             pending,
             exp: subscriber.expires_at,
             plain,
@@ -117,6 +175,12 @@ pub struct Feed {
     /// The history query in flight (boxed: an idle stream should not be as
     /// large as a database query).
     replay: Option<BoxFuture<'static, Result<ReplayPage, StoreError>>>,
+    /// A batch waiting for its deliver hooks; nothing after it is read
+    /// until it is settled, so order holds.
+    hooked: Option<Box<Hooked>>,
+    /// Highest id sent or skipped by a hook: the resume point named when
+    /// the stream closes for its hooks.
+    decided: Seq,
     /// Encoded frames to send before anything else.
     pending: VecDeque<Bytes>,
     exp: i64,
@@ -141,29 +205,123 @@ impl Feed {
         self.request_id.as_ref().map(|id| tracing::error_span!("request", request_id = %id))
     }
 
-    /// Keeps a live frame unless the hand-over already sent it, through
-    /// the sink.
-    fn accept(&mut self, frame: Frame) -> Option<Bytes> {
+    /// Keeps a live frame unless the hand-over already sent it: sent as it
+    /// is, or through the deliver hooks.
+    fn accept(&mut self, frame: Frame) -> Option<Item> {
         self.finished |= frame.last;
         match frame.id {
             Some(id) if id <= self.cursor => None,
             Some(id) => {
                 self.cursor = id;
-                match &frame.note {
-                    Some(n) => self.deliver(n, frame.bytes),
-                    None => Some(self.named(frame.bytes)),
+                match frame.note {
+                    Some(n) if self.sink.needs_hooks(&n) => Some(Item::Hook(n, Some(frame.bytes))),
+                    Some(n) => {
+                        self.sink.pass(&n);
+                        self.decided = id;
+                        Some(Item::Send(self.named(frame.bytes), Some(id)))
+                    }
+                    None => Some(Item::Send(self.named(frame.bytes), Some(id))),
                 }
             }
-            None => Some(frame.bytes),
+            None => Some(Item::Send(frame.bytes, None)),
         }
     }
 
-    /// One notification through the sink; `bytes` is its frame as stored.
-    fn deliver(&mut self, n: &Notification, bytes: Bytes) -> Option<Bytes> {
-        match self.sink.deliver(n) {
-            Delivery::Unchanged => Some(self.named(bytes)),
-            Delivery::Replaced(changed) => Some(self.named(Frame::notification(&changed).bytes)),
-            Delivery::Skipped => None,
+    /// Queues a batch's deliver hooks; on refusal the stream ends with
+    /// `plugin-budget-exhausted` (`tenant-busy`), or quietly if the node is
+    /// stopping.
+    fn start_hooks(&mut self, items: Vec<Item>, page: Option<(Seq, bool)>) {
+        let batch: Vec<Arc<Notification>> =
+            items.iter().filter_map(|i| if let Item::Hook(n, _) = i { Some(n.clone()) } else { None }).collect();
+        let hooks = batch.len();
+        // What precedes the first hooked item is decided already: send it
+        // whatever becomes of the rest.
+        match self.sink.run_hooks(batch) {
+            Ok(HookJob { rx }) => self.hooked = Some(Box::new(Hooked { rx, items, hooks, page })),
+            Err(refused) => {
+                let sent: Vec<Bytes> = items.into_iter().map_while(|i| if let Item::Send(b, _) = i { Some(b) } else { None }).collect();
+                self.pending.extend(sent);
+                self.close_for_hooks(refused.into());
+            }
+        }
+    }
+
+    /// Sends what the hooks decided, in order, up to where they stopped.
+    fn settle(&mut self, hooked: Hooked, answer: Option<HookAnswer>) {
+        let Hooked { items, hooks, page, .. } = hooked;
+        let Some(answer) = answer else {
+            self.close_for_hooks(HookStop::Stopping);
+            return;
+        };
+        self.sink.charge(answer.spent);
+        let cut = answer.cut_short(hooks);
+        let mut decided = answer.decided.into_iter();
+        let mut out: Option<BytesMut> = None;
+        let mut notifications = 0u64;
+        let mut push = |b: &Bytes| out.get_or_insert_with(BytesMut::new).extend_from_slice(b);
+        for item in items {
+            match item {
+                Item::Send(b, id) => {
+                    push(&b);
+                    if let Some(id) = id {
+                        self.decided = id;
+                        notifications += 1;
+                    }
+                }
+                Item::Hook(n, stored) => {
+                    let Some(d) = decided.next() else { break };
+                    self.decided = n.id;
+                    match self.sink.settle(&n, d) {
+                        Delivery::Unchanged => {
+                            let bytes = stored.unwrap_or_else(|| Frame::notification(&n).bytes);
+                            push(&self.named(bytes));
+                        }
+                        Delivery::Replaced(changed) => push(&self.named(Frame::notification(&changed).bytes)),
+                        Delivery::Skipped => continue,
+                    }
+                    notifications += 1;
+                }
+            }
+        }
+        if let Some(out) = out {
+            self.pending.push_back(out.freeze());
+        }
+        if cut {
+            self.close_for_hooks(HookStop::Budget);
+            return;
+        }
+        if let Some((next_after, done)) = page {
+            self.sink.app.inner.metrics.replayed().inc_by(notifications);
+            self.page_done(next_after, done);
+        }
+    }
+
+    /// Ends the stream because of its deliver hooks, with
+    /// `plugin-budget-exhausted` and a longer `retry:` (quietly when the
+    /// node is stopping).
+    fn close_for_hooks(&mut self, why: HookStop) {
+        self.finished = true;
+        let (reason, retry) = match why {
+            HookStop::Stopping => return,
+            HookStop::Budget => ("stream-budget", BUDGET_RETRY_MS),
+            HookStop::TenantBusy => ("tenant-busy", BUSY_RETRY_MS),
+        };
+        let data = serde_json::to_string(&PluginBudgetExhausted { last_event_id: self.decided, reason }).expect("serializes");
+        self.pending.push_back(Frame::retry(retry).bytes);
+        self.pending.push_back(Frame::control("plugin-budget-exhausted", &data, true).bytes);
+        self.sink.app.inner.metrics.stream_closed_for_hooks(reason);
+        let _span = self.span().map(tracing::Span::entered);
+        tracing::info!(tenant = %self.sink.tenant, last_id = self.decided, reason, "closing a stream for its deliver hooks");
+    }
+
+    fn page_done(&mut self, next_after: Seq, done: bool) {
+        self.cursor = next_after;
+        if done {
+            if self.sub.is_none() {
+                self.subscribe();
+            } else {
+                self.phase = Phase::Live;
+            }
         }
     }
 
@@ -179,8 +337,9 @@ impl Feed {
         Box::pin(async move { store.replay(&tenant, &patterns, Some(&user), after, limit).await })
     }
 
-    /// Everything already queued for this stream, as one chunk.
-    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    /// Everything already queued for this stream, as one chunk, or a
+    /// batch handed to the deliver hooks.
+    fn poll_live(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         loop {
             let sub = self.sub.as_mut().expect("subscribed before going live");
             // `None`: dropped by the hub (slow reader, tenant deleted or
@@ -189,25 +348,43 @@ impl Feed {
             let Some(first) = ready!(sub.rx.poll_recv(cx)) else {
                 let _span = self.span().map(tracing::Span::entered);
                 tracing::debug!(tenant = %self.sink.tenant, last_id = self.cursor, "the hub ended the stream (too slow, tenant gone, or shutting down)");
-                return Poll::Ready(None);
+                return Poll::Ready(Next::End);
             };
-            let Some(mut chunk) = self.accept(first) else { continue };
-            let mut joined: Option<BytesMut> = None;
+            let Some(first) = self.accept(first) else { continue };
+            let mut items = vec![first];
             for _ in 1..COALESCE {
                 if self.finished {
                     break;
                 }
                 let Ok(frame) = self.sub.as_mut().expect("live").rx.try_recv() else { break };
-                if let Some(b) = self.accept(frame) {
-                    joined.get_or_insert_with(|| BytesMut::from(&chunk[..])).extend_from_slice(&b);
-                }
+                items.extend(self.accept(frame));
             }
-            if let Some(j) = joined {
-                chunk = j.freeze();
+            if items.iter().any(|i| matches!(i, Item::Hook(..))) {
+                self.start_hooks(items, None);
+                return Poll::Ready(Next::Again);
             }
-            return Poll::Ready(Some(chunk));
+            let mut items = items.into_iter().map(|i| match i {
+                Item::Send(b, _) => b,
+                Item::Hook(..) => unreachable!("no hooked item here"),
+            });
+            let chunk = items.next().expect("one item at least");
+            let rest: Vec<Bytes> = items.collect();
+            if rest.is_empty() {
+                return Poll::Ready(Next::Send(chunk));
+            }
+            let mut joined = BytesMut::from(&chunk[..]);
+            rest.iter().for_each(|b| joined.extend_from_slice(b));
+            return Poll::Ready(Next::Send(joined.freeze()));
         }
     }
+}
+
+/// What the live phase has for the transport.
+enum Next {
+    Send(Bytes),
+    /// A batch went to the deliver hooks: look again.
+    Again,
+    End,
 }
 
 impl Stream for Feed {
@@ -222,12 +399,22 @@ impl Stream for Feed {
             if this.finished {
                 return Poll::Ready(None);
             }
+            if let Some(hooked) = this.hooked.as_mut() {
+                let answer = ready!(Pin::new(&mut hooked.rx).poll(cx)).ok();
+                let hooked = *this.hooked.take().expect("checked above");
+                this.settle(hooked, answer);
+                continue;
+            }
             match this.phase {
                 Phase::Subscribe => {
                     this.subscribe();
                     this.phase = Phase::Live;
                 }
-                Phase::Live => return this.poll_live(cx),
+                Phase::Live => match ready!(this.poll_live(cx)) {
+                    Next::Send(b) => return Poll::Ready(Some(b)),
+                    Next::Again => continue,
+                    Next::End => return Poll::Ready(None),
+                },
                 Phase::History => {
                     if this.replay.is_none() {
                         if chrono::Utc::now().timestamp() >= this.exp {
@@ -247,21 +434,30 @@ impl Stream for Feed {
                             return Poll::Ready(None);
                         }
                     };
-                    let before = this.pending.len();
-                    for n in &page.items {
-                        if let Some(b) = this.deliver(n, Frame::notification(n).bytes) {
-                            this.pending.push_back(b);
-                        }
-                    }
-                    this.sink.app.inner.metrics.replayed().inc_by((this.pending.len() - before) as u64);
-                    this.cursor = page.next_after;
-                    if page.done {
-                        if this.sub.is_none() {
-                            this.subscribe();
+                    let mut items = Vec::with_capacity(page.items.len());
+                    let mut hooked = false;
+                    for n in page.items {
+                        if this.sink.needs_hooks(&n) {
+                            hooked = true;
+                            items.push(Item::Hook(Arc::new(n), None));
                         } else {
-                            this.phase = Phase::Live;
+                            this.sink.pass(&n);
+                            items.push(Item::Send(this.named(Frame::notification(&n).bytes), Some(n.id)));
                         }
                     }
+                    if hooked {
+                        this.start_hooks(items, Some((page.next_after, page.done)));
+                        continue;
+                    }
+                    let sent = items.len();
+                    for item in items {
+                        if let Item::Send(b, id) = item {
+                            this.pending.push_back(b);
+                            this.decided = id.unwrap_or(this.decided);
+                        }
+                    }
+                    this.sink.app.inner.metrics.replayed().inc_by(sent as u64);
+                    this.page_done(page.next_after, page.done);
                 }
             }
         }

@@ -20,7 +20,7 @@ use super::sink::{Delivery, DeliverySink};
 use super::subscriber::Authorized;
 use crate::App;
 use crate::delivery_tracking::LivePath;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::plugin_chain::Who;
 use crate::usage::Transport;
 
@@ -95,17 +95,33 @@ impl App {
         loop {
             let page = store.replay(tenant, &who.patterns, Some(user), after, limit).await?;
             scanned += limit;
-            after = page.next_after;
-            let mut items = Vec::with_capacity(page.items.len());
-            for n in page.items {
-                match sink.deliver(&n) {
-                    Delivery::Unchanged => items.push(n),
-                    Delivery::Replaced(changed) => items.push(changed),
-                    Delivery::Skipped => {}
-                }
+            let (len, last) = (page.items.len(), page.items.last().map(|n| n.id));
+            let (decided, looked_at) = sink.deliver_all(page.items).await?;
+            let cut = decided.len() < len;
+            if cut {
+                // The hooks' allowance ran out: answer what they decided,
+                // and the client comes back for the rest.
+                let Some(looked_at) = looked_at else {
+                    return Err(AppError::HookBudgetExhausted(
+                        "the channel's deliver hooks used up this request's time before deciding on one notification".into(),
+                    ));
+                };
+                after = looked_at;
+            } else {
+                after = page.next_after;
             }
+            debug_assert!(cut || last.is_none_or(|l| l <= after));
+            let items: Vec<Notification> = decided
+                .into_iter()
+                .filter_map(|(n, d)| match d {
+                    Delivery::Unchanged => Some(n),
+                    Delivery::Replaced(changed) => Some(changed),
+                    Delivery::Skipped => None,
+                })
+                .collect();
+            let page_done = page.done && !cut;
             let out_of_time = tokio::time::Instant::now() >= deadline;
-            if !items.is_empty() || out_of_time || (!page.done && scanned >= SCAN_ROWS) {
+            if !items.is_empty() || out_of_time || cut || (!page_done && scanned >= SCAN_ROWS) {
                 let ids: Vec<Seq> = items.iter().map(|n| n.id).collect();
                 let read: HashSet<Seq> = store.read_among(tenant, user, &ids).await?;
                 let items = items
@@ -115,9 +131,9 @@ impl App {
                         (n, r)
                     })
                     .collect();
-                return Ok(PollAnswer { items, next: after, more: !page.done, truncated });
+                return Ok(PollAnswer { items, next: after, more: !page_done, truncated });
             }
-            if !page.done {
+            if !page_done {
                 continue;
             }
             // Caught up with nothing to give: subscribe, look once more, then wait.

@@ -63,6 +63,11 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -87,6 +92,8 @@ struct Inner {
     plugin_filtered: Counter,
     plugin_failed: Counter,
     emails: Family<OutcomeLabels, Counter>,
+    /// Streams closed with `plugin-budget-exhausted`, by reason.
+    hook_closes: Family<ReasonLabels, Counter>,
     tenant_labels: Mutex<TenantLabels>,
 }
 
@@ -125,9 +132,14 @@ impl Metrics {
         for outcome in ["sent", "deferred", "failed", "cancelled"] {
             let _ = emails.get_or_create(&OutcomeLabels { outcome });
         }
+        let hook_closes = Family::<ReasonLabels, Counter>::default();
+        for reason in ["stream-budget", "tenant-busy"] {
+            let _ = hook_closes.get_or_create(&ReasonLabels { reason });
+        }
         Self {
             inner: Arc::new(Inner {
                 settings,
+                hook_closes,
                 requests: Family::new_with_constructor(latency_histogram),
                 queries: Family::new_with_constructor(latency_histogram),
                 query_failures: Family::default(),
@@ -173,6 +185,11 @@ impl Metrics {
     /// for a stream to keep.
     pub(crate) fn replayed(&self) -> Counter {
         self.inner.replayed.clone()
+    }
+
+    /// A stream closed with `plugin-budget-exhausted`.
+    pub(crate) fn stream_closed_for_hooks(&self, reason: &'static str) {
+        self.inner.hook_closes.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     pub(crate) fn plugin_dropped(&self, why: PluginDrop) {
@@ -230,6 +247,11 @@ impl Metrics {
             "notifications_replayed",
             "Notifications sent from history to streams that resumed with Last-Event-ID",
             i.replayed.clone(),
+        );
+        registry.register(
+            "streams_closed_for_hooks",
+            "Streams closed with plugin-budget-exhausted: stream-budget (their deliver hooks used up the allowance), tenant-busy (the tenant's hook queue was full)",
+            i.hook_closes.clone(),
         );
         registry.register("emails", "Email outcomes recorded by this node's outbox worker", i.emails.clone());
         let snapshot = {

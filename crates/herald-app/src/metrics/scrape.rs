@@ -44,10 +44,12 @@ pub(super) struct Snapshot {
     hub: HubCounters,
     plugin_dropped: (u64, u64),
     plugins: PluginStats,
+    /// Hook jobs waiting for a plugin worker.
+    plugin_queue: usize,
     bus: BusStatus,
+    origins: crate::allowed_origins::CacheSize,
     process: Option<Process>,
 }
-    origins: crate::allowed_origins::CacheSize,
 
 /// The process's own figures (Linux `/proc`).
 #[derive(Debug, Clone, Copy)]
@@ -93,11 +95,12 @@ impl Snapshot {
             hub: state.inner.hub.counters(),
             plugin_dropped: metrics.plugin_dropped_counts(),
             plugins: state.inner.chains.host().totals(),
+            plugin_queue: state.inner.chains.workers().queued(),
             bus: state.inner.bus.status(),
+            origins: state.inner.origins.size(),
             process: Process::read(),
         }
     }
-            origins: state.inner.origins.size(),
 }
 
 impl Process {
@@ -209,10 +212,26 @@ impl Collector for Snapshot {
         let calls: Vec<_> = outcomes.iter().map(|(o, v)| (vec![label("outcome", *o)], *v)).collect();
         counter(&mut encoder, "plugin_calls", "Plugin calls, by outcome (errors: every outcome but ok)", &calls)?;
 
+        gauge(
+            &mut encoder,
+            "plugin_jobs_queued",
+            "Plugin hook jobs waiting for a plugin worker, across tenants",
+            &[(vec![], as_gauge(self.plugin_queue as u64))],
+        )?;
+
         if self.bus != BusStatus::None {
             let up = i64::from(self.bus == BusStatus::Connected);
             gauge(&mut encoder, "bus_connected", "1 when this node hears the bus between nodes", &[(vec![], up)])?;
         }
+        gauge(
+            &mut encoder,
+            "allowed_origins_cache_entries",
+            "Entries in this node's allowed-origins cache (bounded), by kind: tenant (exists) or unknown (found not to exist)",
+            &[
+                (vec![label("kind", "tenant")], as_gauge(self.origins.tenants as u64)),
+                (vec![label("kind", "unknown")], as_gauge(self.origins.unknown as u64)),
+            ],
+        )?;
         gauge(&mut encoder, "build_info", "Herald's version", &[(vec![label("version", env!("CARGO_PKG_VERSION"))], 1)])?;
 
         if let Some(p) = self.process {
@@ -223,15 +242,6 @@ impl Collector for Snapshot {
                 &[(vec![], as_gauge(p.resident_bytes))],
             )?;
             gauge(&mut encoder, "process_open_fds", "Open file descriptors (sockets included)", &[(vec![], as_gauge(p.open_fds))])?;
-        gauge(
-            &mut encoder,
-            "allowed_origins_cache_entries",
-            "Entries in this node's allowed-origins cache (bounded), by kind: tenant (exists) or unknown (found not to exist)",
-            &[
-                (vec![label("kind", "tenant")], as_gauge(self.origins.tenants as u64)),
-                (vec![label("kind", "unknown")], as_gauge(self.origins.unknown as u64)),
-            ],
-        )?;
             gauge(&mut encoder, "process_threads", "Threads of the process", &[(vec![], as_gauge(p.threads))])?;
         }
         Ok(())
