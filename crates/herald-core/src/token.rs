@@ -26,6 +26,18 @@ pub enum TokenError {
     AlgorithmMismatch { got: String, want: SigningAlg },
     #[error("the token has expired")]
     Expired,
+    /// `nbf` is still in the future.
+    #[error("the token is not valid yet (its `nbf` is {nbf}, now is {now})")]
+    NotYetValid { nbf: i64, now: i64 },
+    /// The signing key names an issuer and the token's `iss` is another (or none).
+    #[error("the token's `iss` is not the issuer its signing key requires")]
+    WrongIssuer,
+    /// The signing key names an audience and the token's `aud` does not include it.
+    #[error("the token's `aud` does not include the audience its signing key requires")]
+    WrongAudience,
+    /// The token lives longer than the tenant allows.
+    #[error("the token lives {lifetime} seconds, longer than this tenant's maximum of {max} (`exp - iat`, or `exp - now` without `iat`)")]
+    LifetimeTooLong { lifetime: i64, max: u64 },
     #[error("the token's signature is invalid")]
     BadSignature,
     #[error("the token's claims are invalid: {0}")]
@@ -67,6 +79,77 @@ fn decoding_key(alg: SigningAlg, material: &KeyMaterial) -> Result<DecodingKey, 
     }
 }
 
+/// What a token must satisfy besides signature and expiry: set per signing
+/// key (`issuer`, `audience`) and per tenant (`max_lifetime_seconds`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenRules {
+    /// When set, the token's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// When set, the token's `aud` (a string, or an array of strings) must
+    /// include it.
+    pub audience: Option<String>,
+    /// When set, `exp - iat` (or `exp - now` for a token without `iat`)
+    /// must not exceed it.
+    pub max_lifetime_seconds: Option<u64>,
+}
+
+/// Longest `iss` or `aud` a signing key may require, in bytes.
+pub const MAX_CLAIM_RULE: usize = 256;
+
+impl TokenRules {
+    /// Checks an issuer or audience a signing key is to require.
+    pub fn validate_claim(field: &'static str, value: &str) -> Result<(), DomainError> {
+        if value.is_empty() || value.len() > MAX_CLAIM_RULE || value.chars().any(char::is_control) {
+            return Err(DomainError::invalid(field, format!("1 to {MAX_CLAIM_RULE} bytes, no control characters")));
+        }
+        Ok(())
+    }
+
+    /// `nbf`, `iss`, `aud` and the lifetime, read from the claims that are
+    /// not Herald's own. `nbf` is honoured whenever present, with the same
+    /// (zero) leeway as `exp`.
+    fn check(&self, claims: &SubscriberClaims, now: i64) -> Result<(), TokenError> {
+        let number = |name: &str| -> Result<Option<i64>, TokenError> {
+            match claims.extra.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+                    .map(Some)
+                    .ok_or_else(|| TokenError::InvalidClaims(format!("`{name}` must be a number of seconds"))),
+            }
+        };
+        if let Some(nbf) = number("nbf")?
+            && nbf > now
+        {
+            return Err(TokenError::NotYetValid { nbf, now });
+        }
+        if let Some(want) = &self.issuer
+            && claims.extra.get("iss").and_then(|v| v.as_str()) != Some(want.as_str())
+        {
+            return Err(TokenError::WrongIssuer);
+        }
+        if let Some(want) = &self.audience {
+            let ok = match claims.extra.get("aud") {
+                Some(serde_json::Value::String(a)) => a == want,
+                Some(serde_json::Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(want.as_str())),
+                _ => false,
+            };
+            if !ok {
+                return Err(TokenError::WrongAudience);
+            }
+        }
+        if let Some(max) = self.max_lifetime_seconds {
+            let from = number("iat")?.unwrap_or(now);
+            let lifetime = claims.exp.saturating_sub(from);
+            if lifetime > i64::try_from(max).unwrap_or(i64::MAX) {
+                return Err(TokenError::LifetimeTooLong { lifetime, max });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Checks that an uploaded public key parses for its algorithm.
 pub fn validate_public_key(alg: SigningAlg, pem: &str) -> Result<(), DomainError> {
     if alg.is_symmetric() {
@@ -94,9 +177,14 @@ pub fn read_kid(token: &str) -> Result<String, TokenError> {
     header.kid.ok_or(TokenError::MissingKid)
 }
 
-/// Verifies signature, pinned algorithm and expiry (against `now`, Unix
-/// seconds), and returns the subscriber.
+/// Verifies signature, pinned algorithm, expiry and `nbf` (against `now`,
+/// Unix seconds), and returns the subscriber.
 pub fn verify(token: &str, key: &VerifyingKey, now: i64) -> Result<Subscriber, TokenError> {
+    verify_with(token, key, &TokenRules::default(), now)
+}
+
+/// [`verify`], then the key's and tenant's [`TokenRules`].
+pub fn verify_with(token: &str, key: &VerifyingKey, rules: &TokenRules, now: i64) -> Result<Subscriber, TokenError> {
     let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
     if header.alg != key.alg.to_jwt() {
         return Err(TokenError::AlgorithmMismatch { got: format!("{:?}", header.alg), want: key.alg });
@@ -122,6 +210,7 @@ pub fn verify(token: &str, key: &VerifyingKey, now: i64) -> Result<Subscriber, T
     if data.claims.exp <= now {
         return Err(TokenError::Expired);
     }
+    rules.check(&data.claims, now)?;
     Subscriber::from_claims(data.claims)
 }
 
@@ -210,6 +299,56 @@ mod tests {
         assert_eq!(verify(&now_exp, &hs_key("s3cret"), now()).unwrap_err(), TokenError::Expired);
         let t = mint("k", SigningAlg::HS256, &material, &claims(now() + 60)).unwrap();
         assert_eq!(verify(&t, &hs_key("other"), now()).unwrap_err(), TokenError::BadSignature);
+    }
+
+    fn with_extra(exp: i64, extra: serde_json::Value) -> SubscriberClaims {
+        SubscriberClaims { extra: extra.as_object().cloned().unwrap(), ..claims(exp) }
+    }
+
+    #[test]
+    fn nbf_is_honoured_with_the_same_leeway_as_exp() {
+        let m = SigningMaterial::Secret("s".into());
+        let key = hs_key("s");
+        let t = mint("k", SigningAlg::HS256, &m, &with_extra(now() + 60, serde_json::json!({"nbf": now() + 30}))).unwrap();
+        assert!(matches!(verify(&t, &key, now()).unwrap_err(), TokenError::NotYetValid { .. }));
+        assert!(verify(&t, &key, now() + 30).is_ok(), "valid from nbf on");
+        let t = mint("k", SigningAlg::HS256, &m, &with_extra(now() + 60, serde_json::json!({"nbf": "soon"}))).unwrap();
+        assert!(matches!(verify(&t, &key, now()).unwrap_err(), TokenError::InvalidClaims(_)));
+    }
+
+    #[test]
+    fn issuer_and_audience_are_required_only_when_the_key_names_them() {
+        let m = SigningMaterial::Secret("s".into());
+        let key = hs_key("s");
+        let rules = TokenRules { issuer: Some("https://app.example".into()), audience: Some("herald".into()), max_lifetime_seconds: None };
+        let check = |extra: serde_json::Value| {
+            let t = mint("k", SigningAlg::HS256, &m, &with_extra(now() + 60, extra)).unwrap();
+            (verify_with(&t, &key, &rules, now()).err(), verify(&t, &key, now()).is_ok())
+        };
+        assert_eq!(check(serde_json::json!({"iss": "https://app.example", "aud": "herald"})), (None, true));
+        assert_eq!(check(serde_json::json!({"iss": "https://app.example", "aud": ["x", "herald"]})), (None, true));
+        assert_eq!(check(serde_json::json!({"iss": "https://evil.example", "aud": "herald"})), (Some(TokenError::WrongIssuer), true));
+        assert_eq!(check(serde_json::json!({"aud": "herald"})), (Some(TokenError::WrongIssuer), true));
+        assert_eq!(check(serde_json::json!({"iss": "https://app.example", "aud": "other"})), (Some(TokenError::WrongAudience), true));
+        assert_eq!(check(serde_json::json!({"iss": "https://app.example"})), (Some(TokenError::WrongAudience), true));
+        assert!(TokenRules::validate_claim("issuer", "").is_err());
+        assert!(TokenRules::validate_claim("issuer", &"x".repeat(MAX_CLAIM_RULE + 1)).is_err());
+    }
+
+    #[test]
+    fn a_tenants_maximum_lifetime_counts_from_iat_or_now() {
+        let m = SigningMaterial::Secret("s".into());
+        let key = hs_key("s");
+        let rules = TokenRules { max_lifetime_seconds: Some(3600), ..Default::default() };
+        let t = mint("k", SigningAlg::HS256, &m, &claims(now() + 3600)).unwrap();
+        assert!(verify_with(&t, &key, &rules, now()).is_ok());
+        let t = mint("k", SigningAlg::HS256, &m, &claims(now() + 7200)).unwrap();
+        assert!(matches!(verify_with(&t, &key, &rules, now()).unwrap_err(), TokenError::LifetimeTooLong { max: 3600, .. }));
+        // Issued long ago for a long time: refused even though little is left.
+        let t = mint("k", SigningAlg::HS256, &m, &with_extra(now() + 60, serde_json::json!({"iat": now() - 86_400}))).unwrap();
+        assert!(matches!(verify_with(&t, &key, &rules, now()).unwrap_err(), TokenError::LifetimeTooLong { .. }));
+        let t = mint("k", SigningAlg::HS256, &m, &with_extra(now() + 60, serde_json::json!({"iat": now() - 60}))).unwrap();
+        assert!(verify_with(&t, &key, &rules, now()).is_ok());
     }
 
     #[test]

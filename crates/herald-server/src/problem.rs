@@ -8,6 +8,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use herald_app::AppError;
 use herald_core::DomainError;
+use herald_core::token::TokenError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -119,6 +120,12 @@ fn domain_parts(d: &DomainError) -> (StatusCode, &'static str, &'static str) {
     match d {
         DomainError::Invalid { .. } => (S::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
         DomainError::ScopeDenied(_) => (S::FORBIDDEN, "scope-denied", "Channel outside the token's scope"),
+        DomainError::Token(TokenError::NotYetValid { .. }) => (S::UNAUTHORIZED, "token-not-yet-valid", "Subscriber token not valid yet"),
+        DomainError::Token(TokenError::WrongIssuer) => (S::UNAUTHORIZED, "token-wrong-issuer", "Subscriber token from another issuer"),
+        DomainError::Token(TokenError::WrongAudience) => (S::UNAUTHORIZED, "token-wrong-audience", "Subscriber token for another audience"),
+        DomainError::Token(TokenError::LifetimeTooLong { .. }) => {
+            (S::UNAUTHORIZED, "token-lifetime-too-long", "Subscriber token lives too long")
+        }
         DomainError::Token(_) => (S::UNAUTHORIZED, "invalid-token", "Invalid subscriber token"),
     }
 }
