@@ -93,3 +93,56 @@ async fn database_contains(url: &str, needle: &str) -> bool {
         response.is_some_and(|t| t.contains(needle))
     })
 }
+
+e2e! {
+    async fn a_deleted_key_cannot_replay_a_stored_answer(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let path = format!("/v1/tenants/{}/keys", t.id);
+        let (st, made) = s.post(&path, &s.operator_key, json!({"name": "doomed", "scopes": ["admin"]})).await;
+        assert_eq!(st, 201);
+        let (admin, admin_id) = (made["secret"].as_str().unwrap().to_owned(), made["id"].as_str().unwrap().to_owned());
+        let body = json!({"name": "backend", "scopes": ["publish"]});
+        let (st, _, created) = create(&s, &path, &admin, "k-1", body.clone()).await;
+        assert_eq!(st, 201, "{created}");
+        let secret = created["secret"].as_str().unwrap().to_owned();
+
+        // The admin key is deleted; its stored answer holds a new key's secret.
+        assert_eq!(s.call(reqwest::Method::DELETE, &format!("{path}/{admin_id}"), &s.operator_key, None).await.0, 204);
+
+        let res = s.client.post(s.url(&path)).bearer_auth(&admin).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.headers().get("idempotent-replayed").is_none());
+        let text = res.text().await.unwrap();
+        assert!(!text.contains(&secret), "the stored secret leaked: {text}");
+    }
+}
+
+e2e! {
+    async fn a_refused_request_takes_no_claim(b) {
+        let s = Server::start(b).await;
+        let t = s.tenant("acme").await;
+        let body = json!({"name": "acme2"});
+        // Unauthenticated, and authenticated but not allowed: refused before
+        // any claim, so nothing is kept for the key.
+        let res = s.client.post(s.url("/v1/tenants")).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        let (st, _, problem) = create(&s, "/v1/tenants", &t.admin_key, "k-1", body.clone()).await;
+        assert_eq!(st, 403, "{problem}");
+        let chans = format!("/v1/tenants/{}/channels", t.id);
+        let (st, _, problem) = create(&s, &chans, &t.publish_key, "k-1", json!({"name": "orders"})).await;
+        assert_eq!(st, 403, "{problem}");
+        if let Some(url) = s.database_url() {
+            assert_eq!(idempotent_rows(&url).await, 0, "a refused request claimed its key");
+        }
+        // The real caller's request with the same key runs normally.
+        let (st, replayed, created) = create(&s, "/v1/tenants", &s.operator_key, "k-1", body.clone()).await;
+        assert_eq!((st.as_u16(), replayed), (201, None), "{created}");
+    }
+}
+
+async fn idempotent_rows(url: &str) -> usize {
+    use sea_orm::{ConnectionTrait, Statement};
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT request_hash FROM idempotent_requests")).await.unwrap().len()
+}

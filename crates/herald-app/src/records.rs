@@ -10,6 +10,7 @@ pub use herald_store::audit::{AuditActor, AuditEvent, AuditEventId, AuditFilter,
 pub use herald_store::deliveries::DeliveryFilter;
 pub use herald_store::history::{HistoryFilter, HistoryPage};
 pub use herald_store::idempotent_requests::Claim;
+pub use herald_store::operator::OperatorKey;
 pub use herald_store::quotas::Quotas;
 pub use herald_store::recipients::RecipientUpdate;
 pub use herald_store::signing_keys::NewSigningKey;

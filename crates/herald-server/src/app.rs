@@ -32,6 +32,10 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(system::readyz)
         .service(crate::routes::metrics::metrics)
         .service(crate::routes::whoami::whoami)
+        .service(crate::routes::operator_keys::create_operator_key)
+        .service(crate::routes::operator_keys::list_operator_keys)
+        .service(crate::routes::operator_keys::revoke_operator_key)
+        .service(crate::routes::operator_keys::rotate_operator_key)
         .service(tenants::create_tenant)
         .service(tenants::list_tenants)
         .service(tenants::get_tenant)
@@ -121,9 +125,8 @@ pub(crate) fn app(
                 async move { HttpResponse::Ok().content_type("application/json").body(body) }
             }),
         )
-        // Interactive API docs, served from assets inside the binary.
-        .route("/docs", web::get().to(|| async { HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish() }))
-        .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")))
+        // Interactive API docs, served from assets inside the binary, under a CSP.
+        .configure(crate::docs_page::routes)
         // The web admin console: static files, not part of the API document.
         .configure(crate::admin_console::routes)
         .default_service(web::to(move |req: actix_web::HttpRequest| {

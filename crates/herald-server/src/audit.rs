@@ -15,8 +15,9 @@
 //!
 //! What is kept: the actor, the route's name (actix names each resource
 //! after its handler), method, path (never the query string, which can
-//! carry tokens), status, the tenant and the TCP peer's address (never
-//! `X-Forwarded-For`, which the client writes). Bodies are never kept: they
+//! carry tokens), status, the tenant and the client's address (the TCP
+//! peer's; `X-Forwarded-For` and `Forwarded` only from `trusted_proxies`,
+//! see `crate::client_addr`). Bodies are never kept: they
 //! carry signing secrets and new API keys.
 
 use std::net::IpAddr;
@@ -137,10 +138,11 @@ fn path_tenant(req: &HttpRequest) -> Option<TenantId> {
     req.match_info().get("tenant").and_then(|t| TenantId::parse(t).ok())
 }
 
-/// The TCP peer's address. `peer_addr` is the socket's, unlike
-/// `connection_info`, which believes `Forwarded` and `X-Forwarded-For`.
+/// The client's address: the TCP peer's, or from a trusted proxy the one
+/// its forwarding header names (`crate::client_addr`), never
+/// `connection_info`'s, which believes any `Forwarded` header.
 fn peer_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|a| a.ip().to_canonical())
+    crate::client_addr::client_ip(req)
 }
 
 /// The id of the tenant a `POST /v1/tenants` created, read from its answer.

@@ -54,6 +54,28 @@ async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<(TenantId
     Ok((tenant, actor))
 }
 
+/// Checks, before routing, that the caller may make the create at `path`
+/// (one of `crate::idempotency::CREATE_PATHS`): the operator for
+/// `/v1/tenants` and `/v1/operator-keys`, the operator or an `admin` key of
+/// the tenant for a create under `/v1/tenants/{tenant}/`. The idempotency
+/// middleware calls it before it looks up or claims anything, so a revoked
+/// key cannot replay a stored answer and a stranger cannot hold a claim;
+/// the handler's own extractor checks again.
+pub(crate) async fn authorize_create(req: &HttpRequest) -> ApiResult<Caller> {
+    let caller = caller(req).await?;
+    match req.path().strip_prefix("/v1/tenants/").and_then(|rest| rest.split('/').next()) {
+        None => match caller {
+            Caller::Operator => Ok(caller),
+            Caller::Key { .. } => Err(ApiError::Forbidden("this needs the operator key".into())),
+        },
+        Some(raw) => {
+            let tenant = TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))?;
+            state(req).authorize_tenant(&caller, &tenant, KeyScope::Admin).await?;
+            Ok(caller)
+        }
+    }
+}
+
 /// The operator: manages tenants.
 #[derive(Debug)]
 pub(crate) struct Operator;

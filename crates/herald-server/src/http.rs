@@ -36,6 +36,8 @@ pub struct ServeOptions {
     pub shutdown_timeout: Duration,
     /// Streams are told to reconnect and closed over this window.
     pub drain_window: Duration,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::TrustedProxies,
 }
 
 /// Serves the API until `shutdown` is cancelled or an I/O error.
@@ -49,7 +51,8 @@ pub struct ServeOptions {
 pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = state.clone();
     let data = web::Data::new(state);
-    let server = HttpServer::new(move || crate::app::app(data.clone()))
+    let proxies = web::Data::new(opts.trusted_proxies.clone());
+    let server = HttpServer::new(move || crate::app::app(data.clone()).app_data(proxies.clone()))
         .workers(opts.workers.max(1))
         // Each event should leave at once: Nagle's algorithm would hold a
         // small write back until the previous one is acknowledged (up to

@@ -14,6 +14,11 @@
 //! API key's secret) is sealed under a key derived from both, so neither
 //! another caller nor a reader of the database can replay or read it.
 //!
+//! The caller is authenticated and authorized before anything is looked
+//! up or claimed: a deleted or revoked key gets 401, never a stored answer
+//! (which may hold a secret), and a request that would be refused takes no
+//! claim that could block the real caller's retry.
+//!
 //! Publishing has its own, permanent idempotency (the notification's
 //! `idempotency_key`); this module covers the other creates.
 
@@ -37,8 +42,9 @@ use crate::state::AppState;
 /// The create endpoints (OpenAPI path templates, all `POST`) that honour
 /// `Idempotency-Key`. The OpenAPI document declares the header on exactly
 /// these.
-pub(crate) const CREATE_PATHS: [&str; 5] = [
+pub(crate) const CREATE_PATHS: [&str; 6] = [
     "/v1/tenants",
+    "/v1/operator-keys",
     "/v1/tenants/{tenant}/keys",
     "/v1/tenants/{tenant}/signing-keys",
     "/v1/tenants/{tenant}/channels",
@@ -136,6 +142,10 @@ where
         return refuse(req, err);
     };
     let Some(app) = req.app_data::<web::Data<AppState>>().cloned() else { return service.call(req).await.map(|r| r.map_into_left_body()) };
+    let authorized = crate::auth::authorize_create(req.request()).await;
+    if let Err(e) = authorized {
+        return refuse(req, e);
+    }
     let credential = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
 
     // The body is hashed, so it is read here, then handed on unchanged.

@@ -14,7 +14,9 @@ mod app;
 mod asyncapi;
 mod audit;
 mod auth;
+mod client_addr;
 mod cors;
+mod docs_page;
 mod http;
 mod idempotency;
 mod known_paths;
@@ -30,6 +32,7 @@ mod stream;
 mod subscriber_auth;
 
 pub use asyncapi::asyncapi_yaml;
+pub use client_addr::TrustedProxies;
 pub use http::{LISTEN_BACKLOG, ServeOptions, bind, serve, shutdown_signal};
 pub use openapi::openapi_json;
 pub use state::AppState;

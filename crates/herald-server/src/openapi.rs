@@ -21,6 +21,7 @@ use crate::problem::Problem;
     components(schemas(Problem)),
     tags(
         (name = "tenants", description = "Tenants, managed by the operator"),
+        (name = "operator-keys", description = "The operator's own keys: create, list, revoke, rotate"),
         (name = "keys", description = "Tenant API keys"),
         (name = "signing-keys", description = "Keys that verify subscriber tokens"),
         (name = "tokens", description = "Subscriber tokens minted by Herald with a tenant's HS256 signing key"),
@@ -48,7 +49,7 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The operator key (`hop_…`), printed once at first start or set with HERALD_OPERATOR_KEY."))
+                    .description(Some("An operator key (`hop_…`): the first is written to the operator-key file at first start; more with `POST /v1/operator-keys` or `herald operator-key create`; or HERALD_OPERATOR_KEY."))
                     .build(),
             ),
         );

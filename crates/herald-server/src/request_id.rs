@@ -90,7 +90,7 @@ pub(crate) fn request_id<B: MessageBody + 'static>(
     // under `RUST_LOG=warn` still names its request.
     let span = tracing::error_span!("request", request_id = %id.0, method = %req.method(), path = %req.path());
     let quiet = QUIET_PATHS.contains(&req.path());
-    let peer = req.peer_addr().map(|a| a.ip());
+    let peer = crate::client_addr::client_ip(req.request());
     req.extensions_mut().insert(id.clone());
     let started = Instant::now();
     Box::pin(

@@ -111,7 +111,7 @@ pub(crate) async fn stream(req: HttpRequest, app: web::Data<AppState>) -> ApiRes
             who,
             resume,
             plain: q.events == Some(EventNames::Message),
-            peer: req.peer_addr().map(|a| a.ip()),
+            peer: crate::client_addr::client_ip(&req),
             request_id: crate::request_id::RequestId::of(&req).map(|id| id.shared()),
         })
         .await?;

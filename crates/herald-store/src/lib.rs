@@ -70,6 +70,8 @@ pub struct Store {
     secrets: Option<Arc<sealed_secrets::SecretsKey>>,
     /// Which tenants are suspended, as last read (same lifetime as `keys`).
     suspended: Arc<tenants::SuspendedCache>,
+    /// Which operator key a hash belongs to, as last read (same lifetime as `keys`).
+    operators: Arc<operator::OperatorKeyCache>,
     /// Taken by every write (see `write.rs`); a no-op on PostgreSQL.
     write_lock: write::WriteLock,
 }
@@ -124,6 +126,7 @@ impl Store {
             keys: Arc::new(key_cache::KeyCache::new(key_cache_ttl)),
             secrets: None,
             suspended: Arc::new(tenants::SuspendedCache::new(key_cache_ttl)),
+            operators: Arc::new(operator::OperatorKeyCache::new(key_cache_ttl)),
         })
     }
 

@@ -30,13 +30,27 @@ pub enum Command {
     /// Run the server (applies pending migrations first).
     ///
     /// With no configuration it listens on 127.0.0.1:8080 and stores
-    /// everything in ./herald.db. On first start it prints an operator key
-    /// once; keep it, or set HERALD_OPERATOR_KEY. Every setting, with its
+    /// everything in ./herald.db. On first start it creates an operator key
+    /// and writes it, readable by its owner only, to ./operator-key (beside
+    /// the SQLite file; `operator_key_file` to choose), never to the log;
+    /// `herald operator-key` manages keys. Every setting, with its
     /// environment variable and default: `herald config-reference` (the
     /// same text as docs/configuration.md).
     Serve(ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Manage operator keys directly on the database: create, list, revoke,
+    /// rotate.
+    ///
+    /// For automation and for recovery when no operator key is known; the
+    /// API does the same at /v1/operator-keys. Secrets are printed on
+    /// standard output once and stored only as hashes. Changes are recorded
+    /// in the audit log; a revoked or rotated key is refused at once by
+    /// nodes that have not seen it recently, and within key_cache_seconds
+    /// by the others.
+    ///
+    /// Example: herald operator-key --database-url sqlite://./herald.db create --name ci
+    OperatorKey(OperatorKeyArgs),
     /// Mint a subscriber token (JWT) for trying things out.
     ///
     /// Example: herald token --kid sk_… --secret hss_… --sub 42 --subscribe orders --subscribe 'user.42.*'
@@ -77,6 +91,40 @@ pub struct DatabaseArgs {
     /// sqlite://PATH or postgres://… [default: sqlite://./herald.db; env HERALD_DATABASE_URL].
     #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OperatorKeyArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: OperatorKeyCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorKeyCommand {
+    /// Create an operator key and print its secret (once).
+    Create {
+        /// What the key is for, e.g. who holds it.
+        #[arg(long)]
+        name: String,
+    },
+    /// List every operator key, revoked ones included (never secrets).
+    List,
+    /// Revoke an operator key; it stops working.
+    Revoke {
+        /// The key's id (`op_…`), from `list`.
+        id: String,
+        /// Revoke it even if it is the last valid key (the API then needs
+        /// HERALD_OPERATOR_KEY or a key created with `create`).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Give an operator key a new secret, printed once; the old one stops working.
+    Rotate {
+        /// The key's id (`op_…`), from `list`.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

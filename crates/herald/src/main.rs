@@ -42,6 +42,16 @@ fn main() -> anyhow::Result<()> {
                 anyhow::Ok(())
             })
         }
+        Command::OperatorKey(args) => {
+            let mut config = Config::load(cli.config.as_deref())?;
+            config.database_url = args.db.database_url.map(Into::into).unwrap_or(config.database_url);
+            logging::init(config.log_format);
+            runtime()?.block_on(async {
+                let url = config.database_url.expose();
+                let store = herald::open_store(url, std::time::Duration::ZERO, &config.database_pool.settings(url)).await?;
+                herald::operator_key_cmd::run(&store, args.command, &mut std::io::stdout().lock()).await
+            })
+        }
         Command::Serve(args) => {
             let mut config = Config::load(cli.config.as_deref())?;
             config.listen = args.listen.unwrap_or(config.listen);

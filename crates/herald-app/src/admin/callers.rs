@@ -30,7 +30,7 @@ impl App {
         }
         // The prefix says which table to look in.
         if presented.starts_with(secret::OPERATOR_KEY_PREFIX) {
-            if self.inner.store.is_operator_key(presented).await? {
+            if self.inner.store.find_operator_key(presented).await?.is_some() {
                 return Ok(Caller::Operator);
             }
         } else if let Some(key) = self.inner.store.find_api_key_by_secret(presented).await? {

@@ -7,6 +7,7 @@ mod audit;
 mod callers;
 mod channels;
 mod keys;
+mod operator_keys;
 mod plugins;
 mod quotas;
 mod recipients;

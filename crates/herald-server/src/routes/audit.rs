@@ -106,8 +106,9 @@ pub(crate) struct AuditEventView {
     /// The response's status.
     #[schema(example = 201)]
     pub status: u16,
-    /// The address of the TCP peer that made the request (a proxy's, behind
-    /// one; forwarding headers are not trusted).
+    /// The client's address: the TCP peer's, or, when the peer is one of
+    /// `trusted_proxies`, the one its `Forwarded` or `X-Forwarded-For`
+    /// header names (forwarding headers from anyone else are ignored).
     #[schema(example = "203.0.113.7")]
     pub remote_addr: Option<String>,
 }

@@ -8,6 +8,7 @@ pub(crate) mod deliveries;
 pub(crate) mod history;
 pub(crate) mod keys;
 pub(crate) mod metrics;
+pub(crate) mod operator_keys;
 pub(crate) mod origins;
 pub(crate) mod plugins;
 pub(crate) mod poll;

@@ -103,7 +103,7 @@ pub(crate) async fn poll(req: HttpRequest, app: web::Data<AppState>) -> ApiResul
             after: q.after,
             limit: q.limit,
             wait: Duration::from_secs(q.wait.unwrap_or(0)),
-            peer: req.peer_addr().map(|a| a.ip()),
+            peer: crate::client_addr::client_ip(&req),
         })
         .await?;
     let items = answer.items.into_iter().map(|(n, read)| polled(n, read)).collect();
