@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// Hostile plugins in WAT, built with the plugin host's own test helper.
+/// Hostile plugins in WAT, built with the plugin host's own test helper
+/// (other test modules use it from here: a file included twice is a clippy error).
 #[path = "../../crates/herald-plugins/tests/common/wat.rs"]
-mod wat_plugin;
+pub(crate) mod wat_plugin;
 use wat_plugin::Exports;
 
 fn looping_publish_plugin() -> Vec<u8> {

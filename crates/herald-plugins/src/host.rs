@@ -49,7 +49,7 @@ struct Inner {
     /// Compiled code by content hash.
     code: Mutex<HashMap<String, Arc<Compiled>>>,
     /// Each tenant's binding of a cached plugin, by (tenant, hash).
-    bindings: Mutex<HashMap<(Arc<str>, String), Arc<Binding>>>,
+    bindings: Mutex<Bindings>,
     idle: IdlePool,
     /// Ticks on every load and call; a plugin's `last_used` is a reading of it.
     clock: AtomicU64,
@@ -62,6 +62,9 @@ struct Inner {
     totals: Counters,
     _ticker: EpochTicker,
 }
+
+/// Each tenant's binding of a cached plugin, by (tenant, hash).
+type Bindings = HashMap<(Arc<str>, String), Arc<Binding>>;
 
 /// One tenant's use of a compiled plugin: its instances and statistics.
 struct Binding {
@@ -503,7 +506,7 @@ impl PluginHost {
         self.inner.code.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn bindings(&self) -> MutexGuard<'_, HashMap<(Arc<str>, String), Arc<Binding>>> {
+    fn bindings(&self) -> MutexGuard<'_, Bindings> {
         self.inner.bindings.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
