@@ -17,6 +17,7 @@ mod m20261128_000006_audit;
 mod m20261128_000007_idempotent_requests;
 mod m20261129_000008_suspend;
 mod m20261207_000009_operator_keys;
+mod m20261207_000010_token_rules;
 mod m20261207_000011_plugin_quotas;
 
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_idempotent_requests::Migration),
             Box::new(m20261129_000008_suspend::Migration),
             Box::new(m20261207_000009_operator_keys::Migration),
+            Box::new(m20261207_000010_token_rules::Migration),
             Box::new(m20261207_000011_plugin_quotas::Migration),
         ]
     }

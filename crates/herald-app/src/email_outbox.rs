@@ -18,12 +18,14 @@
 //!    then `failed`; `failed` at once after a permanent failure.
 //!
 //! A tenant with an `emails_per_day` quota gets at most that many emails
-//! sent in any 24 hours: each pass counts the tenant's emails sent in the
-//! last 24 hours (from the delivery log, so every node's count) and hands
-//! out what is left; an email over it is `failed` at once, with the quota
-//! in the log's error, and is not retried. Two nodes' passes running at
-//! the same moment can each spend the same remainder, so on a cluster the
-//! quota may be exceeded by up to one batch per extra node.
+//! sent in any 24 hours, and a tenant without one at most the deployment's
+//! `email.default_daily_cap` (unless that is 0): each pass counts the
+//! tenant's emails sent in the last 24 hours (from the delivery log, so
+//! every node's count) and hands out what is left; an email over it is
+//! `failed` at once, with the quota in the log's error, and is not retried.
+//! Two nodes' passes running at the same moment can each spend the same
+//! remainder, so on a cluster the quota may be exceeded by up to one batch
+//! per extra node.
 //!
 //! A row is marked `sent` only after the SMTP server accepted the email,
 //! and only by the claim that sent it. If the process dies between the two,
@@ -73,6 +75,9 @@ pub struct OutboxSettings {
     /// Delivery log entries and finished outbox rows older than this are
     /// deleted.
     pub keep_records: Duration,
+    /// The daily cap of a tenant without an `emails_per_day` quota
+    /// (`None`: unlimited).
+    pub default_daily_cap: Option<u32>,
 }
 
 /// How often old log entries are pruned.
@@ -159,7 +164,8 @@ impl EmailOutbox {
         Ok(n)
     }
 
-    /// The `emails_per_day` budgets of the tenants with jobs in this pass.
+    /// The `emails_per_day` budgets of the tenants with jobs in this pass
+    /// (the deployment's default cap for a tenant without the quota).
     async fn budgets(&self, jobs: &[EmailJob]) -> Result<Budgets, StoreError> {
         let mut budgets = HashMap::new();
         let since = chrono::Utc::now() - chrono::Duration::hours(24);
@@ -167,7 +173,8 @@ impl EmailOutbox {
             if budgets.contains_key(&job.tenant) {
                 continue;
             }
-            if let Some(quota) = self.store.quotas(&job.tenant).await?.emails_per_day {
+            let quota = self.store.quotas(&job.tenant).await?.emails_per_day.or(self.settings.default_daily_cap);
+            if let Some(quota) = quota {
                 let sent = self.store.emails_sent_since(&job.tenant, since).await?;
                 budgets.insert(job.tenant.clone(), (quota, u64::from(quota).saturating_sub(sent)));
             }
@@ -254,7 +261,9 @@ impl EmailOutbox {
         if let Some(quota) = over_quota {
             // Retrying cannot help before the window moves on, and a day of
             // retries would pile up: the email is failed for good.
-            let error = format!("not sent: the tenant's `emails_per_day` quota of {quota} emails in 24 hours is used up");
+            let error = format!(
+                "not sent: the tenant's daily cap (its `emails_per_day` quota, else `email.default_daily_cap`) of {quota} emails in 24 hours is used up"
+            );
             tracing::info!(email = %job.id, tenant = %job.tenant, quota, "email over quota");
             return self.finish(job, &present, EmailOutcome::Failed { error: &error }).await.map(drop);
         }

@@ -13,4 +13,4 @@ pub use herald_store::idempotent_requests::Claim;
 pub use herald_store::operator::OperatorKey;
 pub use herald_store::quotas::Quotas;
 pub use herald_store::recipients::RecipientUpdate;
-pub use herald_store::signing_keys::NewSigningKey;
+pub use herald_store::signing_keys::{KeyClaims, NewSigningKey};

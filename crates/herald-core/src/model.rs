@@ -36,6 +36,10 @@ pub struct SigningKey {
     pub alg: SigningAlg,
     pub public_key: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// When set, a token's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` must include it.
+    pub audience: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -42,6 +42,8 @@ pub(crate) fn signing_key(m: signing_key::Model) -> Result<SigningKey, StoreErro
         alg: m.alg.parse().map_err(corrupt("alg"))?,
         public_key: m.public_key,
         created_at: to_datetime(m.created_at),
+        issuer: m.issuer,
+        audience: m.audience,
     })
 }
 

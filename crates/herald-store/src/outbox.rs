@@ -475,16 +475,18 @@ impl Store {
 
     /// A server-wide secret by name, made with `generate` and stored the
     /// first time it is asked for, so that every node sharing the database
-    /// gets the same one.
+    /// gets the same one. Sealed at rest when `secrets_key` is set, like
+    /// signing secrets (see `sealed_secrets.rs`).
     pub async fn server_secret(&self, name: &str, generate: impl FnOnce() -> String) -> Result<String, StoreError> {
+        let value = self.seal_secret(&generate());
         self.write_autocommit(|db| async move {
-            let row = server_secret::ActiveModel { name: Set(name.to_owned()), value: Set(generate()), created_at: Set(now_micros()) };
+            let row = server_secret::ActiveModel { name: Set(name.to_owned()), value: Set(value), created_at: Set(now_micros()) };
             server_secret::Entity::insert(row).on_conflict_do_nothing().exec(db).await?;
             Ok(())
         })
         .await?;
         let row = server_secret::Entity::find_by_id(name).one(&self.db).await?.ok_or(StoreError::NotFound("server secret"))?;
-        Ok(row.value)
+        self.open_secret(row.value)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Secrets the store must keep readable (HS256 signing secrets: verifying
-//! a token needs them in the clear) sealed at rest under the operator's
-//! `secrets_key`, so that a copy of the database alone does not give away
-//! the keys that sign subscriber tokens.
+//! a token needs them in the clear; server secrets such as the generated
+//! unsubscribe key) sealed at rest under the operator's `secrets_key`, so
+//! that a copy of the database alone does not give away the keys that sign
+//! subscriber tokens or unsubscribe links.
 //!
 //! A sealed value is stored as `sealed:v1:` + `herald_core::sealed`'s
 //! text. Values stored before a key was set stay readable and are sealed
@@ -11,7 +12,7 @@ use herald_core::sealed;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::entity::signing_key;
+use crate::entity::{server_secret, signing_key};
 use crate::{Store, StoreError};
 
 const PREFIX: &str = "sealed:v1:";
@@ -56,13 +57,23 @@ impl Store {
     /// how many were sealed now.
     pub async fn seal_stored_secrets(&self) -> Result<usize, StoreError> {
         let rows = signing_key::Entity::find().filter(signing_key::Column::Secret.is_not_null()).all(&self.db).await?;
-        if let Some(sealed) = rows.iter().filter_map(|r| r.secret.clone()).find(|s| s.starts_with(PREFIX)) {
+        let servers = server_secret::Entity::find().all(&self.db).await?;
+        let stored = rows.iter().filter_map(|r| r.secret.clone()).chain(servers.iter().map(|r| r.value.clone()));
+        if let Some(sealed) = stored.into_iter().find(|s| s.starts_with(PREFIX)) {
             self.open_secret(sealed)?;
         }
         if self.secrets.is_none() {
             return Ok(0);
         }
         let mut n = 0;
+        for row in servers.into_iter().filter(|r| !r.value.starts_with(PREFIX)) {
+            let seal = server_secret::Entity::update_many()
+                .col_expr(server_secret::Column::Value, Expr::value(self.seal_secret(&row.value)))
+                .filter(server_secret::Column::Name.eq(row.name))
+                .filter(server_secret::Column::Value.eq(row.value));
+            self.write_autocommit(|db| async move { Ok(seal.exec(db).await?) }).await?;
+            n += 1;
+        }
         for row in rows {
             let Some(secret) = row.secret.filter(|s| !s.starts_with(PREFIX)) else { continue };
             let seal = signing_key::Entity::update_many()
@@ -74,4 +85,34 @@ impl Store {
         }
         Ok(n)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DbKind;
+    use crate::test_db::{TestDb, on_each_backend};
+
+    async fn the_unsubscribe_key_is_sealed_at_rest_with_a_secrets_key(kind: DbKind) {
+        let db = TestDb::new(kind).await;
+        // Stored in the clear by a node without a key.
+        let clear = db.store.server_secret("unsubscribe", || "the-key".into()).await.unwrap();
+        assert_eq!(clear, "the-key");
+        let keyed = db.store.clone().with_secrets_key("master");
+        assert_eq!(keyed.seal_stored_secrets().await.unwrap(), 1);
+        let raw = server_secret::Entity::find_by_id("unsubscribe").one(&keyed.db).await.unwrap().unwrap().value;
+        assert!(raw.starts_with(PREFIX) && !raw.contains("the-key"), "{raw}");
+        assert_eq!(keyed.server_secret("unsubscribe", || "other".into()).await.unwrap(), "the-key");
+        assert_eq!(keyed.seal_stored_secrets().await.unwrap(), 0, "sealed once");
+        // A new one is sealed as it is stored.
+        assert_eq!(keyed.server_secret("fresh", || "new".into()).await.unwrap(), "new");
+        let raw = server_secret::Entity::find_by_id("fresh").one(&keyed.db).await.unwrap().unwrap().value;
+        assert!(raw.starts_with(PREFIX), "{raw}");
+        // Without the key (or with another), the start is refused.
+        assert!(matches!(db.store.seal_stored_secrets().await, Err(StoreError::Config(_))));
+        let wrong = db.store.clone().with_secrets_key("other");
+        assert!(matches!(wrong.seal_stored_secrets().await, Err(StoreError::Config(_))));
+    }
+
+    on_each_backend!(the_unsubscribe_key_is_sealed_at_rest_with_a_secrets_key);
 }

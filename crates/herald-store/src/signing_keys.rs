@@ -5,11 +5,13 @@ use herald_core::ids::{SigningKeyId, TenantId};
 use herald_core::keys::SigningAlg;
 use herald_core::model::SigningKey;
 use herald_core::secret;
-use herald_core::token::{KeyMaterial, VerifyingKey};
+use herald_core::token::{KeyMaterial, TokenRules, VerifyingKey};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::now_micros;
-use crate::entity::signing_key;
+use crate::entity::{signing_key, tenant_token_rule};
+use crate::write::WriteTxn;
 use crate::{Store, StoreError, convert};
 
 /// What a new signing key is made from.
@@ -21,9 +23,22 @@ pub enum NewSigningKey {
     PublicKey(SigningAlg, String),
 }
 
+/// What a signing key requires of its tokens' `iss` and `aud` (validated:
+/// see `TokenRules::validate_claim`).
+#[derive(Debug, Default, Clone)]
+pub struct KeyClaims {
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
 impl Store {
     /// Creates a signing key; for HS256 also returns the generated secret.
-    pub async fn create_signing_key(&self, tenant: &TenantId, new: NewSigningKey) -> Result<(SigningKey, Option<String>), StoreError> {
+    pub async fn create_signing_key(
+        &self,
+        tenant: &TenantId,
+        new: NewSigningKey,
+        claims: KeyClaims,
+    ) -> Result<(SigningKey, Option<String>), StoreError> {
         self.get_tenant(tenant).await?;
         let (alg, secret, public_key) = match new {
             NewSigningKey::GeneratedSecret => (SigningAlg::HS256, Some(secret::generate(secret::SIGNING_SECRET_PREFIX)), None),
@@ -39,6 +54,8 @@ impl Store {
                     secret: Set(sealed),
                     public_key: Set(public_key),
                     created_at: Set(now_micros()),
+                    issuer: Set(claims.issuer),
+                    audience: Set(claims.audience),
                 }
                 .insert(db)
                 .await?;
@@ -101,6 +118,12 @@ impl Store {
 
     /// The key that verifies a token whose header names `kid`, if the tenant has it.
     pub async fn verifying_key(&self, tenant: &TenantId, kid: &str) -> Result<Option<VerifyingKey>, StoreError> {
+        Ok(self.subscriber_key(tenant, kid).await?.map(|(key, _)| key))
+    }
+
+    /// [`Store::verifying_key`] with the rules its tokens must also follow:
+    /// the key's `issuer` and `audience`, the tenant's maximum lifetime.
+    pub async fn subscriber_key(&self, tenant: &TenantId, kid: &str) -> Result<Option<(VerifyingKey, TokenRules)>, StoreError> {
         let row = signing_key::Entity::find()
             .filter(signing_key::Column::TenantId.eq(tenant.as_str()))
             .filter(signing_key::Column::Id.eq(kid))
@@ -113,6 +136,43 @@ impl Store {
             (_, Some(p)) if !alg.is_symmetric() => KeyMaterial::PublicPem(p),
             _ => return Err(StoreError::Corrupt(format!("signing key {kid} has no material for {alg}"))),
         };
-        Ok(Some(VerifyingKey { alg, material }))
+        let max_lifetime_seconds = self.max_token_lifetime(tenant).await?;
+        let rules = TokenRules { issuer: row.issuer, audience: row.audience, max_lifetime_seconds };
+        Ok(Some((VerifyingKey { alg, material }, rules)))
     }
+
+    /// The tenant's maximum subscriber token lifetime, in seconds (`None`: no maximum).
+    pub async fn max_token_lifetime(&self, tenant: &TenantId) -> Result<Option<u64>, StoreError> {
+        let row = tenant_token_rule::Entity::find_by_id(tenant.as_str()).one(&self.db).await?;
+        Ok(row.and_then(|r| r.max_lifetime_seconds).map(|s| u64::try_from(s).unwrap_or(0)))
+    }
+
+    /// Sets (or, with `None`, lifts) the tenant's maximum token lifetime.
+    pub async fn set_max_token_lifetime(&self, tenant: &TenantId, max: Option<u64>) -> Result<(), StoreError> {
+        self.get_tenant(tenant).await?;
+        let max = max.map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+        self.write_autocommit(|db| async move {
+            let row = tenant_token_rule::ActiveModel {
+                tenant_id: Set(tenant.to_string()),
+                max_lifetime_seconds: Set(max),
+                updated_at: Set(now_micros()),
+            };
+            tenant_token_rule::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::column(tenant_token_rule::Column::TenantId)
+                        .update_columns([tenant_token_rule::Column::MaxLifetimeSeconds, tenant_token_rule::Column::UpdatedAt])
+                        .to_owned(),
+                )
+                .exec_without_returning(db)
+                .await?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Deletes a tenant's token rules, inside the tenant's deletion.
+pub(crate) async fn delete_tenant_token_rules(txn: &WriteTxn<'_>, tenant: &str) -> Result<(), StoreError> {
+    tenant_token_rule::Entity::delete_many().filter(tenant_token_rule::Column::TenantId.eq(tenant)).exec(txn).await?;
+    Ok(())
 }

@@ -411,6 +411,10 @@ pub struct EmailConfig {
     pub concurrency: usize,
     /// How long delivery log entries and finished outbox rows are kept, in seconds.
     pub keep_records_seconds: u64,
+    /// Emails a tenant may be sent in 24 hours when the operator set no
+    /// `emails_per_day` quota for it; emails over it are not sent and are
+    /// logged as failed. 0: no cap.
+    pub default_daily_cap: u32,
 }
 
 impl Default for EmailConfig {
@@ -429,6 +433,7 @@ impl Default for EmailConfig {
             batch: 100,
             concurrency: 4,
             keep_records_seconds: 7 * 24 * 3600,
+            default_daily_cap: 10_000,
         }
     }
 }

@@ -104,6 +104,7 @@ async fn start_email(config: &Config, store: &Store, tasks: &mut Supervisor, met
             // whose worker is gone.
             lease: 2 * sending.smtp.timeout() + Duration::from_secs(30),
             keep_records: Duration::from_secs(e.keep_records_seconds),
+            default_daily_cap: (e.default_daily_cap > 0).then_some(e.default_daily_cap),
         };
         tracing::info!(smtp_host = sending.smtp.host(), smtp_port = sending.smtp.port(), tls = %sending.smtp.tls(), "email fallback on");
         let outbox = Arc::new(EmailOutbox::new(store.clone(), mailer, unsubscribe.clone(), settings, metrics.clone()));
@@ -198,7 +199,7 @@ async fn start(
     }
     let sealed = store.seal_stored_secrets().await.context("checking the stored secrets against secrets_key")?;
     if sealed > 0 {
-        tracing::info!(secrets = sealed, "sealed signing secrets that were stored in the clear");
+        tracing::info!(secrets = sealed, "sealed signing and server secrets that were stored in the clear");
     }
 
     let operator_key_hash = config.operator_key.as_ref().map(|k| secret::hash(k.expose()));

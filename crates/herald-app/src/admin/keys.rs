@@ -5,7 +5,7 @@ use herald_core::keys::KeyScope;
 use herald_core::model::{ApiKey, SigningKey};
 use herald_core::names::KeyName;
 use herald_core::token::VerifyingKey;
-use herald_store::signing_keys::NewSigningKey;
+use herald_store::signing_keys::{KeyClaims, NewSigningKey};
 
 use crate::App;
 use crate::error::AppResult;
@@ -25,8 +25,24 @@ impl App {
     }
 
     /// Creates a signing key; for HS256 also returns the generated secret.
-    pub async fn create_signing_key(&self, tenant: &TenantId, new: NewSigningKey) -> AppResult<(SigningKey, Option<String>)> {
-        Ok(self.inner.store.create_signing_key(tenant, new).await?)
+    /// `claims` are the `iss` and `aud` its tokens must carry, if any.
+    pub async fn create_signing_key(
+        &self,
+        tenant: &TenantId,
+        new: NewSigningKey,
+        claims: KeyClaims,
+    ) -> AppResult<(SigningKey, Option<String>)> {
+        Ok(self.inner.store.create_signing_key(tenant, new, claims).await?)
+    }
+
+    /// The tenant's maximum subscriber token lifetime in seconds (`None`: no maximum).
+    pub async fn max_token_lifetime(&self, tenant: &TenantId) -> AppResult<Option<u64>> {
+        Ok(self.inner.store.max_token_lifetime(tenant).await?)
+    }
+
+    /// Sets or (with `None`) lifts the tenant's maximum token lifetime.
+    pub async fn set_max_token_lifetime(&self, tenant: &TenantId, max: Option<u64>) -> AppResult<()> {
+        Ok(self.inner.store.set_max_token_lifetime(tenant, max).await?)
     }
 
     pub async fn delete_signing_key(&self, tenant: &TenantId, kid: &SigningKeyId) -> AppResult<()> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use herald_core::claims::Subscriber;
 use herald_core::ids::TenantId;
 use herald_core::pattern::ChannelPattern;
-use herald_core::token::{TokenError, read_kid, verify};
+use herald_core::token::{TokenError, read_kid, verify_with};
 use herald_core::{DomainError, limits};
 
 use crate::App;
@@ -27,11 +27,13 @@ pub struct Authorized {
 impl App {
     /// Verifies a subscriber token for `tenant`: its `kid` must name one of
     /// the tenant's signing keys, and it must verify with that key's
-    /// algorithm, unexpired.
+    /// algorithm, unexpired and not before its `nbf`, with the `iss` and
+    /// `aud` the key requires and no longer a lifetime than the tenant allows.
     pub async fn verify_subscriber(&self, tenant: &TenantId, token: &str) -> AppResult<Subscriber> {
         let kid = read_kid(token).map_err(DomainError::from)?;
-        let key = self.inner.store.verifying_key(tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
-        Ok(verify(token, &key, chrono::Utc::now().timestamp()).map_err(DomainError::from)?)
+        let (key, rules) =
+            self.inner.store.subscriber_key(tenant, &kid).await?.ok_or_else(|| DomainError::from(TokenError::UnknownKey(kid)))?;
+        Ok(verify_with(token, &key, &rules, chrono::Utc::now().timestamp()).map_err(DomainError::from)?)
     }
 
     /// The `channel` values a subscriber asked for, as patterns it may

@@ -1,14 +1,16 @@
 //! Subscriber signing keys. HS256 secrets are generated (shown once);
 //! RS256, ES256 and EdDSA public keys are uploaded. Each key pins its
-//! algorithm: a token naming another is refused.
+//! algorithm: a token naming another is refused. A key may also require
+//! its tokens' `iss` and `aud`; the tenant's token rules cap how long a
+//! token may live.
 
-use actix_web::{HttpResponse, delete, get, post, web};
-use herald_app::records::NewSigningKey;
+use actix_web::{HttpResponse, delete, get, post, put, web};
+use herald_app::records::{KeyClaims, NewSigningKey};
 use herald_core::DomainError;
 use herald_core::ids::SigningKeyId;
 use herald_core::keys::SigningAlg;
 use herald_core::model::SigningKey;
-use herald_core::token::validate_public_key;
+use herald_core::token::{TokenRules, validate_public_key};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,6 +28,13 @@ pub(crate) struct CreateSigningKey {
     pub alg: String,
     /// PEM public key, for asymmetric algorithms.
     pub public_key: Option<String>,
+    /// When set, tokens signed with this key must carry exactly this `iss`.
+    #[schema(example = "https://app.example.com")]
+    pub issuer: Option<String>,
+    /// When set, tokens signed with this key must carry this `aud` (a
+    /// string, or an array that includes it).
+    #[schema(example = "herald")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,13 +49,41 @@ pub(crate) struct SigningKeyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// The `iss` its tokens must carry, if the key requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// The `aud` its tokens must include, if the key requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl SigningKeyView {
     fn new(k: SigningKey, secret: Option<String>) -> Self {
-        Self { kid: k.kid.to_string(), alg: k.alg, public_key: k.public_key, secret, created_at: k.created_at }
+        Self {
+            kid: k.kid.to_string(),
+            alg: k.alg,
+            public_key: k.public_key,
+            secret,
+            created_at: k.created_at,
+            issuer: k.issuer,
+            audience: k.audience,
+        }
     }
 }
+
+/// The tenant's rules for every subscriber token, whichever key signed it.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TokenRulesBody {
+    /// Longest a token may live, in seconds: `exp - iat`, or `exp - now`
+    /// for a token without `iat`. A longer one is refused with
+    /// `token-lifetime-too-long`. `null`: no maximum.
+    #[schema(example = 3600)]
+    pub max_lifetime_seconds: Option<u64>,
+}
+
+/// Most a tenant's maximum token lifetime may be set to (a year).
+const MAX_LIFETIME_SETTING: u64 = 366 * 24 * 3600;
 
 /// Create a signing key for subscriber tokens.
 #[utoipa::path(
@@ -58,7 +95,7 @@ impl SigningKeyView {
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown algorithm or unusable public key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown algorithm, unusable public key, or an empty or too long issuer or audience", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -79,7 +116,13 @@ pub(crate) async fn create_signing_key(
             NewSigningKey::PublicKey(alg, pem)
         }
     };
-    let (key, secret) = app.create_signing_key(&tenant, new).await?;
+    for (field, value) in [("issuer", &body.issuer), ("audience", &body.audience)] {
+        if let Some(v) = value {
+            TokenRules::validate_claim(field, v)?;
+        }
+    }
+    let claims = KeyClaims { issuer: body.issuer, audience: body.audience };
+    let (key, secret) = app.create_signing_key(&tenant, new, claims).await?;
     tracing::info!(%tenant, kid = %key.kid, alg = %key.alg, "signing key created");
     Ok(HttpResponse::Created().json(SigningKeyView::new(key, secret)))
 }
@@ -131,4 +174,51 @@ pub(crate) async fn delete_signing_key(
     let kid = SigningKeyId::parse(&path.1).map_err(|_| ApiError::NotFound("signing key not found".into()))?;
     app.delete_signing_key(&tenant, &kid).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Read the tenant's rules for subscriber tokens.
+#[utoipa::path(
+    tag = "signing-keys",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    responses(
+        (status = 200, description = "The rules", body = TokenRulesBody),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[get("/v1/tenants/{tenant}/token-rules")]
+pub(crate) async fn get_token_rules(TenantAdmin(tenant): TenantAdmin, app: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let max_lifetime_seconds = app.max_token_lifetime(&tenant).await?;
+    Ok(HttpResponse::Ok().json(TokenRulesBody { max_lifetime_seconds }))
+}
+
+/// Set the tenant's rules for subscriber tokens. Streams already open keep
+/// running until their token expires.
+#[utoipa::path(
+    tag = "signing-keys",
+    params(("tenant" = String, Path, description = "Tenant id")),
+    request_body = TokenRulesBody,
+    responses(
+        (status = 200, description = "The new rules", body = TokenRulesBody),
+        (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A maximum of 0 or more than a year", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("operator_key" = []), ("api_key" = []))
+)]
+#[put("/v1/tenants/{tenant}/token-rules")]
+pub(crate) async fn put_token_rules(
+    TenantAdmin(tenant): TenantAdmin,
+    app: web::Data<AppState>,
+    body: web::Json<TokenRulesBody>,
+) -> ApiResult<HttpResponse> {
+    let max = body.into_inner().max_lifetime_seconds;
+    if max.is_some_and(|m| !(1..=MAX_LIFETIME_SETTING).contains(&m)) {
+        return Err(DomainError::invalid("max_lifetime_seconds", format!("1 to {MAX_LIFETIME_SETTING}, or null")).into());
+    }
+    app.set_max_token_lifetime(&tenant, max).await?;
+    Ok(HttpResponse::Ok().json(TokenRulesBody { max_lifetime_seconds: max }))
 }

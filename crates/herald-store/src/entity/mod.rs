@@ -19,3 +19,4 @@ pub mod server_secret;
 pub mod signing_key;
 pub mod tenant;
 pub mod tenant_quota;
+pub mod tenant_token_rule;

@@ -12,6 +12,10 @@ pub struct Model {
     /// Asymmetric algorithms: the uploaded PEM public key.
     pub public_key: Option<String>,
     pub created_at: i64,
+    /// When set, a token's `iss` must equal it.
+    pub issuer: Option<String>,
+    /// When set, a token's `aud` must include it.
+    pub audience: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
