@@ -75,6 +75,7 @@ e2e! {
         assert!(revoked["revoked_at"].is_string(), "{revoked}");
         assert_eq!(s.get("/v1/tenants", &first).await.0, 401);
         assert_eq!(s.post(&format!("/v1/operator-keys/{boot_id}/rotate"), &new_secret, json!({})).await.0, 409);
+        assert_eq!(s.call(Method::DELETE, &format!("/v1/operator-keys/{boot_id}"), &new_secret, None).await.0, 409, "revoked once");
         assert_eq!(s.call(Method::DELETE, "/v1/operator-keys/op_unknown", &new_secret, None).await.0, 404);
 
         let logged = actions(&s, &new_secret).await;
@@ -212,5 +213,31 @@ e2e! {
         let (st, list) = s.get("/v1/operator-keys", &s.operator_key).await;
         assert_eq!(st, StatusCode::OK);
         assert!(list["items"][0]["revoked_at"].is_string(), "{list}");
+    }
+}
+
+e2e! {
+    async fn another_node_refuses_a_revoked_key_within_the_key_cache_lifetime(b) {
+        let a = Server::start_with(b, |c| c.key_cache_seconds = 1).await;
+        let node_b = a.second_node(|c| c.key_cache_seconds = 1).await;
+        let (st, key) = a.post("/v1/operator-keys", &a.operator_key, json!({"name": "ops"})).await;
+        assert_eq!(st, 201, "{key}");
+        let (id, secret) = (key["id"].as_str().unwrap().to_owned(), key["secret"].as_str().unwrap().to_owned());
+        // Node B has now cached the key as valid.
+        assert_eq!(node_b.get("/v1/tenants", &secret).await.0, 200);
+
+        assert_eq!(a.call(Method::DELETE, &format!("/v1/operator-keys/{id}"), &a.operator_key, None).await.0, 200);
+        assert_eq!(a.get("/v1/tenants", &secret).await.0, 401, "at once on the node that revoked it");
+        // Within the cache's second, node B refuses it too.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let st = node_b.get("/v1/tenants", &secret).await.0;
+            if st == 401 {
+                break;
+            }
+            assert_eq!(st, 200);
+            assert!(std::time::Instant::now() < deadline, "node B still accepts the revoked key");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }

@@ -124,7 +124,7 @@ impl Store {
 
     /// Revokes a key. Unless `allow_last`, the last valid key is refused
     /// (`Conflict`): without it nobody could call the API as the operator.
-    /// Revoking a revoked key changes nothing and returns it.
+    /// A key already revoked is a `Conflict` too: it stays revoked.
     pub async fn revoke_operator_key(&self, id: &str, allow_last: bool) -> Result<OperatorKey, StoreError> {
         let id = parse_id(id)?;
         let row = self
@@ -132,7 +132,7 @@ impl Store {
                 Box::pin(async move {
                     let row = operator_key::Entity::find_by_id(id.as_str()).one(txn).await?.ok_or(StoreError::NotFound("operator key"))?;
                     if row.revoked_at.is_some() {
-                        return Ok(row);
+                        return Err(StoreError::Conflict("this operator key is already revoked".into()));
                     }
                     let valid = operator_key::Entity::find().filter(operator_key::Column::RevokedAt.is_null()).count(txn).await?;
                     if valid <= 1 && !allow_last {
@@ -243,6 +243,7 @@ mod tests {
         assert_eq!(store.find_operator_key(&secret).await.unwrap(), Some(second.id.clone()));
         let revoked = store.revoke_operator_key(boot.as_str(), false).await.unwrap();
         assert!(revoked.revoked_at.is_some());
+        assert!(matches!(store.revoke_operator_key(boot.as_str(), false).await, Err(StoreError::Conflict(_))), "once");
         assert_eq!(store.find_operator_key(&first).await.unwrap(), None, "revoked at once on this node");
 
         // Rotation: same record, new secret, the old one refused.

@@ -111,11 +111,11 @@ pub(crate) async fn list_operator_keys(_: Operator, app: web::Data<AppState>) ->
     tag = "operator-keys",
     params(("key" = String, Path, description = "Operator key id")),
     responses(
-        (status = 200, description = "Revoked (or already revoked)", body = OperatorKeyView),
+        (status = 200, description = "Revoked", body = OperatorKeyView),
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not the operator", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The last valid operator key", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The last valid operator key, or one already revoked", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []))
 )]
