@@ -199,7 +199,7 @@ async fn start(
     }
     let sealed = store.seal_stored_secrets().await.context("checking the stored secrets against secrets_key")?;
     if sealed > 0 {
-        tracing::info!(secrets = sealed, "sealed signing and server secrets that were stored in the clear");
+        tracing::info!(secrets = sealed, "sealed signing secrets and server secrets that were stored in the clear");
     }
 
     let operator_key_hash = config.operator_key.as_ref().map(|k| secret::hash(k.expose()));
