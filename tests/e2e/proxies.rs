@@ -106,3 +106,40 @@ e2e! {
         drop(first);
     }
 }
+
+/// Sends `GET /v1/whoami` with `X-Forwarded-For: client` and `request_id`
+/// to `node`; returns its access log line once written.
+async fn access_line(node: &Node, client: &str, request_id: &str) -> String {
+    let res = reqwest::Client::new()
+        .get(format!("{}/v1/whoami", node.base))
+        .header("X-Forwarded-For", client)
+        .header("X-Request-Id", request_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(line) = node.log().into_iter().find(|l| l.contains(request_id) && l.contains("answered")) {
+            return line;
+        }
+        assert!(std::time::Instant::now() < deadline, "no access line for {request_id}: {:#?}", node.log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+e2e! {
+    async fn the_access_log_names_the_forwarded_client_only_from_a_trusted_proxy(b) {
+        // The real binary, configured through the environment (comma-separated).
+        let db = TestDb::create(b).await;
+        let trusting = Node::spawn(&db.url, &[("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1/32")]);
+        let line = access_line(&trusting, "198.51.100.7", "e2e-proxied-1").await;
+        assert!(line.contains("peer=198.51.100.7"), "{line}");
+        drop(trusting);
+
+        let db = TestDb::create(b).await;
+        let plain = Node::spawn(&db.url, &[]);
+        let line = access_line(&plain, "198.51.100.7", "e2e-proxied-2").await;
+        assert!(line.contains("peer=127.0.0.1") && !line.contains("198.51.100.7"), "{line}");
+    }
+}
