@@ -132,6 +132,9 @@ e2e! {
         let chans = format!("/v1/tenants/{}/channels", t.id);
         let (st, _, problem) = create(&s, &chans, &t.publish_key, "k-1", json!({"name": "orders"})).await;
         assert_eq!(st, 403, "{problem}");
+        // As without the header, a malformed tenant id is a 404 before the credential.
+        let res = s.client.post(s.url("/v1/tenants/nope/channels")).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 404);
         if let Some(url) = s.database_url() {
             assert_eq!(idempotent_rows(&url).await, 0, "a refused request claimed its key");
         }

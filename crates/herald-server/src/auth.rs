@@ -62,14 +62,18 @@ async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<(TenantId
 /// key cannot replay a stored answer and a stranger cannot hold a claim;
 /// the handler's own extractor checks again.
 pub(crate) async fn authorize_create(req: &HttpRequest) -> ApiResult<Caller> {
+    // As on the routes: a malformed tenant id is a 404 before the credential is looked at.
+    let tenant = match req.path().strip_prefix("/v1/tenants/").and_then(|rest| rest.split('/').next()) {
+        None => None,
+        Some(raw) => Some(TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))?),
+    };
     let caller = caller(req).await?;
-    match req.path().strip_prefix("/v1/tenants/").and_then(|rest| rest.split('/').next()) {
+    match tenant {
         None => match caller {
             Caller::Operator => Ok(caller),
             Caller::Key { .. } => Err(ApiError::Forbidden("this needs the operator key".into())),
         },
-        Some(raw) => {
-            let tenant = TenantId::parse(raw).map_err(|_| ApiError::NotFound(format!("tenant `{raw}` not found")))?;
+        Some(tenant) => {
             state(req).authorize_tenant(&caller, &tenant, KeyScope::Admin).await?;
             Ok(caller)
         }
