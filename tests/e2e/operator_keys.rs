@@ -82,6 +82,13 @@ e2e! {
         for action in ["create_operator_key", "rotate_operator_key", "revoke_operator_key"] {
             assert!(logged.iter().any(|a| a == action), "{action} is audited: {logged:?}");
         }
+        // The audit log and whoami name the operator key that acted.
+        let (_, page) = s.get("/v1/audit-log?action=create_operator_key", &new_secret).await;
+        assert_eq!(page["items"][0]["actor"], json!({"kind": "operator", "key_id": boot_id}), "{page}");
+        let (_, page) = s.get("/v1/audit-log?action=revoke_operator_key", &new_secret).await;
+        assert_eq!(page["items"][0]["actor"]["key_id"], ci_id.as_str(), "{page}");
+        let (_, me) = s.get("/v1/whoami", &new_secret).await;
+        assert_eq!((&me["kind"], &me["key_id"]), (&json!("operator"), &json!(ci_id)), "{me}");
 
         // A tenant's admin key is not the operator.
         let (st, tenant) = s.post("/v1/tenants", &new_secret, json!({"name": "acme"})).await;

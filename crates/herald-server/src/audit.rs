@@ -126,7 +126,7 @@ async fn record<B: MessageBody + 'static>(res: ServiceResponse<B>) -> ServiceRes
             status,
             tenant = tenant.as_ref().map(TenantId::as_str),
             actor = actor.kind(),
-            key = actor.key_id().map(|k| k.as_str()),
+            key = actor.key_id(),
             "recording an audit event failed: the change was made but is missing from the audit log"
         );
     }

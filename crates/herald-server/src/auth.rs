@@ -48,7 +48,7 @@ async fn tenant_access(req: &HttpRequest, need: KeyScope) -> ApiResult<(TenantId
     let caller = caller(req).await?;
     state(req).authorize_tenant(&caller, &tenant, need).await?;
     let actor = match caller {
-        Caller::Operator => AuditActor::Operator,
+        Caller::Operator(id) => AuditActor::Operator(id),
         Caller::Key { id, .. } => AuditActor::ApiKey(id),
     };
     Ok((tenant, actor))
@@ -70,7 +70,7 @@ pub(crate) async fn authorize_create(req: &HttpRequest) -> ApiResult<Caller> {
     let caller = caller(req).await?;
     match tenant {
         None => match caller {
-            Caller::Operator => Ok(caller),
+            Caller::Operator(_) => Ok(caller),
             Caller::Key { .. } => Err(ApiError::Forbidden("this needs the operator key".into())),
         },
         Some(tenant) => {
@@ -92,10 +92,10 @@ impl FromRequest for Operator {
         let req = req.clone();
         Box::pin(async move {
             match caller(&req).await? {
-                Caller::Operator => {
+                Caller::Operator(id) => {
                     // For the audit log (`crate::audit`), which records the
                     // operator's changes.
-                    req.extensions_mut().insert(AuditActor::Operator);
+                    req.extensions_mut().insert(AuditActor::Operator(id));
                     Ok(Operator)
                 }
                 Caller::Key { .. } => Err(ApiError::Forbidden("this needs the operator key".into())),

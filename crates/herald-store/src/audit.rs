@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
 use herald_core::DomainError;
-use herald_core::ids::{ApiKeyId, TenantId};
+use herald_core::ids::{ApiKeyId, OperatorKeyId, TenantId};
 use sea_orm::prelude::Uuid;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
@@ -67,9 +67,10 @@ impl fmt::Debug for AuditEventId {
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AuditActor {
-    /// The operator key. Keys configured in the environment have no id, so
-    /// none is recorded for any operator key.
-    Operator,
+    /// An operator key: a stored one's id, or `None` for the key configured
+    /// in the environment (which has no id) and for `herald operator-key`
+    /// run on the database.
+    Operator(Option<OperatorKeyId>),
     /// A tenant API key with the `admin` scope.
     ApiKey(ApiKeyId),
 }
@@ -81,15 +82,16 @@ const API_KEY: &str = "api_key";
 impl AuditActor {
     pub fn kind(&self) -> &'static str {
         match self {
-            AuditActor::Operator => OPERATOR,
+            AuditActor::Operator(_) => OPERATOR,
             AuditActor::ApiKey(_) => API_KEY,
         }
     }
 
-    pub fn key_id(&self) -> Option<&ApiKeyId> {
+    /// The id of the key that acted (`key_…` or `op_…`), if it has one.
+    pub fn key_id(&self) -> Option<&str> {
         match self {
-            AuditActor::Operator => None,
-            AuditActor::ApiKey(id) => Some(id),
+            AuditActor::Operator(id) => id.as_ref().map(OperatorKeyId::as_str),
+            AuditActor::ApiKey(id) => Some(id.as_str()),
         }
     }
 }
@@ -137,7 +139,8 @@ fn corrupt<E: fmt::Display>(what: &'static str) -> impl FnOnce(E) -> StoreError 
 
 fn convert(m: audit_event::Model) -> Result<AuditEvent, StoreError> {
     let actor = match (m.actor_kind.as_str(), m.actor_key_id.as_deref()) {
-        (OPERATOR, None) => AuditActor::Operator,
+        (OPERATOR, None) => AuditActor::Operator(None),
+        (OPERATOR, Some(id)) => AuditActor::Operator(Some(OperatorKeyId::parse(id).map_err(corrupt("actor operator key id"))?)),
         (API_KEY, Some(id)) => AuditActor::ApiKey(ApiKeyId::parse(id).map_err(corrupt("actor key id"))?),
         (kind, _) => return Err(StoreError::Corrupt(format!("audit actor `{kind}` with key id {:?}", m.actor_key_id))),
     };
@@ -165,7 +168,7 @@ impl Store {
                 id: Set(row_id),
                 tenant_id: Set(event.tenant.map(|t| t.to_string())),
                 actor_kind: Set(event.actor.kind().to_owned()),
-                actor_key_id: Set(event.actor.key_id().map(|k| k.to_string())),
+                actor_key_id: Set(event.actor.key_id().map(str::to_owned)),
                 action: Set(event.action.to_owned()),
                 method: Set(event.method.to_owned()),
                 path: Set(event.path.to_owned()),
@@ -252,13 +255,13 @@ mod tests {
         let key = AuditActor::ApiKey(ApiKeyId::generate());
         let mut ids = Vec::new();
         for i in 0..5 {
-            let actor = if i % 2 == 0 { &AuditActor::Operator } else { &key };
+            let actor = if i % 2 == 0 { &AuditActor::Operator(None) } else { &key };
             ids.push(store.record_audit_event(&event(Some(&t), actor, "create_channel")).await.unwrap());
         }
         let first = store.list_tenant_audit_events(&t, AuditFilter::default(), None, 3).await.unwrap();
         assert_eq!(first.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), vec![ids[4].clone(), ids[3].clone(), ids[2].clone()]);
         assert_eq!(first[1].actor, key);
-        assert_eq!(first[0].actor, AuditActor::Operator);
+        assert_eq!(first[0].actor, AuditActor::Operator(None));
         assert_eq!(first[0].remote_addr, Some("127.0.0.1".parse().unwrap()));
         assert_eq!(first[0].status, 201);
         let rest = store.list_tenant_audit_events(&t, AuditFilter::default(), Some(&first[2].id), 3).await.unwrap();
@@ -268,7 +271,7 @@ mod tests {
     async fn a_tenants_list_holds_only_its_events_and_filters_apply(kind: DbKind) {
         let (store, _db) = store(kind).await;
         let (a, b) = (TenantId::generate(), TenantId::generate());
-        let op = AuditActor::Operator;
+        let op = AuditActor::Operator(None);
         store.record_audit_event(&event(Some(&a), &op, "create_channel")).await.unwrap();
         store.record_audit_event(&event(Some(&b), &op, "create_channel")).await.unwrap();
         store.record_audit_event(&event(None, &op, "create_tenant")).await.unwrap();
@@ -299,7 +302,7 @@ mod tests {
     async fn deleting_a_tenant_keeps_its_events(kind: DbKind) {
         let (store, _db) = store(kind).await;
         let t = store.create_tenant(&TenantName::parse("gone").unwrap()).await.unwrap();
-        store.record_audit_event(&event(Some(&t.id), &AuditActor::Operator, "delete_tenant")).await.unwrap();
+        store.record_audit_event(&event(Some(&t.id), &AuditActor::Operator(None), "delete_tenant")).await.unwrap();
         store.delete_tenant(&t.id).await.unwrap();
         let left = store.list_audit_events(Some(&t.id), AuditFilter::default(), None, 100).await.unwrap();
         assert_eq!(left.len(), 1);

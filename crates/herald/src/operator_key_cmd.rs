@@ -59,7 +59,7 @@ fn line(k: &OperatorKey) -> String {
 }
 
 async fn audit(store: &Store, action: &str, path: &str, status: u16) {
-    let event = NewAuditEvent { tenant: None, actor: &AuditActor::Operator, action, method: "CLI", path, status, remote_addr: None };
+    let event = NewAuditEvent { tenant: None, actor: &AuditActor::Operator(None), action, method: "CLI", path, status, remote_addr: None };
     if let Err(e) = store.record_audit_event(&event).await {
         tracing::error!(error = %e, action, "recording an audit event failed: the change was made but is missing from the audit log");
     }

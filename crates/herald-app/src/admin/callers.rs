@@ -2,7 +2,7 @@
 //! API key with its scopes. Every path compares hashes of what was
 //! presented; the transport only extracts the credential.
 
-use herald_core::ids::{ApiKeyId, TenantId};
+use herald_core::ids::{ApiKeyId, OperatorKeyId, TenantId};
 use herald_core::keys::KeyScope;
 use herald_core::secret;
 
@@ -15,8 +15,13 @@ const MAX_CREDENTIAL: usize = 1024;
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
-    Operator,
-    Key { id: ApiKeyId, tenant: TenantId, scopes: Vec<KeyScope> },
+    /// An operator key: a stored one's id, or `None` for the configured one.
+    Operator(Option<OperatorKeyId>),
+    Key {
+        id: ApiKeyId,
+        tenant: TenantId,
+        scopes: Vec<KeyScope>,
+    },
 }
 
 impl App {
@@ -26,12 +31,12 @@ impl App {
             return Err(AppError::Unauthorized("the key is not valid".into()));
         }
         if self.inner.operator_key_hash.as_deref().is_some_and(|h| h == secret::hash(presented)) {
-            return Ok(Caller::Operator);
+            return Ok(Caller::Operator(None));
         }
         // The prefix says which table to look in.
         if presented.starts_with(secret::OPERATOR_KEY_PREFIX) {
-            if self.inner.store.find_operator_key(presented).await?.is_some() {
-                return Ok(Caller::Operator);
+            if let Some(id) = self.inner.store.find_operator_key(presented).await? {
+                return Ok(Caller::Operator(Some(id)));
             }
         } else if let Some(key) = self.inner.store.find_api_key_by_secret(presented).await? {
             return Ok(Caller::Key { id: key.id, tenant: key.tenant, scopes: key.scopes });
@@ -43,7 +48,7 @@ impl App {
     /// may act on any tenant that exists.
     pub async fn authorize_tenant(&self, caller: &Caller, tenant: &TenantId, need: KeyScope) -> AppResult<()> {
         match caller {
-            Caller::Operator => {
+            Caller::Operator(_) => {
                 self.inner.store.get_tenant(tenant).await?;
                 Ok(())
             }

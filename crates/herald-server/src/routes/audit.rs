@@ -78,7 +78,9 @@ pub(crate) enum ActorKind {
 pub(crate) struct ActorView {
     #[schema(example = "api_key")]
     pub kind: ActorKind,
-    /// The API key's id; null for the operator.
+    /// The key's id: an API key's, or a stored operator key's (`op_…`);
+    /// null for the operator key configured in the environment and for
+    /// `herald operator-key` run on the database.
     #[schema(example = "key_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b")]
     pub key_id: Option<String>,
 }
@@ -116,7 +118,7 @@ pub(crate) struct AuditEventView {
 impl From<AuditEvent> for AuditEventView {
     fn from(e: AuditEvent) -> Self {
         let actor = match &e.actor {
-            AuditActor::Operator => ActorView { kind: ActorKind::Operator, key_id: None },
+            AuditActor::Operator(id) => ActorView { kind: ActorKind::Operator, key_id: id.as_ref().map(|id| id.to_string()) },
             AuditActor::ApiKey(id) => ActorView { kind: ActorKind::ApiKey, key_id: Some(id.to_string()) },
         };
         Self {

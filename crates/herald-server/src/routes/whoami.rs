@@ -22,7 +22,8 @@ pub(crate) struct WhoAmI {
     /// The key's tenant; null for the operator.
     #[schema(example = "ten_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b")]
     pub tenant: Option<String>,
-    /// The API key's id; null for the operator.
+    /// The key's id: an API key's, or a stored operator key's (`op_…`);
+    /// null for the operator key configured in the environment.
     #[schema(example = "key_0193a4b2c1d07e8f9a0b1c2d3e4f5a6b")]
     pub key_id: Option<String>,
     /// The API key's scopes (`admin` implies `publish`); empty for the operator, who may do everything.
@@ -42,7 +43,9 @@ pub(crate) struct WhoAmI {
 #[get("/v1/whoami")]
 pub(crate) async fn whoami(AnyCaller(caller): AnyCaller) -> HttpResponse {
     let body = match caller {
-        Caller::Operator => WhoAmI { kind: CallerKind::Operator, tenant: None, key_id: None, scopes: Vec::new() },
+        Caller::Operator(id) => {
+            WhoAmI { kind: CallerKind::Operator, tenant: None, key_id: id.map(|id| id.to_string()), scopes: Vec::new() }
+        }
         Caller::Key { id, tenant, scopes } => WhoAmI {
             kind: CallerKind::ApiKey,
             tenant: Some(tenant.to_string()),
