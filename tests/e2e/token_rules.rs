@@ -72,6 +72,20 @@ e2e! {
         // Only a tenant admin sets it, within bounds.
         assert_eq!(s.call(reqwest::Method::PUT, &format!("{base}/token-rules"), &t.publish_key, Some(json!({"max_lifetime_seconds": 1}))).await.0, StatusCode::FORBIDDEN);
         assert_eq!(s.call(reqwest::Method::PUT, &format!("{base}/token-rules"), &t.admin_key, Some(json!({"max_lifetime_seconds": 0}))).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // Tokens Herald mints follow the rules: `iat` set, the key's `iss`
+        // and `aud` carried, a lifetime over the maximum refused.
+        let minted = |body: Value| {
+            let (s, base, key) = (&s, &base, &t.admin_key);
+            async move { s.post(&format!("{base}/tokens"), key, body).await }
+        };
+        let (status, m) = minted(json!({"sub": "1", "subscribe": ["orders"], "ttl_seconds": 600, "kid": kid})).await;
+        assert_eq!(status, StatusCode::CREATED, "{m}");
+        assert_eq!(open(&s, &t, m["token"].as_str().unwrap()).await, Ok(()));
+        let (status, p) = s.call(reqwest::Method::PUT, &format!("{base}/token-rules"), &t.admin_key, Some(json!({"max_lifetime_seconds": 60}))).await;
+        assert_eq!(status, StatusCode::OK, "{p}");
+        let (status, p) = minted(json!({"sub": "1", "subscribe": ["orders"], "ttl_seconds": 600})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains("max_lifetime_seconds"), "{p}");
         let (status, _) = s.call(reqwest::Method::PUT, &format!("{base}/token-rules"), &t.admin_key, Some(json!({"max_lifetime_seconds": null}))).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(open(&s, &t, &long).await, Ok(()));

@@ -4,7 +4,7 @@ use herald_core::ids::{ApiKeyId, SigningKeyId, TenantId};
 use herald_core::keys::KeyScope;
 use herald_core::model::{ApiKey, SigningKey};
 use herald_core::names::KeyName;
-use herald_core::token::VerifyingKey;
+use herald_core::token::{TokenRules, VerifyingKey};
 use herald_store::signing_keys::{KeyClaims, NewSigningKey};
 
 use crate::App;
@@ -57,6 +57,12 @@ impl App {
     /// Herald signs the tokens it mints with when no key is named.
     pub async fn newest_hs256_key(&self, tenant: &TenantId) -> AppResult<Option<(SigningKeyId, String)>> {
         Ok(self.inner.store.newest_hs256_key(tenant).await?)
+    }
+
+    /// What tokens signed with `kid` must satisfy: the key's `issuer` and
+    /// `audience`, the tenant's maximum lifetime (none for an unknown key).
+    pub async fn token_rules(&self, tenant: &TenantId, kid: &str) -> AppResult<TokenRules> {
+        Ok(self.inner.store.subscriber_key(tenant, kid).await?.map(|(_, rules)| rules).unwrap_or_default())
     }
 
     /// The key that verifies a token whose header names `kid`, if the tenant has it.

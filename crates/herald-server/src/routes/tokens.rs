@@ -4,7 +4,9 @@
 //!
 //! A minted token is an ordinary subscriber token, signed with one of the
 //! tenant's HS256 keys: streams, polls and the session cookie verify it like
-//! any other, and deleting the key revokes it.
+//! any other, and deleting the key revokes it. It carries `iat`, and the
+//! `iss` and `aud` its key requires; a lifetime over the tenant's
+//! `max_lifetime_seconds` is refused rather than minted to fail.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, post, web};
@@ -143,7 +145,7 @@ async fn signing_key(app: &AppState, tenant: &herald_core::ids::TenantId, kid: O
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No HS256 signing key to sign with (`no-signing-key`): create one first, or name an HS256 `kid`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid `sub`, pattern, `ttl_seconds` (1 to 3600) or `kid`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid `sub`, pattern, `ttl_seconds` (1 to 3600, and at most the tenant's `max_lifetime_seconds`) or `kid`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -155,12 +157,27 @@ pub(crate) async fn mint_token(
 ) -> ApiResult<HttpResponse> {
     let req = check(body.into_inner())?;
     let (kid, secret) = signing_key(&app, &tenant, req.kid).await?;
-    let exp = Utc::now().timestamp() + i64::try_from(req.ttl_seconds).expect("at most 3600");
+    let rules = app.token_rules(&tenant, kid.as_str()).await?;
+    if let Some(max) = rules.max_lifetime_seconds
+        && req.ttl_seconds > max
+    {
+        return Err(DomainError::invalid("ttl_seconds", format!("at most the tenant's max_lifetime_seconds, {max}")).into());
+    }
+    let now = Utc::now().timestamp();
+    let exp = now + i64::try_from(req.ttl_seconds).expect("at most 3600");
+    let mut extra = serde_json::Map::new();
+    extra.insert("iat".into(), now.into());
+    if let Some(iss) = rules.issuer {
+        extra.insert("iss".into(), iss.into());
+    }
+    if let Some(aud) = rules.audience {
+        extra.insert("aud".into(), aud.into());
+    }
     let claims = SubscriberClaims {
         sub: req.sub.to_string(),
         exp,
         herald: HeraldClaims { subscribe: req.subscribe.iter().map(ToString::to_string).collect() },
-        extra: Default::default(),
+        extra,
     };
     let token = mint(kid.as_str(), SigningAlg::HS256, &SigningMaterial::Secret(secret), &claims)
         .map_err(|e| ApiError::Internal(format!("minting a token with {kid}: {e}")))?;
