@@ -5,23 +5,28 @@
 //! A's attack (issue 18): a deliver hook that spins, chained eight times
 //! with a one-second deadline each and `fail-open`, replayed by streams
 //! opened with `Last-Event-ID: 0`; a publish hook that spins; a flood of
-//! plugin uploads, of streams, of CORS preflights for made-up tenants and
-//! of idempotent replays with a key that does not exist. No assertion is
+//! plugin uploads, of streams, of CORS preflights for made-up tenants, of
+//! idempotent replays with a key that does not exist, and of forged bus
+//! announcements (the node runs on NATS) claiming both tenants reached
+//! ids far ahead of their real ones. No assertion is
 //! about time: B's figures are the benchmark's (`herald-bench
 //! noisy-neighbour`); here B must simply get everything while A attacks,
 //! which before the fix it did not (its publish got no answer at all).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use herald_bus_nats::NatsBus;
+use herald_core::cluster::{Announcement, Bus};
+use herald_core::ids::TenantId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::harness::*;
+use crate::relay_hints::{nats_url, uuid_like};
 
-#[path = "../../crates/herald-plugins/tests/common/wat.rs"]
-mod wat_plugin;
-use wat_plugin::Exports;
+use crate::plugins::wat_plugin::{self, Exports};
 
 /// Patient enough for a loaded two-core machine; only a server that
 /// stopped answering B runs into it.
@@ -62,12 +67,17 @@ async fn wait_for_event(mut sse: Sse, event: &str) -> Option<Value> {
 e2e! {
     async fn a_hostile_tenant_cannot_slow_starve_or_read_another(b) {
         // Two plugin threads, one per tenant at most: what a two-core
-        // machine gets by default, fixed here so the test means the same anywhere.
+        // machine gets by default, fixed here so the test means the same
+        // anywhere. On NATS (a subject of its own), so A can forge announcements.
+        let subject = format!("herald.test.hostile.{}", uuid_like());
         let s = Server::start_with(b, |c| {
             c.plugins.workers = 2;
             c.plugins.max_workers_per_tenant = 1;
+            c.bus = Some(nats_url().into());
+            c.nats_subject = subject.clone();
         })
         .await;
+        let forger: Arc<dyn Bus> = Arc::new(NatsBus::connect(&nats_url(), &subject).await.expect("NATS at HERALD_TEST_NATS or 127.0.0.1:4222"));
         let a = s.tenant("attacker").await;
         let v = s.tenant("victim").await;
 
@@ -132,7 +142,15 @@ e2e! {
                     .json(&json!({"name": "x", "scopes": ["admin"]}))
                     .send()
             }));
-            let (publishes, uploads, preflights, replays) = tokio::join!(publishes, uploads, preflights, replays);
+            // Announcements that both tenants reached ids far ahead.
+            let forgeries = async {
+                for i in 0..200i64 {
+                    let forged = |t: &str| Announcement { tenant: TenantId::parse(t).expect("a tenant id"), seq: i64::MAX / 2 + i };
+                    forger.announce(&[forged(&a.id), forged(&v.id)]).await.expect("NATS takes the forgery");
+                    tokio::task::yield_now().await;
+                }
+            };
+            let (publishes, uploads, preflights, replays, ()) = tokio::join!(publishes, uploads, preflights, replays, forgeries);
             for (st, r) in publishes {
                 assert!(st.is_success() || st == StatusCode::SERVICE_UNAVAILABLE, "A's publish through a spinning hook: {st} {r}");
             }
@@ -218,5 +236,56 @@ e2e! {
         assert!(!items.is_empty() && items.len() < 5, "expected a partial page, got {first}");
         assert_eq!(first["more"], true, "{first}");
         assert_eq!(first["next"], items.last().unwrap()["id"], "resumes right after the last decided: {first}");
+    }
+}
+
+e2e! {
+    async fn a_stream_closed_for_its_hooks_resumes_with_no_gap_and_no_duplicate(b) {
+        // A small allowance that never refills: every stream is cut after a
+        // hooked notification or two, and must say exactly where to resume.
+        let s = Server::start_with(b, |c| {
+            c.plugins.hook_budget_ms = 600;
+            c.plugins.hook_budget_refill_ms_per_second = 0;
+        })
+        .await;
+        let t = s.tenant("acme").await;
+        assert_eq!(s.upload_plugin(&t, "spin", "1", spinning_deliver_plugin(0)).await.0, StatusCode::CREATED);
+        // Cut off at its 200 ms deadline every time, and fail-open: each
+        // hooked notification is delivered unchanged, slowly.
+        create_channel(&s, &t, json!({"name": "slow", "plugins": [{"plugin": "spin", "deadline_ms": 200}], "failure_policy": "fail-open"})).await;
+        create_channel(&s, &t, json!({"name": "plain"})).await;
+        let mut all = Vec::new();
+        for n in 0..10 {
+            let channel = if n % 2 == 0 { "plain" } else { "slow" };
+            all.push(s.publish(&t, channel, json!({"type": "x", "data": {"n": n}})).await);
+        }
+        let token = t.token("1", &["slow", "plain"]);
+        let mut got: Vec<i64> = Vec::new();
+        let mut resume = 0;
+        let mut closes = 0;
+        while got.len() < all.len() {
+            assert!(closes <= all.len(), "no progress: got {got:?} of {all:?} after {closes} closes");
+            let mut sse = s.subscribe(&t, &token, &["slow", "plain"], Some(resume)).await;
+            loop {
+                let e = sse.next(LONG).await.unwrap_or_else(|| panic!("the stream went quiet or ended; got {got:?} of {all:?}"));
+                if e.event == "plugin-budget-exhausted" {
+                    let d: Value = serde_json::from_str(&e.data).expect("JSON");
+                    let last = d["last_event_id"].as_i64().expect("last_event_id");
+                    assert_eq!(Some(&last), got.last().or(Some(&resume)), "the close names the last id sent: {d}, got {got:?}");
+                    assert_eq!(d["reason"], "stream-budget", "{d}");
+                    resume = last;
+                    closes += 1;
+                    break;
+                }
+                if !e.id.is_empty() {
+                    got.push(e.id.parse().expect("an id"));
+                    if got.len() == all.len() {
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(got, all, "across {closes} closes, every notification once, in order");
+        assert!(closes > 0, "the allowance should have closed the stream at least once");
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn nats_url() -> String {
+pub(crate) fn nats_url() -> String {
     std::env::var("HERALD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
@@ -51,6 +51,6 @@ e2e! {
 }
 
 /// A unique enough suffix for a NATS subject.
-fn uuid_like() -> String {
+pub(crate) fn uuid_like() -> String {
     format!("{}{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }

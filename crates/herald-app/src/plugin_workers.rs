@@ -15,6 +15,11 @@
 //!   job is refused rather than kept, and the caller decides (a stream ends
 //!   with an event, a publish is answered 503).
 //!
+//! - the threads may run at a lower CPU priority than the HTTP workers and
+//!   the hub (`nice`; 0, the same, by default: a lower one slows every
+//!   tenant's hooks alike, and measured no gain for the tenant next to an
+//!   attacker).
+//!
 //! What bounds one job's length is the caller's business (a stream's
 //! budget, see `delivery::budget`); what bounds a call's is the plugin
 //! host's deadline.
@@ -35,13 +40,15 @@ pub struct WorkerSettings {
     pub max_per_tenant: usize,
     /// Jobs one tenant may have waiting; more are refused.
     pub max_queued_per_tenant: usize,
+    /// The threads' nice value (Linux; 0 leaves them at the process's).
+    pub nice: i32,
 }
 
 impl WorkerSettings {
     /// One worker per core (at least two), half of them per tenant.
     pub fn for_this_machine() -> Self {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).max(2);
-        Self { workers, max_per_tenant: (workers / 2).max(1), max_queued_per_tenant: 1024 }
+        Self { workers, max_per_tenant: (workers / 2).max(1), max_queued_per_tenant: 1024, nice: 0 }
     }
 }
 
@@ -106,11 +113,13 @@ impl PluginWorkers {
             workers: settings.workers.max(1),
             max_per_tenant: settings.max_per_tenant.clamp(1, settings.workers.max(1)),
             max_queued_per_tenant: settings.max_queued_per_tenant.max(1),
+            nice: settings.nice.clamp(0, 19),
         };
         let shared = Arc::new(Shared { settings, state: Mutex::default(), work: Condvar::new() });
         for i in 0..settings.workers {
             let (shared, runtime) = (shared.clone(), runtime.clone());
             std::thread::Builder::new().name(format!("herald-plugins-{i}")).spawn(move || {
+                lower_priority(settings.nice);
                 let _entered = runtime.enter();
                 shared.work_loop();
             })?;
@@ -163,6 +172,19 @@ impl PluginWorkers {
     pub fn queued(&self) -> usize {
         self.handle.shared.lock().tenants.values().map(|q| q.jobs.len()).sum()
     }
+}
+
+/// Lowers this thread's CPU priority to `nice` (on Linux, a nice value is
+/// per thread).
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0
+        && let Err(e) = rustix::process::setpriority_process(None, nice)
+    {
+        tracing::warn!(nice, error = %e, "could not lower the plugin thread's priority; it runs at the process's");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 impl Drop for Handle {
@@ -244,7 +266,7 @@ mod tests {
     }
 
     fn workers(workers: usize, max_per_tenant: usize, max_queued: usize) -> PluginWorkers {
-        let settings = WorkerSettings { workers, max_per_tenant, max_queued_per_tenant: max_queued };
+        let settings = WorkerSettings { workers, max_per_tenant, max_queued_per_tenant: max_queued, nice: 10 };
         PluginWorkers::start(settings, tokio::runtime::Handle::current()).expect("threads start")
     }
 

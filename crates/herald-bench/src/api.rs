@@ -39,6 +39,12 @@ impl Api {
         self.call(Method::POST, path, secret, Some(body)).await
     }
 
+    /// POSTs raw `bytes` (a plugin component) as `application/wasm` and
+    /// decodes a 2xx answer.
+    pub async fn upload<T: DeserializeOwned>(&mut self, path: &str, secret: &str, bytes: Vec<u8>) -> anyhow::Result<T> {
+        self.send(Method::POST, path, secret, Some(("application/wasm", bytes))).await
+    }
+
     /// GETs `path` with `Authorization: Bearer <secret>` and decodes a 2xx answer.
     pub async fn get<T: DeserializeOwned>(&mut self, path: &str, secret: &str) -> anyhow::Result<T> {
         self.call(Method::GET, path, secret, None).await
@@ -51,16 +57,30 @@ impl Api {
         secret: &str,
         body: Option<&serde_json::Value>,
     ) -> anyhow::Result<T> {
+        let body = body.map(|b| serde_json::to_vec(b).map(|bytes| ("application/json", bytes))).transpose()?;
+        self.send(method, path, secret, body).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &mut self,
+        method: Method,
+        path: &str,
+        secret: &str,
+        body: Option<(&'static str, Vec<u8>)>,
+    ) -> anyhow::Result<T> {
         let mut req = Request::builder()
             .method(method.clone())
             .uri(self.endpoint.uri(path)?)
             .header(HOST, self.endpoint.host.clone())
             .header(AUTHORIZATION, bearer(secret)?)
             .header(ACCEPT, "application/json");
-        if body.is_some() {
-            req = req.header(CONTENT_TYPE, "application/json");
-        }
-        let bytes = body.map(serde_json::to_vec).transpose()?.unwrap_or_default();
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                req = req.header(CONTENT_TYPE, content_type);
+                bytes
+            }
+            None => Vec::new(),
+        };
         let req = req.body(Full::new(bytes.into()))?;
         if self.conn.as_ref().is_none_or(Conn::is_closed) {
             self.conn = Some(Conn::open(&self.endpoint, None).await?);

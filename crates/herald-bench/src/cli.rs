@@ -91,6 +91,44 @@ pub enum Command {
     ///
     /// Example: herald-bench soak --url http://127.0.0.1:8080 --operator-key hop_… --server-pid 1234 --duration 60m --out soak.json
     Soak(SoakArgs),
+    /// Noisy neighbour: one tenant's latency alone, then while another attacks.
+    ///
+    /// Measures tenant B as `latency` does (one node, a deliver hook that
+    /// keeps everything, so B's deliveries use the plugin threads), then
+    /// starts tenant A's attack on the same node: eight chained deliver
+    /// hooks that spin for their one-second deadline over 200 stored
+    /// notifications, replayed by --attack-streams streams that reconnect
+    /// from id 0 whenever they are closed; publishes through a spinning
+    /// publish hook; a flood of plugin uploads; CORS preflights for made-up
+    /// tenants. B is measured again meanwhile, and `/healthz` is timed.
+    /// Reports both latencies and their ratio (the target: B's p99 attacked
+    /// at most twice B's p99 alone). Exits with status 1 when B lost,
+    /// duplicated or reordered anything.
+    ///
+    /// Example: herald-bench noisy-neighbour --url http://127.0.0.1:8080 --operator-key hop_… --count 500 --rate 50
+    NoisyNeighbour(NoisyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NoisyArgs {
+    /// Base URL of the Herald node.
+    #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+    pub url: String,
+
+    #[command(flatten)]
+    pub operator: OperatorArgs,
+
+    /// B's notifications per phase.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(10..=1_000_000))]
+    pub count: u32,
+
+    /// B's publishes per second.
+    #[arg(long, default_value_t = 50, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
+
+    /// A's replaying streams (each reconnects from id 0 when closed).
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub attack_streams: u32,
 }
 
 #[derive(Debug, Args)]

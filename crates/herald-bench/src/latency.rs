@@ -272,6 +272,13 @@ async fn publisher(target: Arc<Target>, first: u64, stride: u64, count: u64, rat
 
 /// Runs the `latency` benchmark and returns its figures.
 pub async fn run(args: &LatencyArgs, allow_remote: bool) -> anyhow::Result<LatencyReport> {
+    run_with(args, allow_remote, None).await
+}
+
+/// The same, with `deliver_hook` (a plugin component) as the channel's
+/// deliver hook when given, so every delivery goes through the plugin
+/// threads (`noisy-neighbour` measures the tenant that shares them).
+pub async fn run_with(args: &LatencyArgs, allow_remote: bool, deliver_hook: Option<&[u8]>) -> anyhow::Result<LatencyReport> {
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let publish_secs = f64::from(args.count) / f64::from(args.rate);
     if publish_secs + 5.0 > args.timeout as f64 {
@@ -284,6 +291,9 @@ pub async fn run(args: &LatencyArgs, allow_remote: bool) -> anyhow::Result<Laten
     let mut api = Api::new(a.clone());
     let tenant = setup::create_tenant(&mut api, op, "latency").await?;
     let signing = setup::create_signing_key(&mut api, op, &tenant.id).await?;
+    if let Some(wasm) = deliver_hook {
+        setup::create_hooked_channel(&mut api, op, &tenant.id, CHANNEL, wasm).await?;
+    }
     drop(api);
     let token = setup::subscriber_token(&signing, "herald-bench", &[CHANNEL.to_owned()], args.timeout + 60)?;
     println!("setup: tenant {} ({}) on {}", tenant.name, tenant.id, a.url);

@@ -4,6 +4,8 @@
 //! - `publish`: publish throughput and request latency ([`publish`]).
 //! - `latency`: publish-to-receive latency through one or two nodes ([`latency`]).
 //! - `fanout`: many SSE subscribers, connect rate, delivery and memory ([`fanout`]).
+//! - `noisy-neighbour`: one tenant's latency alone and while another
+//!   attacks the same node ([`noisy`]).
 //! - `soak`: long moderate load with churning subscribers; memory and open
 //!   files must stay flat, delivery exact ([`soak`]).
 
@@ -17,6 +19,7 @@ mod endpoint;
 mod fanout;
 mod fanpub;
 mod latency;
+mod noisy;
 mod procfs;
 mod publish;
 mod rawstream;
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Latency(_) => "latency",
         Command::Fanout(_) => "fanout",
         Command::Soak(_) => "soak",
+        Command::NoisyNeighbour(_) => "noisy-neighbour",
     };
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -88,6 +92,15 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
             Command::Fanout(args) => {
                 let bound = Duration::from_secs(args.timeout) + GRACE;
                 let report = tokio::time::timeout(bound, fanout::run(args, cli.allow_remote, cli.threads))
+                    .await
+                    .with_context(|| format!("gave up after {bound:?}"))??;
+                emit(&report.lines(), &report);
+                anyhow::Ok(report.ok)
+            }
+            Command::NoisyNeighbour(args) => {
+                // Two latency phases (each bounded at 120 s) and the attack's set-up.
+                let bound = Duration::from_secs(2 * 120 + 120) + GRACE;
+                let report = tokio::time::timeout(bound, noisy::run(args, cli.allow_remote))
                     .await
                     .with_context(|| format!("gave up after {bound:?}"))??;
                 emit(&report.lines(), &report);

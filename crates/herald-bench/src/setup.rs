@@ -74,6 +74,20 @@ pub async fn create_signing_key(api: &mut Api, operator_key: &str, tenant: &str)
     Ok(SigningKey { kid: key.kid, secret: key.secret })
 }
 
+/// Uploads `wasm` as plugin `hook` and creates `channel` with it as its
+/// only step.
+pub async fn create_hooked_channel(api: &mut Api, operator_key: &str, tenant: &str, channel: &str, wasm: &[u8]) -> anyhow::Result<()> {
+    let _: serde_json::Value = api
+        .upload(&format!("/v1/tenants/{tenant}/plugins?name=hook&version=1"), operator_key, wasm.to_vec())
+        .await
+        .context("uploading the deliver hook")?;
+    let _: serde_json::Value = api
+        .post(&format!("/v1/tenants/{tenant}/channels"), operator_key, &json!({ "name": channel, "plugins": [{ "plugin": "hook" }] }))
+        .await
+        .context("creating the hooked channel")?;
+    Ok(())
+}
+
 /// Mints a token for user `sub` that may read `channels`, valid for `ttl_secs`.
 pub fn subscriber_token(key: &SigningKey, sub: &str, channels: &[String], ttl_secs: u64) -> anyhow::Result<String> {
     let claims = SubscriberClaims {

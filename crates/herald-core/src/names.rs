@@ -94,7 +94,7 @@ fn validate_channel_name(s: &str) -> Result<(), DomainError> {
 }
 
 /// Event types Herald itself sends on a stream; a notification may not use them.
-pub const RESERVED_EVENT_TYPES: &[&str] = &["token-expired", "history-truncated", "message"];
+pub const RESERVED_EVENT_TYPES: &[&str] = &["token-expired", "history-truncated", "message", "plugin-budget-exhausted"];
 
 fn validate_event_type(s: &str) -> Result<(), DomainError> {
     check_len("type", s, limits::MAX_EVENT_TYPE)?;

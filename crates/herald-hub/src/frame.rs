@@ -56,6 +56,15 @@ impl Frame {
         Frame { id: None, bytes: Bytes::from(format!("retry: {millis}\n\n")), last: false, note: None }
     }
 
+    /// The `plugin-budget-exhausted` event, after which the stream closes:
+    /// its deliver hooks used up their time (`reason` `stream-budget`) or
+    /// the tenant's hook queue is full (`tenant-busy`); everything up to
+    /// `last_event_id` was decided.
+    pub fn plugin_budget_exhausted(last_event_id: Seq, reason: &'static str) -> Frame {
+        debug_assert!(reason.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'), "a reason is a plain word");
+        Frame::control("plugin-budget-exhausted", &format!(r#"{{"last_event_id":{last_event_id},"reason":"{reason}"}}"#), true)
+    }
+
     /// The `token-expired` event, after which the stream closes.
     pub fn token_expired(exp: i64) -> Frame {
         Frame::control("token-expired", &format!(r#"{{"exp":{exp}}}"#), true)

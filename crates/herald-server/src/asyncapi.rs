@@ -72,6 +72,23 @@ pub(crate) struct TokenExpired {
     pub exp: i64,
 }
 
+// Mirrors `Frame::plugin_budget_exhausted`; the tests hold the two together.
+/// `plugin-budget-exhausted`'s data; the stream ends after it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(title = "PluginBudgetExhausted")]
+pub(crate) struct PluginBudgetExhausted {
+    /// Everything up to this id was decided (sent, or kept from this
+    /// subscriber by a hook): resume after it.
+    #[schema(examples(41))]
+    pub last_event_id: i64,
+    /// `stream-budget`: this stream's deliver hooks used up its allowance
+    /// of hook time (`plugins.hook_budget_ms`); `tenant-busy`: the tenant's
+    /// hook jobs are queued to the limit (`plugins.max_queued_per_tenant`).
+    #[schema(examples("stream-budget"))]
+    pub reason: String,
+}
+
 /// The AsyncAPI document, as YAML.
 pub fn asyncapi_yaml() -> String {
     let body = yaml_serde::to_string(&document()).expect("the AsyncAPI document serializes");
@@ -266,9 +283,11 @@ fn document() -> Value {
     let truncated = Frame::control("history-truncated", &truncated_json, false).bytes;
     let expired = Frame::token_expired(1_795_634_939).bytes;
     let retry = Frame::retry(EXAMPLE_RETRY_MS).bytes;
-    let [expired_name, truncated_name, message_name] = RESERVED_EVENT_TYPES else {
-        panic!("the reserved event types are token-expired, history-truncated and message")
+    let budget = Frame::plugin_budget_exhausted(41, "stream-budget").bytes;
+    let [expired_name, truncated_name, message_name, budget_name] = RESERVED_EVENT_TYPES else {
+        panic!("the reserved event types are token-expired, history-truncated, message and plugin-budget-exhausted")
     };
+    assert_eq!(field(&sse_fields(&budget), "event"), Some(*budget_name));
     assert_eq!(field(&sse_fields(&expired), "event"), Some(*expired_name));
     assert_eq!(field(&sse_fields(&truncated), "event"), Some(*truncated_name));
 
@@ -350,6 +369,22 @@ fn document() -> Value {
             "payload" => reference("#/components/schemas/TokenExpired"),
             "examples" => [example::<TokenExpired>("expired", "A token whose `exp` was 1795634939", &expired)],
         },
+        "pluginBudgetExhausted" => map! {
+            "name" => *budget_name,
+            "title" => "Plugin budget exhausted",
+            "summary" => "The stream's deliver hooks used up their time; the stream closes after this event.",
+            "description" => format!(
+                "Sent when the deliver hooks of the stream's channels have used up the stream's allowance of hook time \
+                 (`plugins.hook_budget_ms`, refilled over time), or when the tenant's hook jobs are queued to the limit; \
+                 it follows a `retry:` asking the client to wait longer before reconnecting, and the stream ends. \
+                 Reconnect with `Last-Event-ID`: nothing is lost or repeated. It has no `id:`.\n\n{}",
+                wire(&budget),
+            ),
+            "contentType" => "application/json",
+            "headers" => sse_headers(&[("event", event_field(budget_name, "SSE `event:`."))], &["event"]),
+            "payload" => reference("#/components/schemas/PluginBudgetExhausted"),
+            "examples" => [example::<PluginBudgetExhausted>("stream-budget", "A stream closed for its hooks after id 41", &budget)],
+        },
         "retry" => map! {
             "name" => "retry",
             "title" => "Reconnection delay",
@@ -378,10 +413,11 @@ fn document() -> Value {
         },
     };
 
-    let message_refs: Vec<Value> = ["notification", "notificationAsMessage", "historyTruncated", "tokenExpired", "retry", "keepAlive"]
-        .iter()
-        .map(|m| reference(&format!("#/channels/stream/messages/{m}")))
-        .collect();
+    let message_refs: Vec<Value> =
+        ["notification", "notificationAsMessage", "historyTruncated", "tokenExpired", "pluginBudgetExhausted", "retry", "keepAlive"]
+            .iter()
+            .map(|m| reference(&format!("#/channels/stream/messages/{m}")))
+            .collect();
     let channel_messages = {
         let Value::Mapping(all) = &messages else { unreachable!() };
         let mut m = Mapping::new();
@@ -466,6 +502,7 @@ fn document() -> Value {
                 "Notification" => notification,
                 "HistoryTruncated" => schema_of::<HistoryTruncated>(),
                 "TokenExpired" => schema_of::<TokenExpired>(),
+                "PluginBudgetExhausted" => schema_of::<PluginBudgetExhausted>(),
             },
             "messages" => messages,
             "securitySchemes" => map! {
@@ -535,6 +572,11 @@ mod tests {
         assert_eq!(properties(&schema_of::<TokenExpired>()), keys(&data));
         let truncated = serde_json::to_string(&HistoryTruncated { last_event_id: 3 }).unwrap();
         assert_eq!(properties(&schema_of::<HistoryTruncated>()), keys(&truncated));
+        let budget = Frame::plugin_budget_exhausted(9, "tenant-busy").bytes;
+        let data = field(&sse_fields(&budget), "data").unwrap().to_owned();
+        let read: PluginBudgetExhausted = serde_json::from_str(&data).unwrap();
+        assert_eq!((read.last_event_id, read.reason.as_str()), (9, "tenant-busy"));
+        assert_eq!(properties(&schema_of::<PluginBudgetExhausted>()), keys(&data));
     }
 
     #[test]
@@ -561,11 +603,15 @@ mod tests {
     fn document_is_valid_yaml_naming_every_message() {
         let doc: Value = yaml_serde::from_str(&asyncapi_yaml()).unwrap();
         assert_eq!(doc["asyncapi"], "3.0.0");
-        let names: Vec<&str> = ["notification", "notificationAsMessage", "historyTruncated", "tokenExpired", "retry", "keepAlive"]
-            .iter()
-            .map(|m| doc["components"]["messages"][*m]["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(names, ["notification", "message", "history-truncated", "token-expired", "retry", "keep-alive"]);
+        let names: Vec<&str> =
+            ["notification", "notificationAsMessage", "historyTruncated", "tokenExpired", "pluginBudgetExhausted", "retry", "keepAlive"]
+                .iter()
+                .map(|m| doc["components"]["messages"][*m]["name"].as_str().unwrap())
+                .collect();
+        assert_eq!(
+            names,
+            ["notification", "message", "history-truncated", "token-expired", "plugin-budget-exhausted", "retry", "keep-alive"]
+        );
         let query = &doc["operations"]["receiveNotifications"]["bindings"]["http"]["query"]["properties"];
         for q in ["channel", "last_event_id", "access_token", "events"] {
             assert!(query.get(q).is_some(), "query parameter {q} is documented");

@@ -308,6 +308,13 @@ pub struct PluginsConfig {
     /// milliseconds (the default 100: a stream may keep a tenth of a plugin
     /// thread busy).
     pub hook_budget_refill_ms_per_second: u64,
+    /// The plugin threads' nice value, 0 to 19 (Linux): how much lower
+    /// their CPU priority is than the HTTP workers' and the hub's. 0 (the
+    /// default) runs them at the process's priority; a higher value gives
+    /// spinning hooks only the CPU that deliveries leave over, but slows
+    /// every tenant's hooks alike (measured in docs/benchmarks.md: no gain
+    /// for the tenant next to an attacker on two cores).
+    pub thread_nice: i32,
 }
 
 impl Default for PluginsConfig {
@@ -332,6 +339,7 @@ impl Default for PluginsConfig {
             max_queued_per_tenant: 1024,
             hook_budget_ms: 2000,
             hook_budget_refill_ms_per_second: 100,
+            thread_nice: 0,
         }
     }
 }
@@ -721,6 +729,15 @@ impl Config {
         {
             return bad(
                 "plugins: max_cached_plugins, max_functions and max_function_bytes must be at least 1, compile_timeout_ms 1 to 600000",
+            );
+        }
+        if p.max_queued_per_tenant == 0
+            || p.hook_budget_ms == 0
+            || !(0..=19).contains(&p.thread_nice)
+            || (p.workers > 0 && p.max_workers_per_tenant > p.workers)
+        {
+            return bad(
+                "plugins: max_queued_per_tenant and hook_budget_ms must be at least 1, thread_nice 0 to 19, max_workers_per_tenant at most workers",
             );
         }
         self.email.validate(self.secrets_key.as_ref())?;

@@ -395,5 +395,5 @@ fn plugin_worker_settings(plugins: &config::PluginsConfig) -> WorkerSettings {
     let auto = WorkerSettings::for_this_machine();
     let workers = if plugins.workers == 0 { auto.workers } else { plugins.workers };
     let max_per_tenant = if plugins.max_workers_per_tenant == 0 { (workers / 2).max(1) } else { plugins.max_workers_per_tenant };
-    WorkerSettings { workers, max_per_tenant, max_queued_per_tenant: plugins.max_queued_per_tenant }
+    WorkerSettings { workers, max_per_tenant, max_queued_per_tenant: plugins.max_queued_per_tenant, nice: plugins.thread_nice }
 }

@@ -43,17 +43,6 @@ struct HistoryTruncated {
     last_event_id: i64,
 }
 
-/// `plugin-budget-exhausted`'s data: the stream closes after it, having
-/// decided everything up to `last_event_id`; resume from there.
-#[derive(Debug, Serialize)]
-struct PluginBudgetExhausted {
-    last_event_id: i64,
-    /// `stream-budget`: this stream's deliver hooks used up its allowance
-    /// (`plugins.hook_budget_ms`); `tenant-busy`: the tenant's hooks are
-    /// queued to the limit (`plugins.max_queued_per_tenant`).
-    reason: &'static str,
-}
-
 /// The reconnection delay asked for with `plugin-budget-exhausted`, so that
 /// a client whose hooks are too slow does not come straight back.
 const BUDGET_RETRY_MS: u128 = 10_000;
@@ -61,9 +50,9 @@ const BUSY_RETRY_MS: u128 = 2_000;
 
 /// One entry of a batch waiting for deliver hooks, in stream order.
 enum Item {
-    /// Sent as it is (a control frame, or a notification no hook looks at,
-    /// already counted); with its id if it is a notification.
-    Send(Bytes, Option<Seq>),
+    /// Sent as it is: a control frame, or a notification no hook looks at
+    /// (counted and reported only once it is really sent, see `Feed::sent`).
+    Send(Bytes, Option<Arc<Notification>>),
     /// Decided by the hooks; with its stored frame when it came live.
     Hook(Arc<Notification>, Option<Bytes>),
 }
@@ -215,15 +204,19 @@ impl Feed {
                 self.cursor = id;
                 match frame.note {
                     Some(n) if self.sink.needs_hooks(&n) => Some(Item::Hook(n, Some(frame.bytes))),
-                    Some(n) => {
-                        self.sink.pass(&n);
-                        self.decided = id;
-                        Some(Item::Send(self.named(frame.bytes), Some(id)))
-                    }
-                    None => Some(Item::Send(self.named(frame.bytes), Some(id))),
+                    note => Some(Item::Send(self.named(frame.bytes), note)),
                 }
             }
             None => Some(Item::Send(frame.bytes, None)),
+        }
+    }
+
+    /// A notification that goes out as stored: counted, reported to the
+    /// email tracker, and the resume point moves past it.
+    fn sent(&mut self, note: Option<&Notification>) {
+        if let Some(n) = note {
+            self.sink.pass(n);
+            self.decided = n.id;
         }
     }
 
@@ -239,8 +232,11 @@ impl Feed {
         match self.sink.run_hooks(batch) {
             Ok(HookJob { rx }) => self.hooked = Some(Box::new(Hooked { rx, items, hooks, page })),
             Err(refused) => {
-                let sent: Vec<Bytes> = items.into_iter().map_while(|i| if let Item::Send(b, _) = i { Some(b) } else { None }).collect();
-                self.pending.extend(sent);
+                for item in items {
+                    let Item::Send(b, note) = item else { break };
+                    self.sent(note.as_deref());
+                    self.pending.push_back(b);
+                }
                 self.close_for_hooks(refused.into());
             }
         }
@@ -261,12 +257,10 @@ impl Feed {
         let mut push = |b: &Bytes| out.get_or_insert_with(BytesMut::new).extend_from_slice(b);
         for item in items {
             match item {
-                Item::Send(b, id) => {
+                Item::Send(b, note) => {
                     push(&b);
-                    if let Some(id) = id {
-                        self.decided = id;
-                        notifications += 1;
-                    }
+                    notifications += u64::from(note.is_some());
+                    self.sent(note.as_deref());
                 }
                 Item::Hook(n, stored) => {
                     let Some(d) = decided.next() else { break };
@@ -306,9 +300,8 @@ impl Feed {
             HookStop::Budget => ("stream-budget", BUDGET_RETRY_MS),
             HookStop::TenantBusy => ("tenant-busy", BUSY_RETRY_MS),
         };
-        let data = serde_json::to_string(&PluginBudgetExhausted { last_event_id: self.decided, reason }).expect("serializes");
         self.pending.push_back(Frame::retry(retry).bytes);
-        self.pending.push_back(Frame::control("plugin-budget-exhausted", &data, true).bytes);
+        self.pending.push_back(Frame::plugin_budget_exhausted(self.decided, reason).bytes);
         self.sink.app.inner.metrics.stream_closed_for_hooks(reason);
         let _span = self.span().map(tracing::Span::entered);
         tracing::info!(tenant = %self.sink.tenant, last_id = self.decided, reason, "closing a stream for its deliver hooks");
@@ -363,17 +356,17 @@ impl Feed {
                 self.start_hooks(items, None);
                 return Poll::Ready(Next::Again);
             }
-            let mut items = items.into_iter().map(|i| match i {
-                Item::Send(b, _) => b,
-                Item::Hook(..) => unreachable!("no hooked item here"),
-            });
-            let chunk = items.next().expect("one item at least");
-            let rest: Vec<Bytes> = items.collect();
-            if rest.is_empty() {
-                return Poll::Ready(Next::Send(chunk));
+            let mut chunks = Vec::with_capacity(items.len());
+            for item in items {
+                let Item::Send(b, note) = item else { unreachable!("no hooked item here") };
+                self.sent(note.as_deref());
+                chunks.push(b);
             }
-            let mut joined = BytesMut::from(&chunk[..]);
-            rest.iter().for_each(|b| joined.extend_from_slice(b));
+            if chunks.len() == 1 {
+                return Poll::Ready(Next::Send(chunks.pop().expect("one")));
+            }
+            let mut joined = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
+            chunks.iter().for_each(|b| joined.extend_from_slice(b));
             return Poll::Ready(Next::Send(joined.freeze()));
         }
     }
@@ -396,14 +389,16 @@ impl Stream for Feed {
             if let Some(b) = this.pending.pop_front() {
                 return Poll::Ready(Some(b));
             }
-            if this.finished {
-                return Poll::Ready(None);
-            }
+            // Before `finished`: a batch may hold the stream's last frame
+            // (`token-expired`) behind notifications still to send.
             if let Some(hooked) = this.hooked.as_mut() {
                 let answer = ready!(Pin::new(&mut hooked.rx).poll(cx)).ok();
                 let hooked = *this.hooked.take().expect("checked above");
                 this.settle(hooked, answer);
                 continue;
+            }
+            if this.finished {
+                return Poll::Ready(None);
             }
             match this.phase {
                 Phase::Subscribe => {
@@ -434,27 +429,25 @@ impl Stream for Feed {
                             return Poll::Ready(None);
                         }
                     };
-                    let mut items = Vec::with_capacity(page.items.len());
-                    let mut hooked = false;
-                    for n in page.items {
-                        if this.sink.needs_hooks(&n) {
-                            hooked = true;
-                            items.push(Item::Hook(Arc::new(n), None));
-                        } else {
-                            this.sink.pass(&n);
-                            items.push(Item::Send(this.named(Frame::notification(&n).bytes), Some(n.id)));
-                        }
-                    }
-                    if hooked {
+                    let hooked: Vec<bool> = page.items.iter().map(|n| this.sink.needs_hooks(n)).collect();
+                    if hooked.contains(&true) {
+                        let items = page
+                            .items
+                            .into_iter()
+                            .zip(hooked)
+                            .map(|(n, hooked)| {
+                                let n = Arc::new(n);
+                                if hooked { Item::Hook(n, None) } else { Item::Send(this.named(Frame::notification(&n).bytes), Some(n)) }
+                            })
+                            .collect();
                         this.start_hooks(items, Some((page.next_after, page.done)));
                         continue;
                     }
-                    let sent = items.len();
-                    for item in items {
-                        if let Item::Send(b, id) = item {
-                            this.pending.push_back(b);
-                            this.decided = id.unwrap_or(this.decided);
-                        }
+                    let sent = page.items.len();
+                    for n in &page.items {
+                        let b = this.named(Frame::notification(n).bytes);
+                        this.sent(Some(n));
+                        this.pending.push_back(b);
                     }
                     this.sink.app.inner.metrics.replayed().inc_by(sent as u64);
                     this.page_done(page.next_after, page.done);
