@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Noisy neighbour: tenant B's publish-to-receive latency alone, then while
 # tenant A attacks the same node (herald-bench noisy-neighbour), each round
-# on a fresh SQLite file. Alternates the plugin threads' nice value (10, the
-# default, and 0) so both are measured in one session; this machine's
+# on a fresh SQLite file. Alternates the plugin threads' nice value (10, and
+# 0, the default) so both are measured in one session; this machine's
 # absolute figures drift between runs, so compare within one file only.
 #
-#   bash bench/noisy-neighbour.sh BIN_DIR [ROUNDS]
+#   bash bench/noisy-neighbour.sh BIN_DIR [ROUNDS]     (COUNT=1000: B's notifications per phase, at 50/s)
 #
 # BIN_DIR holds release builds of `herald` and `herald-bench`
 # (`cargo build --release -p herald -p herald-bench`, then target/release).
@@ -28,7 +28,7 @@ run() { # nice
   HPID=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18972/healthz >/dev/null && break; sleep 0.1; done
   echo "== plugins.thread_nice=$1"
-  "$BIN/herald-bench" noisy-neighbour --url http://127.0.0.1:18972 --operator-key "$KEY" --count 500 --rate 50 \
+  "$BIN/herald-bench" noisy-neighbour --url http://127.0.0.1:18972 --operator-key "$KEY" --count "${COUNT:-1000}" --rate 50 \
     | tee "$WORK/out.txt" | grep -v '^{' | grep -v '^setup\|^running\|^phase\|^attack:' || true
   local json
   json=$(grep '^{' "$WORK/out.txt" | tail -n 1)
