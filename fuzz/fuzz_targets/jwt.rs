@@ -180,12 +180,25 @@ fn round_trip(m: Minted) {
         Some(Value::Object(o)) => !o.is_empty(),
         _ => false,
     };
+    // Herald honours `nbf` once the token has parsed and is not expired: a
+    // number (seconds, a fraction rounded down) in the future is "not valid
+    // yet", anything else but null is invalid claims; both come before the
+    // subscriber's own claims are checked.
+    let (nbf_future, nbf_bad) = match extra.get("nbf") {
+        None | Some(Value::Null) => (false, false),
+        Some(v) => match v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64)) {
+            Some(nbf) => (nbf > NOW, false),
+            None => (false, true),
+        },
+    };
+    let live = !unparsable && exp > NOW;
     match result {
         // The JWT library reads `exp` as unsigned: a negative one is missing.
-        Err(TokenError::InvalidClaims(_)) if unparsable || exp < 0 || (exp > NOW && !valid_claims) => {}
+        Err(TokenError::InvalidClaims(_)) if unparsable || exp < 0 || (live && (nbf_bad || (!nbf_future && !valid_claims))) => {}
+        Err(TokenError::NotYetValid { .. }) if live && nbf_future => {}
         Err(TokenError::Expired) if !unparsable && (0..=NOW).contains(&exp) => {}
         Ok(s) => {
-            assert!(!unparsable && exp > NOW && valid_claims, "accepted: {claims:?}");
+            assert!(live && valid_claims && !nbf_bad && !nbf_future, "accepted: {claims:?}");
             verified(&token, key, &s);
             assert_eq!(s.user.as_str(), m.sub);
             assert_eq!(s.expires_at, exp);

@@ -26,27 +26,11 @@ use serde_json::{Value, json};
 use crate::harness::*;
 use crate::relay_hints::{nats_url, uuid_like};
 
-use crate::plugins::wat_plugin::{self, Exports};
+use crate::plugins::wat_plugin;
 
 /// Patient enough for a loaded two-core machine; only a server that
 /// stopped answering B runs into it.
 const LONG: Duration = Duration::from_secs(90);
-
-fn spinning_deliver_plugin(salt: u32) -> Vec<u8> {
-    // `salt` makes distinct bytes (a distinct plugin to compile) per upload.
-    wat_plugin::plugin(
-        Exports::Deliver,
-        &wat_plugin::on_deliver(&format!("(drop (i32.const {salt})) (loop $forever (br $forever)) (call $keep)")),
-    )
-}
-
-fn spinning_publish_plugin() -> Vec<u8> {
-    wat_plugin::plugin(
-        Exports::Publish,
-        r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-             (loop $forever (br $forever)) (call $keep))"#,
-    )
-}
 
 async fn create_channel(s: &Server, t: &Tenant, body: Value) {
     let (status, ch) = s.post(&format!("/v1/tenants/{}/channels", t.id), &t.admin_key, body).await;
@@ -89,9 +73,9 @@ e2e! {
         // A: eight spinning deliver steps of a second each, fail-open, over
         // 200 stored notifications; and a spinning publish hook.
         for i in 0..8 {
-            assert_eq!(s.upload_plugin(&a, &format!("spin-{i}"), "1", spinning_deliver_plugin(0)).await.0, StatusCode::CREATED);
+            assert_eq!(s.upload_plugin(&a, &format!("spin-{i}"), "1", wat_plugin::spinning_deliver(0)).await.0, StatusCode::CREATED);
         }
-        assert_eq!(s.upload_plugin(&a, "spin-pub", "1", spinning_publish_plugin()).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&a, "spin-pub", "1", wat_plugin::spinning_publish()).await.0, StatusCode::CREATED);
         let steps: Vec<Value> = (0..8).map(|i| json!({"plugin": format!("spin-{i}"), "deadline_ms": 1000})).collect();
         create_channel(&s, &a, json!({"name": "feed", "plugins": steps, "failure_policy": "fail-open"})).await;
         create_channel(&s, &a, json!({"name": "inbox", "plugins": [{"plugin": "spin-pub", "deadline_ms": 1000}], "failure_policy": "fail-open"})).await;
@@ -121,7 +105,7 @@ e2e! {
             let uploads = async {
                 let mut statuses = Vec::new();
                 for i in 0..120u32 {
-                    statuses.push(s.upload_plugin(&a, &format!("p{i}"), "1", spinning_deliver_plugin(i + 1)).await.0);
+                    statuses.push(s.upload_plugin(&a, &format!("p{i}"), "1", wat_plugin::spinning_deliver(i + 1)).await.0);
                 }
                 statuses
             };
@@ -216,7 +200,7 @@ e2e! {
         })
         .await;
         let a = s.tenant("attacker").await;
-        assert_eq!(s.upload_plugin(&a, "spin", "1", spinning_deliver_plugin(0)).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&a, "spin", "1", wat_plugin::spinning_deliver(0)).await.0, StatusCode::CREATED);
         create_channel(&s, &a, json!({"name": "feed", "plugins": [{"plugin": "spin", "deadline_ms": 1000}], "failure_policy": "fail-open"})).await;
         for n in 0..5 {
             s.publish(&a, "feed", json!({"type": "x", "data": {"n": n}})).await;
@@ -249,7 +233,7 @@ e2e! {
         })
         .await;
         let t = s.tenant("acme").await;
-        assert_eq!(s.upload_plugin(&t, "spin", "1", spinning_deliver_plugin(0)).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "spin", "1", wat_plugin::spinning_deliver(0)).await.0, StatusCode::CREATED);
         // Cut off at its 200 ms deadline every time, and fail-open: each
         // hooked notification is delivered unchanged, slowly.
         create_channel(&s, &t, json!({"name": "slow", "plugins": [{"plugin": "spin", "deadline_ms": 200}], "failure_policy": "fail-open"})).await;

@@ -14,14 +14,6 @@ use crate::harness::*;
 pub(crate) mod wat_plugin;
 use wat_plugin::Exports;
 
-fn looping_publish_plugin() -> Vec<u8> {
-    wat_plugin::plugin(
-        Exports::Publish,
-        r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-             (loop $forever (br $forever)) (call $keep))"#,
-    )
-}
-
 fn trapping_deliver_plugin() -> Vec<u8> {
     wat_plugin::plugin(Exports::Deliver, &wat_plugin::on_deliver("unreachable"))
 }
@@ -315,7 +307,7 @@ e2e! {
     async fn hostile_plugins_are_cut_off_and_the_policy_decides(b) {
         let s = Server::start(b).await;
         let t = s.tenant("acme").await;
-        assert_eq!(s.upload_plugin(&t, "spin", "1", looping_publish_plugin()).await.0, StatusCode::CREATED);
+        assert_eq!(s.upload_plugin(&t, "spin", "1", wat_plugin::spinning_publish()).await.0, StatusCode::CREATED);
         assert_eq!(s.upload_plugin(&t, "crash", "1", trapping_deliver_plugin()).await.0, StatusCode::CREATED);
         for (name, chain, policy) in [
             ("spin-open", "spin", "fail-open"),

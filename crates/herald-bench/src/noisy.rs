@@ -105,21 +105,6 @@ fn keep_plugin() -> Vec<u8> {
     wat_plugin::plugin(Exports::Deliver, &wat_plugin::on_deliver("(call $keep)"))
 }
 
-fn spinning_deliver_plugin(salt: u32) -> Vec<u8> {
-    wat_plugin::plugin(
-        Exports::Deliver,
-        &wat_plugin::on_deliver(&format!("(drop (i32.const {salt})) (loop $forever (br $forever)) (call $keep)")),
-    )
-}
-
-fn spinning_publish_plugin() -> Vec<u8> {
-    wat_plugin::plugin(
-        Exports::Publish,
-        r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
-             (loop $forever (br $forever)) (call $keep))"#,
-    )
-}
-
 #[derive(Default)]
 struct Counters {
     streams_opened: AtomicU64,
@@ -240,13 +225,13 @@ async fn start_attack(
     let tenant = setup::create_tenant(&mut api, operator_key, "attacker").await?;
     let signing = setup::create_signing_key(&mut api, operator_key, &tenant.id).await?;
     let id = tenant.id.clone();
-    let spin = spinning_deliver_plugin(0);
+    let spin = wat_plugin::spinning_deliver(0);
     for i in 0..8 {
         let _: serde_json::Value =
             api.upload(&format!("/v1/tenants/{id}/plugins?name=spin-{i}&version=1"), operator_key, spin.clone()).await?;
     }
     let _: serde_json::Value =
-        api.upload(&format!("/v1/tenants/{id}/plugins?name=spin-pub&version=1"), operator_key, spinning_publish_plugin()).await?;
+        api.upload(&format!("/v1/tenants/{id}/plugins?name=spin-pub&version=1"), operator_key, wat_plugin::spinning_publish()).await?;
     let steps: Vec<_> = (0..8).map(|i| json!({"plugin": format!("spin-{i}"), "deadline_ms": 1000})).collect();
     let _: serde_json::Value = api
         .post(&format!("/v1/tenants/{id}/channels"), operator_key, &json!({"name": FEED, "plugins": steps, "failure_policy": "fail-open"}))
@@ -322,7 +307,7 @@ async fn start_attack(
                     .header(HOST, endpoint.host.clone())
                     .header(AUTHORIZATION, op.clone())
                     .header(CONTENT_TYPE, "application/wasm")
-                    .body(Full::new(Bytes::from(spinning_deliver_plugin(i))))
+                    .body(Full::new(Bytes::from(wat_plugin::spinning_deliver(i))))
                     .expect("a valid request");
                 match one_request(&endpoint, req).await {
                     Some(s) if s.is_success() => bump(&c.uploads_accepted),

@@ -44,6 +44,21 @@ pub fn on_deliver(body: &str) -> String {
     format!(r#"(func (export "on-deliver") {DELIVER_PARAMS} (result i32) {body})"#)
 }
 
+/// A deliver hook that spins until the host cuts it off. `salt` makes
+/// distinct bytes: a distinct plugin for the host to compile.
+pub fn spinning_deliver(salt: u32) -> Vec<u8> {
+    plugin(Exports::Deliver, &on_deliver(&format!("(drop (i32.const {salt})) (loop $forever (br $forever)) (call $keep)")))
+}
+
+/// A publish hook that spins until the host cuts it off.
+pub fn spinning_publish() -> Vec<u8> {
+    plugin(
+        Exports::Publish,
+        r#"(func (export "on-publish") (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+             (loop $forever (br $forever)) (call $keep))"#,
+    )
+}
+
 const HELPERS: &str = r#"
   (func $keep (result i32)
     (i32.store8 (i32.const 16) (i32.const 0))
