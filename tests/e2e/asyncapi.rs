@@ -52,7 +52,7 @@ fn official_parser_accepts_the_committed_document() {
         .unwrap_or_else(|| panic!("no summary from the validator:\n{output}"));
     let doc = generated();
     let names: Vec<&str> = summary["messages"].as_array().unwrap().iter().map(|m| m["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["notification", "message", "history-truncated", "token-expired", "retry", "keep-alive"]);
+    assert_eq!(names, ["notification", "message", "history-truncated", "token-expired", "plugin-budget-exhausted", "retry", "keep-alive"]);
     for m in summary["messages"].as_array().unwrap() {
         let documented = &doc["components"]["messages"][m["id"].as_str().unwrap()];
         let mut payload: Vec<&str> = m["payload"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
@@ -112,6 +112,7 @@ fn classify(f: &[(String, String)]) -> &'static str {
         _ if has("retry") => "retry",
         Some("history-truncated") => "historyTruncated",
         Some("token-expired") => "tokenExpired",
+        Some("plugin-budget-exhausted") => "pluginBudgetExhausted",
         Some(_) if has("id") => "notification",
         None if has("id") => "notificationAsMessage",
         _ => panic!("a frame no message of the document describes: {f:?}"),

@@ -39,19 +39,30 @@ impl Store {
         self.write_autocommit(|db| async move {
             let now = now_micros();
             row::Entity::delete_many().filter(row::Column::CreatedAt.lt(now - micros(ttl))).exec(db).await?;
-            let fresh = row::ActiveModel {
-                id: Set(id.to_owned()),
-                request_hash: Set(request_hash.to_owned()),
-                status: Set(None),
-                response: Set(None),
-                created_at: Set(now),
+            // A claim found taken may be released (its request failed) before
+            // it is read back: then it is free to take, so try again.
+            let mut attempts = 0;
+            let found = loop {
+                attempts += 1;
+                let fresh = row::ActiveModel {
+                    id: Set(id.to_owned()),
+                    request_hash: Set(request_hash.to_owned()),
+                    status: Set(None),
+                    response: Set(None),
+                    created_at: Set(now),
+                };
+                match row::Entity::insert(fresh).exec(db).await.map_err(|e| StoreError::from_db(e, "taken")) {
+                    Ok(_) => return Ok(Claim::Started),
+                    Err(StoreError::Conflict(_)) => {}
+                    Err(e) => return Err(e),
+                }
+                match row::Entity::find_by_id(id).one(db).await? {
+                    Some(found) => break found,
+                    // Released and claimed again this often: someone else's request is running.
+                    None if attempts >= 3 => return Ok(Claim::InProgress { request_hash: request_hash.to_owned() }),
+                    None => continue,
+                }
             };
-            match row::Entity::insert(fresh).exec(db).await.map_err(|e| StoreError::from_db(e, "taken")) {
-                Ok(_) => return Ok(Claim::Started),
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e),
-            }
-            let found = row::Entity::find_by_id(id).one(db).await?.ok_or(StoreError::NotFound("idempotent request"))?;
             match (found.status, found.response) {
                 (Some(status), Some(response)) => {
                     Ok(Claim::Completed { request_hash: found.request_hash, status: u16::try_from(status).unwrap_or(500), response })
