@@ -345,10 +345,17 @@ mod tests {
         pool.submit(&a, job).expect("queued");
         started.recv().expect("starts");
         pool.submit(&a, || panic!("a plugin host bug")).expect("queued");
-        pool.submit(&a, || ()).expect("queued");
+        let (drained_tx, drained) = oneshot::channel();
+        pool.submit(&a, move || {
+            let _ = drained_tx.send(());
+        })
+        .expect("queued");
         assert_eq!(pool.submit(&a, || ()), Err(Refused::QueueFull));
         release.send(()).expect("waits");
-        assert_eq!(pool.run(&a, || 7).await, Ok(7), "the worker survived the panic");
+        // The job queued after the panicking one runs on the same (only)
+        // worker: it survived, and the queue is empty again.
+        drained.await.expect("the job after the panic ran");
+        assert_eq!(pool.run(&a, || 7).await, Ok(7), "the worker takes new jobs");
         assert_eq!(pool.run(&a, || -> u8 { panic!("again") }).await, Err(Refused::Stopped));
     }
 
