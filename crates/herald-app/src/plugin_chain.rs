@@ -97,7 +97,7 @@ impl DeliverPlan {
 
     /// `channel` has deliver hooks.
     pub fn covers(&self, channel: &ChannelName) -> bool {
-        !self.channels.is_empty() && self.channels.contains_key(channel)
+        self.channels.contains_key(channel)
     }
 }
 

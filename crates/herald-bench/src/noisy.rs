@@ -28,7 +28,6 @@ use crate::cli::{LatencyArgs, NoisyArgs, OperatorArgs};
 use crate::conn::Conn;
 use crate::endpoint::Endpoint;
 use crate::latency;
-use crate::report::LatencyReport;
 use crate::setup;
 use crate::sse;
 use crate::stats::{Latency, Summary};
@@ -205,12 +204,8 @@ pub async fn run(args: &NoisyArgs, allow_remote: bool) -> anyhow::Result<NoisyRe
         attacked_lost: attacked_b.lost,
         attacked_duplicated: attacked_b.duplicated,
         attack,
-        ok: clean(&alone) && clean(&attacked),
+        ok: alone.ok && attacked.ok,
     })
-}
-
-fn clean(r: &LatencyReport) -> bool {
-    r.ok
 }
 
 /// Sets tenant A up and starts its attack loops.

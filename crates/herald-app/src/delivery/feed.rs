@@ -27,7 +27,7 @@ use herald_store::StoreError;
 use herald_store::notifications::ReplayPage;
 use serde::Serialize;
 
-use super::sink::{Delivery, DeliverySink, HookAnswer, HookJob};
+use super::sink::{Delivery, DeliverySink, HookAnswer};
 use super::subscriber::Authorized;
 use crate::App;
 use crate::delivery_tracking::LivePath;
@@ -230,7 +230,7 @@ impl Feed {
         // What precedes the first hooked item is decided already: send it
         // whatever becomes of the rest.
         match self.sink.run_hooks(batch) {
-            Ok(HookJob { rx }) => self.hooked = Some(Box::new(Hooked { rx, items, hooks, page })),
+            Ok(rx) => self.hooked = Some(Box::new(Hooked { rx, items, hooks, page })),
             Err(refused) => {
                 for item in items {
                     let Item::Send(b, note) = item else { break };

@@ -54,11 +54,6 @@ impl HookAnswer {
     }
 }
 
-/// Deliver hooks queued for a batch: await [`HookJob::rx`].
-pub(crate) struct HookJob {
-    pub(crate) rx: oneshot::Receiver<HookAnswer>,
-}
-
 /// One subscriber's sink, for as long as its transport serves it.
 pub struct DeliverySink {
     pub(crate) app: App,
@@ -128,7 +123,7 @@ impl DeliverySink {
     /// Queues the deliver hooks of `batch` (in order) on the tenant's share
     /// of the plugin workers, within what is left of this subscriber's
     /// allowance. Refused when the tenant's queue is full.
-    pub(crate) fn run_hooks(&mut self, batch: Vec<Arc<Notification>>) -> Result<HookJob, Refused> {
+    pub(crate) fn run_hooks(&mut self, batch: Vec<Arc<Notification>>) -> Result<oneshot::Receiver<HookAnswer>, Refused> {
         let budget = self.allowance.available(Instant::now());
         let (chains, plan, who) = (self.app.inner.chains.clone(), self.plan.clone(), self.who.clone());
         let (tx, rx) = oneshot::channel();
@@ -144,7 +139,7 @@ impl DeliverySink {
             }
             let _ = tx.send(HookAnswer { decided, spent: started.elapsed() });
         })?;
-        Ok(HookJob { rx })
+        Ok(rx)
     }
 
     /// Charges a batch's hook time to this subscriber's allowance.
@@ -178,8 +173,8 @@ impl DeliverySink {
         let mut answer = if hooked.is_empty() {
             None
         } else {
-            let job = self.run_hooks(hooked).map_err(AppError::from)?;
-            let answer = job.rx.await.map_err(|_| AppError::from(Refused::Stopped))?;
+            let rx = self.run_hooks(hooked).map_err(AppError::from)?;
+            let answer = rx.await.map_err(|_| AppError::from(Refused::Stopped))?;
             self.charge(answer.spent);
             Some(answer.decided.into_iter())
         };
