@@ -165,6 +165,25 @@
  * @property {number | null} emails_per_day
  */
 
+/**
+ * @typedef {object} AllowedOrigins
+ * @property {string[]} origins
+ */
+
+/**
+ * @typedef {object} RefusedOrigin
+ * @property {string} origin As the browser sent it.
+ * @property {number} count
+ * @property {string} last_at
+ * @property {boolean} allowable Whether it is a valid origin to allow.
+ */
+
+/**
+ * @typedef {object} OriginRefusals This node's cross-origin refusals for a tenant, since it started.
+ * @property {number} refused
+ * @property {RefusedOrigin[]} recent Most recent first.
+ */
+
 /** @typedef {{total: number, per_second_10s: number, per_second_60s: number}} Rate */
 /** @typedef {{total: number, sse: number, long_poll: number}} Connections */
 

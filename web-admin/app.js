@@ -30,6 +30,7 @@ const ROUTES = [
   { re: /^\/t\/([^/]+)\/history\/([^/]+)\/(\d+)$/, who: 'signed-in', load: () => import('./screens/timeline.js') },
   { re: /^\/t\/([^/]+)\/tail$/, who: 'signed-in', load: () => import('./screens/tail.js') },
   { re: /^\/t\/([^/]+)\/quotas$/, who: 'signed-in', load: () => import('./screens/quotas.js') },
+  { re: /^\/t\/([^/]+)\/origins$/, who: 'signed-in', load: () => import('./screens/origins.js') },
 ];
 
 /** Tenant screens, in navigation order. */
@@ -41,6 +42,7 @@ const TENANT_NAV = [
   ['keys', 'Keys'],
   ['plugins', 'Plugins'],
   ['recipients', 'Recipients'],
+  ['origins', 'Allowed origins'],
   ['quotas', 'Quotas'],
 ];
 

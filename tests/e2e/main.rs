@@ -56,6 +56,7 @@ mod logging;
 mod metrics;
 mod openapi;
 mod operator_keys;
+mod origins;
 mod plugin_isolation;
 mod plugins;
 mod polling;

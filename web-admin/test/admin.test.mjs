@@ -8,6 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -434,5 +435,94 @@ test('a tenant admin key sees only its own tenant', { timeout: TIMEOUT }, async 
     await c.context.close();
     await api('DELETE', `/v1/tenants/${t.id}`, OPERATOR_KEY);
     await api('DELETE', `/v1/tenants/${other.id}`, OPERATOR_KEY);
+  }
+});
+
+test('a tenant admin allows origins and sees the refused ones', { timeout: TIMEOUT }, async () => {
+  const { json: t } = await api('POST', '/v1/tenants', OPERATOR_KEY, { name: `ui-origins-${process.pid}-${Date.now()}` });
+  const { json: key } = await api('POST', `/v1/tenants/${t.id}/keys`, OPERATOR_KEY, { name: 'admin', scopes: ['admin'] });
+  // A page on another origin: a blank one this test serves on another port
+  // of the loopback address (a page the browser thinks public may not reach
+  // loopback at all, whatever Herald says).
+  const app = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>'));
+  await new Promise((resolve) => app.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const otherOrigin = `http://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (app.address()).port}`;
+  const stream = `${HERALD_URL}/v1/tenants/${t.id}/stream?channel=orders`;
+  const c = await openConsole();
+  const { page } = c;
+  const other = await c.context.newPage();
+  /** @type {string[]} */
+  const otherConsole = [];
+  other.on('console', (m) => otherConsole.push(m.text()));
+  /** What the other origin's script sees of a cross-origin fetch: the status, or the error CORS gives it. */
+  const fetchFromOther = () =>
+    other.evaluate(async (url) => {
+      try {
+        return (await fetch(url)).status;
+      } catch (e) {
+        return String(e);
+      }
+    }, stream);
+  try {
+    await login(page, key.secret);
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    await openScreen(page, 'Allowed origins', '/origins');
+    await page.getByText('No origins allowed').waitFor();
+    await page.locator('#origin-refusals[data-refused="0"]').waitFor();
+
+    // Add one; an invalid one gets Herald's 422 with the reason.
+    await page.getByLabel('Origin', { exact: true }).fill('https://app.example.com/');
+    await page.getByRole('button', { name: 'Add origin' }).click();
+    await page.getByRole('alert').filter({ hasText: '422' }).waitFor();
+    await page.getByLabel('Origin', { exact: true }).fill('https://app.example.com');
+    await page.getByRole('button', { name: 'Add origin' }).click();
+    await page.getByText('Allowed https://app.example.com.').waitFor();
+    await page.locator('#origins-list').getByRole('row').filter({ hasText: 'https://app.example.com' }).waitFor();
+    assert.deepEqual((await api('GET', `/v1/tenants/${t.id}/allowed-origins`, key.secret)).json.origins, ['https://app.example.com']);
+
+    // A page on another origin opens a stream: refused, and the browser says only that CORS blocked it.
+    await other.goto(`${otherOrigin}/`);
+    const opened = await other.evaluate(
+      (url) =>
+        new Promise((resolve) => {
+          const es = new EventSource(url);
+          es.onopen = () => (es.close(), resolve('open'));
+          es.onerror = () => (es.close(), resolve('error'));
+        }),
+      stream,
+    );
+    assert.equal(opened, 'error', 'a stream from an origin not allowed fails in the browser');
+    // The console shows it (it refreshes every 2 s): the counter and the origin.
+    await page.locator('#origin-refusals[data-refused="1"]').waitFor();
+    const refusedRow = page.locator('#origin-refusals').getByRole('row').filter({ hasText: otherOrigin });
+    await refusedRow.waitFor();
+    assert.match((await refusedRow.textContent()) ?? '', /\b1\b/, 'one refusal of that origin');
+    await c.shot('21-allowed-origins-refused');
+    assert.match(String(await fetchFromOther()), /TypeError/, 'still refused before it is allowed');
+
+    // Allow it from the refusal: listed, and the other origin's page may now read Herald's answers.
+    await refusedRow.getByRole('button', { name: 'Allow' }).click();
+    await page.getByText(`Allowed ${otherOrigin}.`).waitFor();
+    await page.locator('#origins-list').getByRole('row').filter({ hasText: otherOrigin }).waitFor();
+    await refusedRow.getByText('Allowed now').waitFor();
+    assert.deepEqual((await api('GET', `/v1/tenants/${t.id}/allowed-origins`, key.secret)).json.origins, ['https://app.example.com', otherOrigin]);
+    assert.equal(await fetchFromOther(), 401, 'an allowed origin reads the answer (401: the test sent no token)');
+    const refused = (await api('GET', `/v1/tenants/${t.id}/allowed-origins/refusals`, key.secret)).json.refused;
+    assert.equal(refused, 2, 'the stream and the fetch were refused; the allowed fetch was not');
+    console.log(`the other origin's console said: ${JSON.stringify(otherConsole)}`);
+
+    // Remove one.
+    await page.locator('#origins-list').getByRole('row').filter({ hasText: 'https://app.example.com' }).getByRole('button', { name: 'Remove' }).click();
+    await page.getByText('Removed https://app.example.com.').waitFor();
+    assert.deepEqual((await api('GET', `/v1/tenants/${t.id}/allowed-origins`, key.secret)).json.origins, [otherOrigin]);
+    await c.shot('22-allowed-origins');
+    c.assertClean();
+  } catch (e) {
+    await c.shot('failure-origins').catch(() => {});
+    throw e;
+  } finally {
+    await c.context.close();
+    app.close();
+    await api('DELETE', `/v1/tenants/${t.id}`, OPERATOR_KEY);
   }
 });

@@ -8,6 +8,8 @@
 //! smaller table of at most [`MAX_UNKNOWN`] ids found not to exist (a flood
 //! of made-up ids only ever churns that one). A full table first drops its
 //! expired entries, then its oldest.
+//!
+//! It also holds this node's [`OriginRefusals`]: the refusals it answers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use herald_core::ids::TenantId;
 use herald_store::{Store, StoreError};
+
+use crate::origin_refusals::OriginRefusals;
 
 /// Tenants that exist, cached at most.
 pub(crate) const MAX_TENANTS: usize = 10_000;
@@ -37,22 +41,46 @@ pub(crate) struct CacheSize {
     pub(crate) unknown: usize,
 }
 
+/// What a tenant says of an origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OriginCheck {
+    Allowed,
+    /// The tenant exists and does not list the origin.
+    Refused,
+    UnknownTenant,
+}
+
 #[derive(Clone, Debug)]
 pub struct AllowedOrigins {
     store: Store,
     ttl: Duration,
     cache: Arc<Mutex<Cache>>,
+    refusals: OriginRefusals,
 }
 
 impl AllowedOrigins {
     pub fn new(store: Store, ttl: Duration) -> Self {
-        Self { store, ttl, cache: Arc::default() }
+        Self { store, ttl, cache: Arc::default(), refusals: OriginRefusals::default() }
     }
 
     /// Whether pages on `origin` may call this tenant's subscriber endpoints.
     /// An unknown tenant allows nothing.
     pub async fn allows(&self, tenant: &TenantId, origin: &str) -> Result<bool, StoreError> {
-        Ok(self.get(tenant).await?.is_some_and(|list| list.iter().any(|o| o == origin)))
+        Ok(self.check(tenant, origin).await? == OriginCheck::Allowed)
+    }
+
+    /// Like [`Self::allows`], telling a refusal from an unknown tenant.
+    pub(crate) async fn check(&self, tenant: &TenantId, origin: &str) -> Result<OriginCheck, StoreError> {
+        Ok(match self.get(tenant).await? {
+            None => OriginCheck::UnknownTenant,
+            Some(list) if list.iter().any(|o| o == origin) => OriginCheck::Allowed,
+            Some(_) => OriginCheck::Refused,
+        })
+    }
+
+    /// This node's refusals.
+    pub(crate) fn refusals(&self) -> &OriginRefusals {
+        &self.refusals
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {

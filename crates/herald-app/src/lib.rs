@@ -29,6 +29,7 @@ mod email_outbox;
 mod error;
 pub mod events;
 pub mod metrics;
+pub mod origin_refusals;
 mod plugin_chain;
 pub mod plugin_workers;
 pub mod publish;

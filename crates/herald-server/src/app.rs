@@ -64,6 +64,7 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(plugins::list_dead_letters)
         .service(origins::get_allowed_origins)
         .service(origins::put_allowed_origins)
+        .service(origins::get_origin_refusals)
         .service(recipients::put_recipient)
         .service(recipients::list_recipients)
         .service(recipients::get_recipient)

@@ -8,6 +8,11 @@
 //! other origin gets `403`. Responses to allowed origins carry
 //! `Access-Control-Allow-Origin` with that origin; others carry none, so
 //! the browser keeps the page from reading them.
+//!
+//! The browser tells the page only that CORS blocked it, so a refusal
+//! (from another origin, by a tenant that exists) is counted, shown to the
+//! tenant's admin and logged at a bounded rate (`herald_app`'s
+//! `origin_refusals`).
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -56,14 +61,23 @@ async fn cors_inner<B: MessageBody + 'static>(
     let (Some(tenant), Some(origin)) = (subscriber_tenant(req.path()), origin) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
+    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let allowed = match (req.app_data::<web::Data<AppState>>(), origin.to_str()) {
-        (Some(app), Ok(o)) => app.origin_allowed(&tenant, o).await.unwrap_or_else(|e| {
-            tracing::warn!(%tenant, error = %e, "reading allowed origins failed; refusing the origin");
-            false
-        }),
+        (Some(app), Ok(o)) => {
+            // A page on Herald's own origin (the console) needs no CORS, so
+            // its requests are not refusals worth counting.
+            let check = if same_origin(&req, o) {
+                app.origin_allowed(&tenant, o).await
+            } else {
+                app.cross_origin_allowed(&tenant, o, preflight).await
+            };
+            check.unwrap_or_else(|e| {
+                tracing::warn!(%tenant, error = %e, "reading allowed origins failed; refusing the origin");
+                false
+            })
+        }
         _ => false,
     };
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
         let response = if allowed {
             let mut r = HttpResponse::NoContent();
@@ -72,8 +86,11 @@ async fn cors_inner<B: MessageBody + 'static>(
                 .insert_header((header::ACCESS_CONTROL_MAX_AGE, MAX_AGE));
             with_cors(r.finish(), &origin)
         } else {
-            let mut r =
-                ApiError::Forbidden(format!("origin {} is not allowed for this tenant", origin.to_str().unwrap_or("?"))).error_response();
+            let mut r = ApiError::Forbidden(format!(
+                "origin {} is not allowed for this tenant; its admin adds it with PUT /v1/tenants/{tenant}/allowed-origins",
+                origin.to_str().unwrap_or("?")
+            ))
+            .error_response();
             r.headers_mut().insert(header::VARY, HeaderValue::from_static("Origin"));
             r
         };
@@ -87,6 +104,18 @@ async fn cors_inner<B: MessageBody + 'static>(
         headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
     }
     Ok(res.map_into_left_body())
+}
+
+/// Whether the request comes from a page on Herald's own origin: the
+/// browser says so (`Sec-Fetch-Site`), or the origin names the host the
+/// request was sent to.
+fn same_origin(req: &ServiceRequest, origin: &str) -> bool {
+    let headers = req.headers();
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"same-origin") {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    matches!((origin.split_once("://"), host), (Some((_, authority)), Some(host)) if authority.eq_ignore_ascii_case(host))
 }
 
 fn with_cors(mut r: HttpResponse, origin: &HeaderValue) -> HttpResponse {
@@ -113,5 +142,23 @@ mod tests {
         }
         assert_eq!(subscriber_tenant("/v1/tenants/not-an-id/stream"), None);
         assert_eq!(subscriber_tenant("/healthz"), None);
+    }
+
+    #[test]
+    fn requests_from_heralds_own_origin_are_same_origin() {
+        use actix_web::test::TestRequest;
+        let req = |headers: &[(&str, &str)]| {
+            let mut r = TestRequest::get().uri("/v1/tenants/x/stream");
+            for (k, v) in headers {
+                r = r.insert_header((*k, *v));
+            }
+            r.to_srv_request()
+        };
+        let o = "http://herald.test:8080";
+        assert!(same_origin(&req(&[("sec-fetch-site", "same-origin")]), "https://other.test"));
+        assert!(same_origin(&req(&[("host", "herald.test:8080")]), o));
+        assert!(!same_origin(&req(&[("host", "herald.test:8080"), ("sec-fetch-site", "cross-site")]), "http://app.test"));
+        assert!(!same_origin(&req(&[("host", "herald.test")]), o), "another port is another origin");
+        assert!(!same_origin(&req(&[]), o));
     }
 }

@@ -1,4 +1,5 @@
-//! What subscribers read besides the stream: read state, history pages, allowed origins.
+//! What subscribers read besides the stream: read state, history pages,
+//! allowed origins and their refusals.
 
 use std::collections::HashSet;
 
@@ -10,7 +11,9 @@ use herald_store::notifications::ReplayPage;
 use herald_store::reads::{MarkRead, Unread};
 
 use crate::App;
+use crate::allowed_origins::OriginCheck;
 use crate::error::{AppError, AppResult};
+use crate::origin_refusals::TenantRefusals;
 
 impl App {
     /// Marks single notifications read (those above the watermark; the
@@ -82,5 +85,27 @@ impl App {
     /// Whether the tenant allows `origin` (cached per node).
     pub async fn origin_allowed(&self, tenant: &TenantId, origin: &str) -> AppResult<bool> {
         Ok(self.inner.origins.allows(tenant, origin).await?)
+    }
+
+    /// Whether the tenant allows a cross-origin request from `origin`. A
+    /// refusal by a tenant that exists is counted and logged (rate-limited):
+    /// the browser does not say why, so Herald must.
+    pub async fn cross_origin_allowed(&self, tenant: &TenantId, origin: &str, preflight: bool) -> AppResult<bool> {
+        let origins = &self.inner.origins;
+        Ok(match origins.check(tenant, origin).await? {
+            OriginCheck::Allowed => true,
+            OriginCheck::UnknownTenant => false,
+            OriginCheck::Refused => {
+                crate::events::OriginRefused { tenant, origin, preflight }.emit(origins.refusals());
+                false
+            }
+        })
+    }
+
+    /// The tenant's cross-origin refusals on this node since it started.
+    pub async fn origin_refusals(&self, tenant: &TenantId) -> AppResult<TenantRefusals> {
+        // 404 for a tenant that does not exist, as for its list.
+        self.inner.store.get_tenant(tenant).await?;
+        Ok(self.inner.origins.refusals().of(tenant))
     }
 }

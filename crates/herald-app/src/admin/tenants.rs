@@ -18,6 +18,7 @@ impl App {
     pub async fn delete_tenant(&self, id: &TenantId) -> AppResult<()> {
         self.inner.store.delete_tenant(id).await?;
         self.inner.hub.close_tenant(id);
+        self.inner.origins.refusals().forget(id);
         crate::events::TenantDeleted { tenant: id }.emit();
         Ok(())
     }

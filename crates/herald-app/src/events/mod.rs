@@ -9,11 +9,13 @@
 //! kept where the work is, read at scrape time (see [`crate::metrics`]).
 
 mod email;
+mod origins;
 mod plugins;
 mod tasks;
 mod tenants;
 
 pub use email::{EmailCancelled, EmailDeferred, EmailFailed, EmailSent};
+pub use origins::OriginRefused;
 pub use plugins::{DeliverHookFailed, DeliverHookSkipped, PublishHookDropped, PublishHookFailed};
 pub use tasks::{TaskAbandoned, TaskDied};
 pub use tenants::{SuspendedStreamsClosed, SuspensionSet, TenantDeleted};

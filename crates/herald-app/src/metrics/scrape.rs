@@ -48,6 +48,8 @@ pub(super) struct Snapshot {
     plugin_queue: usize,
     bus: BusStatus,
     origins: crate::allowed_origins::CacheSize,
+    /// Cross-origin refusals so far, and the refusal tables' sizes.
+    origin_refusals: (u64, crate::origin_refusals::RefusalsSize),
     process: Option<Process>,
 }
 
@@ -98,6 +100,7 @@ impl Snapshot {
             plugin_queue: state.inner.chains.workers().queued(),
             bus: state.inner.bus.status(),
             origins: state.inner.origins.size(),
+            origin_refusals: (state.inner.origins.refusals().total(), state.inner.origins.refusals().size()),
             process: Process::read(),
         }
     }
@@ -230,6 +233,25 @@ impl Collector for Snapshot {
             &[
                 (vec![label("kind", "tenant")], as_gauge(self.origins.tenants as u64)),
                 (vec![label("kind", "unknown")], as_gauge(self.origins.unknown as u64)),
+            ],
+        )?;
+        let (refused, refusals) = self.origin_refusals;
+        counter(
+            &mut encoder,
+            "origin_refusals",
+            "Cross-origin requests to subscriber endpoints (stream, polls, read state, session; preflights included) from an Origin \
+             not in the tenant's allowed origins, for tenants that exist; the browser hides the answer. Per tenant: \
+             GET /v1/tenants/{tenant}/allowed-origins/refusals",
+            &[(vec![], refused)],
+        )?;
+        gauge(
+            &mut encoder,
+            "origin_refusal_entries",
+            "Entries in this node's tables of cross-origin refusals (bounded), by kind: tenant (counts and recent origins per tenant) \
+             or logged (tenant and origin pairs logged in the last minute)",
+            &[
+                (vec![label("kind", "tenant")], as_gauge(refusals.tenants as u64)),
+                (vec![label("kind", "logged")], as_gauge(refusals.logged as u64)),
             ],
         )?;
         gauge(&mut encoder, "build_info", "Herald's version", &[(vec![label("version", env!("CARGO_PKG_VERSION"))], 1)])?;
