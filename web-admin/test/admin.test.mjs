@@ -496,7 +496,7 @@ test('a tenant admin allows origins and sees the refused ones', { timeout: TIMEO
     await page.locator('#origin-refusals[data-refused="1"]').waitFor();
     const refusedRow = page.locator('#origin-refusals').getByRole('row').filter({ hasText: otherOrigin });
     await refusedRow.waitFor();
-    assert.match((await refusedRow.textContent()) ?? '', /\b1\b/, 'one refusal of that origin');
+    assert.equal(await refusedRow.getByRole('cell').nth(1).textContent(), '1', 'one refusal of that origin');
     await c.shot('21-allowed-origins-refused');
     assert.match(String(await fetchFromOther()), /TypeError/, 'still refused before it is allowed');
 
