@@ -198,7 +198,27 @@ impl Server {
 
     /// A server started elsewhere (e.g. as a child process).
     pub async fn attach(base: String) -> Server {
-        let server = Server { base, operator_key: OPERATOR_KEY.into(), client: reqwest::Client::new(), _running: None, _db: None };
+        Self::attach_with(base, reqwest::Client::new()).await
+    }
+
+    /// A server started elsewhere, reached with `client` (one that trusts
+    /// the test's certificate authority, for a server with TLS).
+    pub async fn attach_with(base: String, client: reqwest::Client) -> Server {
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client, _running: None, _db: None };
+        server.wait_healthy().await;
+        server
+    }
+
+    /// Starts a server in this process with TLS on, reached with `client`.
+    pub async fn start_tls(backend: Backend, tweak: impl FnOnce(&mut Config), client: reqwest::Client) -> Server {
+        let db = TestDb::create(backend).await;
+        let mut config = test_config(&db.url);
+        tweak(&mut config);
+        assert!(config.tls.cert_file.is_some(), "start_tls without tls.cert_file");
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let running = InProcess::start(config, listener);
+        let server = Server { base, operator_key: OPERATOR_KEY.into(), client, _running: Some(running), _db: Some(db) };
         server.wait_healthy().await;
         server
     }
@@ -429,7 +449,8 @@ impl Node {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(i) = line.find("listening on http://") {
+                // `http://` or, with TLS, `https://`.
+                if let Some(i) = line.find("listening on http") {
                     let url: String = line[i + "listening on ".len()..].split_whitespace().next().unwrap().to_owned();
                     let _ = tx.send(url);
                 }
@@ -475,6 +496,11 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
         self.kill();
     }
 }

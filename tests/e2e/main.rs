@@ -71,6 +71,7 @@ mod secrets;
 mod stats;
 mod stream;
 mod suspend;
+mod tls;
 mod token_rules;
 mod tokens;
 mod whoami;

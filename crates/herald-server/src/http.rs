@@ -1,6 +1,8 @@
-//! Running the HTTP server on a listener the caller bound.
+//! Running the HTTP server on a listener the caller bound: plain HTTP/1.1,
+//! or TLS with HTTP/2 and HTTP/1.1 when [`ServeOptions::tls`] is set.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -10,6 +12,7 @@ use actix_web::{HttpServer, web};
 use herald_app::tasks::CancellationToken;
 
 use crate::state::AppState;
+use crate::tls::Tls;
 
 /// Pending connections the kernel queues before Herald accepts them.
 /// Reconnect storms (a node restart with thousands of streams) arrive as
@@ -38,6 +41,9 @@ pub struct ServeOptions {
     pub drain_window: Duration,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: crate::TrustedProxies,
+    /// Serve TLS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate,
+    /// which [`Tls::reload`] may swap; `None`: plain HTTP/1.1.
+    pub tls: Option<Arc<Tls>>,
 }
 
 /// Serves the API until `shutdown` is cancelled or an I/O error.
@@ -63,9 +69,12 @@ pub async fn serve(state: AppState, listener: TcpListener, opts: ServeOptions, s
         .backlog(LISTEN_BACKLOG as u32)
         .shutdown_timeout(opts.shutdown_timeout.as_secs().max(1))
         // Shutdown is ours: the streams must be drained, not just cut.
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        .disable_signals();
+    let server = match &opts.tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.server_config())?,
+        None => server.listen(listener)?,
+    }
+    .run();
     let handle = server.handle();
     tokio::spawn(async move {
         shutdown.cancelled().await;

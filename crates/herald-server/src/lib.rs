@@ -30,6 +30,7 @@ mod routes;
 mod state;
 mod stream;
 mod subscriber_auth;
+pub mod tls;
 
 pub use asyncapi::asyncapi_yaml;
 pub use client_addr::TrustedProxies;

@@ -23,6 +23,7 @@ pub const MIN_SECRETS_KEY_LEN: usize = 32;
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    pub tls: TlsConfig,
     /// `sqlite://PATH` (created when missing; `sqlite:///abs/path` for an
     /// absolute path) or `postgres://…`. Logged and shown in errors with
     /// its password replaced by `***`.
@@ -93,6 +94,50 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub email: EmailConfig,
     pub metrics: MetricsConfig,
+}
+
+/// TLS on the listener. With both files set, Herald serves HTTPS only,
+/// offering HTTP/2 and HTTP/1.1 by ALPN (browsers then carry many streams
+/// to one origin over one connection, where HTTP/1.1 gives them six
+/// connections); without them, plain HTTP/1.1. The files are read again
+/// on SIGHUP and when their contents change: new connections get the new
+/// certificate, open ones keep theirs, and files that do not load are
+/// logged and the previous certificate kept. See docs/deploy.md.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM file with the server's certificate, then its intermediates.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM file with the certificate's private key: ECDSA (P-256, P-384),
+    /// RSA or Ed25519, as PKCS#8 (`BEGIN PRIVATE KEY`), SEC1 (`BEGIN EC
+    /// PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
+    pub key_file: Option<std::path::PathBuf>,
+    /// Seconds between looks at the two files for a renewed certificate
+    /// (their contents are compared, so a symbolic link swapped to new
+    /// files counts); `0`: only SIGHUP reloads them.
+    pub reload_check_seconds: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self { cert_file: None, key_file: None, reload_check_seconds: 5 }
+    }
+}
+
+impl TlsConfig {
+    /// The files when TLS is on; an error when only one is set.
+    pub fn files(&self) -> Result<Option<herald_server::tls::TlsFiles>, ConfigError> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Ok(Some(herald_server::tls::TlsFiles { cert: cert.clone(), key: key.clone() })),
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err(ConfigError::Invalid("tls.cert_file is set without tls.key_file (HERALD_TLS__KEY_FILE): TLS needs both".into()))
+            }
+            (None, Some(_)) => {
+                Err(ConfigError::Invalid("tls.key_file is set without tls.cert_file (HERALD_TLS__CERT_FILE): TLS needs both".into()))
+            }
+        }
+    }
 }
 
 /// The database connection pool this node's requests and background
@@ -348,6 +393,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls: TlsConfig::default(),
             database_url: "sqlite://./herald.db".into(),
             database_pool: DatabasePoolConfig::default(),
             operator_key: None,
@@ -700,6 +746,7 @@ impl Config {
         }
         if self.retention.interval_seconds == 0 {
             return bad("retention.interval_seconds must be at least 1");
+        self.tls.files()?;
         }
         let defaults = herald_core::retention::Retention {
             max_count: self.retention.default_max_count,
@@ -782,6 +829,26 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("h.toml", "trusted_proxies = [\"10.0.0.0/8\"]\n")?;
             assert_eq!(Config::load(Some(Path::new("h.toml"))).unwrap().trusted_proxies, ["10.0.0.0/8"]);
+    #[test]
+    fn tls_files_from_the_environment_both_or_neither() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).unwrap().tls.files().unwrap(), None);
+            jail.set_env("HERALD_TLS__CERT_FILE", "/etc/herald/cert.pem");
+            let err = Config::load(None).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains("tls.cert_file is set without tls.key_file"), "{err}");
+            jail.set_env("HERALD_TLS__KEY_FILE", "/etc/herald/key.pem");
+            let c = Config::load(None).unwrap();
+            c.validate().unwrap();
+            let files = c.tls.files().unwrap().unwrap();
+            assert_eq!((files.cert.to_str(), files.key.to_str()), (Some("/etc/herald/cert.pem"), Some("/etc/herald/key.pem")));
+            jail.create_file("h.toml", "[tls]\nkey_file = \"k.pem\"\n")?;
+            jail.clear_env();
+            let err = Config::load(Some(Path::new("h.toml"))).unwrap().validate().unwrap_err().to_string();
+            assert!(err.contains("tls.key_file is set without tls.cert_file"), "{err}");
+            Ok(())
+        });
+    }
+
             jail.set_env("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,fd00::/8");
             let c = Config::load(None).unwrap();
             assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);

@@ -34,6 +34,7 @@ use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig};
 use herald_plugins::{CallObserver, HostConfig, PluginHost};
 use herald_server::ServeOptions;
 use herald_store::Store;
+use herald_server::tls::{self, Tls};
 use herald_store::publish::Publisher;
 
 pub use config::{BusChoice, Config};
@@ -138,6 +139,63 @@ fn start_usage(config: &Config, store: &Store, tasks: &mut Supervisor) -> Usage 
 }
 
 /// Runs Herald on `listener` until `shutdown` is cancelled (or a critical
+/// The listener's TLS, loaded and checked before anything else starts: a
+/// certificate that does not load stops the start, naming its file.
+fn load_tls(config: &Config) -> anyhow::Result<Option<Arc<Tls>>> {
+    let Some(files) = config.tls.files()? else { return Ok(None) };
+    let tls = Tls::load(files).context("loading the TLS certificate (tls.cert_file, tls.key_file)")?;
+    tls::log_loaded("serving TLS, HTTP/2 and HTTP/1.1", "start", tls.files(), tls.summary().as_ref());
+    Ok(Some(Arc::new(tls)))
+}
+
+/// Reloads the TLS certificate on SIGHUP (`systemctl reload`, a certbot
+/// deploy hook) and when its files change. Without TLS a SIGHUP is only
+/// logged, so that a reload or a hangup never stops the server.
+/// Files are looked at every `check` (`None`: never).
+async fn reload_tls(tls: Option<Arc<Tls>>, check: Option<Duration>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot listen for SIGHUP; the TLS certificate reloads only when its files change"))
+        .ok();
+    let mut check = tls.clone().zip(check).map(|(tls, every)| {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        (tls, interval)
+    });
+    loop {
+        // `None` only when the runtime is going away.
+        let signalled = async {
+            match &mut hangup {
+                Some(h) => h.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let look = async {
+            match &mut check {
+                Some((tls, interval)) => {
+                    interval.tick().await;
+                    tls.clone()
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            signal = signalled => match (signal, &tls) {
+                (None, _) => return,
+                (Some(()), Some(tls)) => {
+                    let tls = tls.clone();
+                    // File reads and key parsing: off the runtime's threads.
+                    let _ = tokio::task::spawn_blocking(move || tls.reload_and_log("SIGHUP")).await;
+                }
+                (Some(()), None) => tracing::info!("SIGHUP: nothing to reload (TLS is off)"),
+            },
+            tls = look => {
+                let _ = tokio::task::spawn_blocking(move || tls.reload_if_changed()).await;
+            }
+        }
+    }
+}
+
 /// task fails), then stops every task: HTTP first (requests finish, streams
 /// are drained), then the background tasks (the email worker finishes its
 /// pass). Returns once every task has stopped.
@@ -186,6 +244,10 @@ async fn start(
     tasks: &mut Supervisor,
 ) -> anyhow::Result<impl std::future::Future<Output = std::io::Result<()>> + use<>> {
     let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
+    let tls = load_tls(&config)?;
+    let reloading = tls.clone();
+    let check = (config.tls.reload_check_seconds > 0).then(|| Duration::from_secs(config.tls.reload_check_seconds));
+    tasks.restartable("TLS reload", move |stop| until_cancelled(stop, reload_tls(reloading.clone(), check)));
     let database_url = config.database_url.expose();
     let mut store =
         open_store(database_url, Duration::from_secs(config.key_cache_seconds), &config.database_pool.settings(database_url)).await?;
@@ -316,9 +378,10 @@ async fn start(
     let addr = listener.local_addr().context("reading the listener's address")?;
     tracing::info!(
         database = store.backend_name(),
+    let scheme = if tls.is_some() { "https" } else { "http" };
         bus = bus_name,
         workers,
-        "herald {} listening on http://{addr} (API http://{addr}/v1, admin console http://{addr}/admin/, docs http://{addr}/docs, health http://{addr}/healthz, OpenAPI http://{addr}/openapi.json)",
+        "herald {} listening on {scheme}://{addr} (API {scheme}://{addr}/v1, admin console {scheme}://{addr}/admin/, docs {scheme}://{addr}/docs, health {scheme}://{addr}/healthz, OpenAPI {scheme}://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );
     Ok(herald_server::serve(
@@ -332,6 +395,7 @@ async fn start(
         },
         shutdown,
     ))
+            tls,
 }
 
 /// Hands the operator key created at first start to the operator without
