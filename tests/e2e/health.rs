@@ -7,6 +7,9 @@ e2e! {
         let s = Server::start(b).await;
         let (st, health) = s.get("/healthz", "").await;
         assert_eq!((st.as_u16(), health["status"].as_str()), (200, Some("ok")));
+        // Which build answers: the version and the commit build.rs recorded.
+        assert_eq!(health["version"], env!("CARGO_PKG_VERSION"), "{health}");
+        assert_eq!(health["commit"], herald::build_info::COMMIT, "{health}");
         // The bus connects in the background: ready within moments.
         let mut answer = s.get("/readyz", "").await;
         for _ in 0..100 {

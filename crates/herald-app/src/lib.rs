@@ -46,6 +46,6 @@ pub use email_outbox::{EmailOutbox, OutboxSettings};
 pub use error::{AppError, AppResult};
 pub use metrics::{Metrics, MetricsSettings};
 pub use plugin_chain::Chains;
-pub use settings::{Limits, PollSettings, Settings, StreamSettings};
+pub use settings::{BuildInfo, Limits, PollSettings, Settings, StreamSettings};
 pub use suspension::close_suspended_streams;
 pub use usage::{Rates, TenantSnapshot, Transport, Usage, UsageSettings};

@@ -31,6 +31,16 @@ pub struct Limits {
     pub max_batch: usize,
 }
 
+/// Which build this node runs, as `/healthz` reports it. The binary knows
+/// (its build script asks git); the layers below it only pass it on.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildInfo {
+    /// The package version, `0.1.0`.
+    pub version: &'static str,
+    /// The commit's short hash, or `unknown`.
+    pub commit: &'static str,
+}
+
 /// Everything a use case may read about how this node was configured.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -42,4 +52,5 @@ pub struct Settings {
     /// Whether this node sends email (`email.smtp_url` is set); channels may
     /// have an email policy only then.
     pub email_sending: bool,
+    pub build: BuildInfo,
 }

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 /// --config (or HERALD_CONFIG), then HERALD_* environment variables (nested
 /// keys with `__`, e.g. HERALD_STREAM__HEARTBEAT_SECONDS=30), then flags.
 #[derive(Debug, Parser)]
-#[command(name = "herald", version, about, long_about)]
+#[command(name = "herald", version = crate::build_info::VERSION_LINE, about, long_about)]
 pub struct Cli {
     /// TOML configuration file.
     #[arg(long, short, global = true, env = "HERALD_CONFIG", value_name = "FILE")]

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod build_info;
 pub mod cli;
 pub mod config;
 pub mod config_reference;
@@ -372,6 +373,7 @@ async fn start(
                 per_second: Duration::from_millis(config.plugins.hook_budget_refill_ms_per_second),
             },
             email_sending: email.sending,
+            build: build_info::BUILD,
         },
     });
     let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
@@ -381,6 +383,7 @@ async fn start(
     let scheme = if tls.is_some() { "https" } else { "http" };
         bus = bus_name,
         workers,
+        commit = build_info::COMMIT,
         "herald {} listening on {scheme}://{addr} (API {scheme}://{addr}/v1, admin console {scheme}://{addr}/admin/, docs {scheme}://{addr}/docs, health {scheme}://{addr}/healthz, OpenAPI {scheme}://{addr}/openapi.json)",
         env!("CARGO_PKG_VERSION"),
     );

@@ -20,13 +20,21 @@ pub(crate) struct Health {
     pub status: &'static str,
     #[schema(example = "sqlite")]
     pub database: &'static str,
+    /// Herald's version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+    /// The commit the binary was built from (short hash), or `unknown` for
+    /// a build from sources outside the repository.
+    #[schema(example = "26635b6")]
+    pub commit: &'static str,
 }
 
-/// Liveness: the process answers.
+/// Liveness: the process answers, and which build it runs.
 #[utoipa::path(tag = "system", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub(crate) async fn healthz(app: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok", database: app.backend_name() })
+    let build = app.settings().build;
+    HttpResponse::Ok().json(Health { status: "ok", database: app.backend_name(), version: build.version, commit: build.commit })
 }
 
 #[derive(Debug, Serialize, ToSchema)]
