@@ -704,7 +704,11 @@ impl Config {
         // HERALD_SMTP_URL and HERALD_SMTP_FROM are aliases of the email
         // settings; the nested names below win over them.
         fig = fig.merge(Env::raw().only(&["HERALD_SMTP_URL", "HERALD_SMTP_FROM"]).map(smtp_alias));
-        fig = fig.merge(Env::prefixed("HERALD_").ignore(&["config", "token_secret", "smtp_url", "smtp_from", "build_commit", "build_commit_date"]).split("__"));
+        fig = fig.merge(
+            Env::prefixed("HERALD_")
+                .ignore(&["config", "token_secret", "smtp_url", "smtp_from", "build_commit", "build_commit_date"])
+                .split("__"),
+        );
         fig.extract().map_err(|e| ConfigError::Load(Box::new(e)))
     }
 
