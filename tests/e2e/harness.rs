@@ -467,6 +467,11 @@ impl Node {
         Node { base, child, log }
     }
 
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -496,11 +501,6 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
-    /// The process id, for signals.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
         self.kill();
     }
 }

@@ -746,12 +746,12 @@ impl Config {
         }
         self.bus_choice()?;
         self.trusted_proxies()?;
+        self.tls.files()?;
         if self.poll_interval_ms == 0 || self.nats_subject.is_empty() {
             return bad("poll_interval_ms must be at least 1 and nats_subject not empty");
         }
         if self.retention.interval_seconds == 0 {
             return bad("retention.interval_seconds must be at least 1");
-        self.tls.files()?;
         }
         let defaults = herald_core::retention::Retention {
             max_count: self.retention.default_max_count,
@@ -830,11 +830,6 @@ mod tests {
     }
 
     #[test]
-    fn trusted_proxies_from_a_list_or_a_comma_separated_variable() {
-        figment::Jail::expect_with(|jail| {
-            jail.create_file("h.toml", "trusted_proxies = [\"10.0.0.0/8\"]\n")?;
-            assert_eq!(Config::load(Some(Path::new("h.toml"))).unwrap().trusted_proxies, ["10.0.0.0/8"]);
-    #[test]
     fn tls_files_from_the_environment_both_or_neither() {
         figment::Jail::expect_with(|jail| {
             assert_eq!(Config::load(None).unwrap().tls.files().unwrap(), None);
@@ -854,6 +849,11 @@ mod tests {
         });
     }
 
+    #[test]
+    fn trusted_proxies_from_a_list_or_a_comma_separated_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("h.toml", "trusted_proxies = [\"10.0.0.0/8\"]\n")?;
+            assert_eq!(Config::load(Some(Path::new("h.toml"))).unwrap().trusted_proxies, ["10.0.0.0/8"]);
             jail.set_env("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,fd00::/8");
             let c = Config::load(None).unwrap();
             assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]);

@@ -34,8 +34,8 @@ use herald_hub::Hub;
 use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig};
 use herald_plugins::{CallObserver, HostConfig, PluginHost};
 use herald_server::ServeOptions;
-use herald_store::Store;
 use herald_server::tls::{self, Tls};
+use herald_store::Store;
 use herald_store::publish::Publisher;
 
 pub use config::{BusChoice, Config};
@@ -139,7 +139,6 @@ fn start_usage(config: &Config, store: &Store, tasks: &mut Supervisor) -> Usage 
     usage
 }
 
-/// Runs Herald on `listener` until `shutdown` is cancelled (or a critical
 /// The listener's TLS, loaded and checked before anything else starts: a
 /// certificate that does not load stops the start, naming its file.
 fn load_tls(config: &Config) -> anyhow::Result<Option<Arc<Tls>>> {
@@ -197,6 +196,7 @@ async fn reload_tls(tls: Option<Arc<Tls>>, check: Option<Duration>) {
     }
 }
 
+/// Runs Herald on `listener` until `shutdown` is cancelled (or a critical
 /// task fails), then stops every task: HTTP first (requests finish, streams
 /// are drained), then the background tasks (the email worker finishes its
 /// pass). Returns once every task has stopped.
@@ -244,11 +244,11 @@ async fn start(
     shutdown: CancellationToken,
     tasks: &mut Supervisor,
 ) -> anyhow::Result<impl std::future::Future<Output = std::io::Result<()>> + use<>> {
-    let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
     let tls = load_tls(&config)?;
     let reloading = tls.clone();
     let check = (config.tls.reload_check_seconds > 0).then(|| Duration::from_secs(config.tls.reload_check_seconds));
     tasks.restartable("TLS reload", move |stop| until_cancelled(stop, reload_tls(reloading.clone(), check)));
+    let metrics = Metrics::new(MetricsSettings { enabled: config.metrics.enabled, tenant_labels: config.metrics.tenant_labels });
     let database_url = config.database_url.expose();
     let mut store =
         open_store(database_url, Duration::from_secs(config.key_cache_seconds), &config.database_pool.settings(database_url)).await?;
@@ -378,9 +378,9 @@ async fn start(
     });
     let workers = if config.workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { config.workers };
     let addr = listener.local_addr().context("reading the listener's address")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         database = store.backend_name(),
-    let scheme = if tls.is_some() { "https" } else { "http" };
         bus = bus_name,
         workers,
         commit = build_info::COMMIT,
@@ -395,10 +395,10 @@ async fn start(
             shutdown_timeout: Duration::from_secs(config.shutdown_timeout_seconds),
             drain_window: Duration::from_millis(config.drain_window_ms),
             trusted_proxies: config.trusted_proxies()?,
+            tls,
         },
         shutdown,
     ))
-            tls,
 }
 
 /// Hands the operator key created at first start to the operator without
