@@ -6,7 +6,7 @@
 //! violation and no request to another host.
 //!
 //! These need Node, `/usr/bin/chromium` and `web-admin/node_modules`
-//! (`.ci/run` installs them). Without them the tests fail, saying what is
+//! (`scripts/test --setup` installs them). Without them the tests fail, saying what is
 //! missing; they never skip. Screenshots of each screen go to
 //! `target/admin-screenshots/` (printed by the test).
 

@@ -3,7 +3,7 @@
 //! origin and receives notifications from a real Herald on SQLite.
 //!
 //! These need Node, `/usr/bin/chromium` and `clients/js/node_modules`
-//! (`.ci/run` installs them). Without them the tests fail, saying what is
+//! (`scripts/test --setup` installs them). Without them the tests fail, saying what is
 //! missing; they never skip.
 
 use std::path::PathBuf;

@@ -45,7 +45,8 @@ async fn cross_node_delivery(bus: &str) {
     }
     assert_eq!(ids(&on_a.take(40, WAIT).await), published);
     assert_eq!(ids(&on_b.take(40, WAIT).await), published);
-    on_b.expect_quiet(Duration::from_millis(300)).await;
+    let sentinel = a.publish(&t, "orders", json!({"type": "sentinel"})).await;
+    on_b.expect_next_is(sentinel).await;
     assert!(node_a.log().iter().any(|l| l.contains(&format!("bus=\"{}\"", if bus == "postgres" { "postgres" } else { "nats" }))));
 }
 
@@ -98,7 +99,8 @@ async fn node_death_loses_nothing() {
     let rest = ids(&resumed.take(published.len() - received.len(), WAIT).await);
     received.extend(rest);
     assert_eq!(received, published);
-    resumed.expect_quiet(Duration::from_millis(300)).await;
+    let sentinel = b.publish(&t, "orders", json!({"type": "sentinel"})).await;
+    resumed.expect_next_is(sentinel).await;
 }
 
 /// When the bus connection drops, the node says so, reconnects, and its
@@ -223,6 +225,8 @@ async fn replay_invariant_holds_with_concurrent_writers_on_several_nodes() {
     }
     all.sort();
     assert_eq!(all, (1..=1200).collect::<Vec<_>>(), "ids are dense per tenant");
+    // Published after everything: each resumed stream must reach it next.
+    let sentinel = servers[0].publish(&t, "load.sentinel", json!({"type": "sentinel"})).await;
     for (k, sub) in subscribers.into_iter().enumerate() {
         let mut received = sub.await.unwrap();
         // Finish on yet another node.
@@ -230,7 +234,7 @@ async fn replay_invariant_holds_with_concurrent_writers_on_several_nodes() {
         let mut last = s.subscribe(&t, &token, &["load.>"], Some(received.last().copied().unwrap_or(0))).await;
         let missing = all.len() - received.len();
         received.extend(ids(&last.take(missing, WAIT).await));
-        last.expect_quiet(Duration::from_millis(300)).await;
+        last.expect_next_is(sentinel).await;
         assert_eq!(received, all, "subscriber {k}: complete, in order, no duplicate");
     }
 }

@@ -7,14 +7,14 @@
 //! and a problem+json error through the client's typed responses.
 //!
 //! They need `openapi-python-client` (with its httpx and attrs), Node 20 and
-//! `tests/clients/node_modules` (`.ci/run` installs them). Without them the
+//! `tests/clients/node_modules` (`scripts/test --setup` installs them). Without them the
 //! tests fail, saying what is missing; they never skip.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::harness::*;
-use crate::tools::{repo_path, require_node_project, require_program, run};
+use crate::tools::{SETUP_HINT, python_tool, repo_path, require_node_project, require_program, run};
 
 /// The npm project of the client tools (`tests/clients`).
 fn clients_dir() -> PathBuf {
@@ -38,9 +38,11 @@ fn path_str(p: &Path) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_client_generated_by_openapi_python_client() {
-    require_program("python3", &["--version"], "install Python 3.11");
-    require_program("openapi-python-client", &["--version"], "`python3 -m pip install 'openapi-python-client==0.29.1'`, as .ci/run does");
-    require_program("python3", &["-c", "import httpx, attrs, dateutil"], "the generated client needs httpx, attrs and python-dateutil");
+    let python = python_tool("python3");
+    let generator = python_tool("openapi-python-client");
+    require_program(&python, &["--version"], SETUP_HINT);
+    require_program(&generator, &["--version"], SETUP_HINT);
+    require_program(&python, &["-c", "import httpx, attrs, dateutil"], SETUP_HINT);
     let clients = clients_dir();
     let spec = committed_spec();
     let tmp = tempfile::tempdir().unwrap();
@@ -49,7 +51,7 @@ async fn python_client_generated_by_openapi_python_client() {
     let out = step(
         "generating the Python client",
         &clients,
-        "openapi-python-client",
+        &generator,
         &["generate", "--path", path_str(&spec), "--meta", "none", "--output-path", path_str(&package), "--config", path_str(&config)],
         &[],
         Duration::from_secs(120),
@@ -68,7 +70,7 @@ async fn python_client_generated_by_openapi_python_client() {
         step(
             "the Python client's script (tests/clients/python_smoke.py)",
             &clients,
-            "python3",
+            &python,
             &["python_smoke.py"],
             &env,
             Duration::from_secs(120),

@@ -383,18 +383,47 @@ impl Sse {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.next(left).await {
                 Some(e) => out.push(e),
-                None => panic!("expected {n} notifications, got {}: {:?}", out.len(), ids(&out)),
+                None => panic!(
+                    "expected {n} notifications within {wait:?}, got {} before the stream ended or the time ran out: {}",
+                    ids(&out).len(),
+                    describe(&out)
+                ),
             }
         }
         out
     }
 
-    /// Asserts nothing more arrives within `wait`.
-    pub async fn expect_quiet(&mut self, wait: Duration) {
-        if let Some(e) = self.next(wait).await {
-            panic!("unexpected event: {e:?}");
+    /// Asserts that the next notification is `sentinel`, which the test
+    /// published after everything this stream must not receive. A stream
+    /// delivers in commit order, so anything unwanted would come first:
+    /// unlike waiting a while for silence, this proves it however slow the
+    /// machine is.
+    pub async fn expect_next_is(&mut self, sentinel: i64) {
+        let got = self.take(1, WAIT).await;
+        assert_eq!(ids(&got), vec![sentinel], "expected the sentinel {sentinel} next, got {}", describe(&got));
+    }
+
+    /// Asserts that the server ends the stream (within `WAIT`), after
+    /// nothing but the events in `allowed` (by name).
+    pub async fn expect_end(&mut self, allowed: &[&str]) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.events.next()).await {
+                Err(_) => panic!("expected the stream to end within {WAIT:?}; it is still open"),
+                Ok(None) | Ok(Some(Err(_))) => return,
+                Ok(Some(Ok(e))) => {
+                    assert!(allowed.contains(&e.event.as_str()), "expected the stream to end, got {}", describe(std::slice::from_ref(&e)))
+                }
+            }
         }
     }
+}
+
+/// Events as `type#id` (or just `type` for Herald's own), for messages.
+pub fn describe(events: &[Event]) -> String {
+    let all: Vec<String> = events.iter().map(|e| if e.id.is_empty() { e.event.clone() } else { format!("{}#{}", e.event, e.id) }).collect();
+    format!("[{}]", all.join(", "))
 }
 
 /// Notification ids of the events that carry one.
@@ -555,7 +584,7 @@ pub struct SmtpServer {
 }
 
 const SMTP_INSTALL_HINT: &str = "the email tests run a real SMTP server: they need python3 and the aiosmtpd package \
-     (install it with `python3 -m pip install aiosmtpd`; .ci/run does)";
+     (`scripts/test --setup` installs it in .venv)";
 
 impl SmtpServer {
     /// Starts the server; `args` are the script's options, e.g.
@@ -563,14 +592,15 @@ impl SmtpServer {
     pub fn start(args: &[&str]) -> SmtpServer {
         use std::io::{BufRead, BufReader};
         use std::process::{Command, Stdio};
-        let check = Command::new("python3")
+        let python = crate::tools::python_tool("python3");
+        let check = Command::new(&python)
             .args(["-c", "import aiosmtpd"])
             .output()
             .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {SMTP_INSTALL_HINT}"));
         assert!(check.status.success(), "python3 cannot import aiosmtpd: {SMTP_INSTALL_HINT}");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../herald-email/tests/smtp_server.py");
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("python3")
+        let mut child = Command::new(&python)
             .arg(&script)
             .arg("--dir")
             .arg(dir.path())

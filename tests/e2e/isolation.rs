@@ -54,9 +54,10 @@ e2e! {
         // Nothing of A leaked into B: B's history is empty, and A's stays A's.
         s.publish(&a, "orders", json!({"type": "x"})).await;
         let mut b_sub = s.subscribe(&b, &b.token("1", &["orders"]), &["orders"], Some(0)).await;
-        b_sub.expect_quiet(std::time::Duration::from_millis(500)).await;
         let (_, channels) = s.get(&format!("/v1/tenants/{}/channels", b.id), &b.admin_key).await;
         assert_eq!(channels["items"], json!([]));
+        let sentinel = s.publish(&b, "orders", json!({"type": "sentinel"})).await;
+        b_sub.expect_next_is(sentinel).await;
     }
 }
 
@@ -71,6 +72,7 @@ e2e! {
         assert_eq!(s.publish(&b, "orders", json!({"type": "x", "data": "b"})).await, 1);
         assert_eq!(data(&a_sub.take(1, WAIT).await[0])["data"], "a");
         assert_eq!(data(&b_sub.take(1, WAIT).await[0])["data"], "b");
-        a_sub.expect_quiet(std::time::Duration::from_millis(300)).await;
+        let sentinel = s.publish(&a, "orders", json!({"type": "sentinel"})).await;
+        a_sub.expect_next_is(sentinel).await;
     }
 }

@@ -14,7 +14,7 @@ use crate::tools::repo_path;
 
 /// One sample: metric name, labels, value.
 #[derive(Debug, Clone)]
-struct Sample {
+pub(crate) struct Sample {
     name: String,
     labels: BTreeMap<String, String>,
     value: f64,
@@ -22,7 +22,7 @@ struct Sample {
 
 /// The samples of an OpenMetrics text answer (enough of the format for
 /// Herald's own output; the Python parser below checks the format itself).
-fn parse(text: &str) -> Vec<Sample> {
+pub(crate) fn parse(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
         let (name, rest) = match line.find(['{', ' ']) {
@@ -52,7 +52,7 @@ fn parse(text: &str) -> Vec<Sample> {
 }
 
 /// Asks as Prometheus does, for OpenMetrics.
-async fn scrape(s: &Server) -> (String, Vec<Sample>) {
+pub(crate) async fn scrape(s: &Server) -> (String, Vec<Sample>) {
     let res = s
         .client
         .get(s.url("/metrics"))
@@ -70,7 +70,7 @@ async fn scrape(s: &Server) -> (String, Vec<Sample>) {
 }
 
 /// The value of the one sample named `name` whose labels include `labels`.
-fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+pub(crate) fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     let found: Vec<&Sample> =
         samples.iter().filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))).collect();
     assert_eq!(found.len(), 1, "one {name} with {labels:?}, found {found:?}");
@@ -87,7 +87,7 @@ fn sum(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 /// Scrapes until `ok` holds (deliveries are counted as they reach the socket).
-async fn wait_for(s: &Server, what: &str, ok: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+pub(crate) async fn wait_for(s: &Server, what: &str, ok: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let (text, samples) = scrape(s).await;
@@ -269,8 +269,8 @@ print(json.dumps({f.name: [f.type, len(f.samples)] for f in parse(text)}))
         for (format, text) in [("openmetrics", &openmetrics), ("classic", &classic)] {
             let file = dir.path().join(format);
             std::fs::write(&file, text).unwrap();
-            let (ok, out) = crate::tools::run(&repo_path("."), "python3", &["-c", script, file.to_str().unwrap(), format], &[], Duration::from_secs(60));
-            assert!(ok, "the {format} parser refused the answer (pip install -r tests/clients/requirements.txt):\n{out}\n{text}");
+            let (ok, out) = crate::tools::run(&repo_path("."), &crate::tools::python_tool("python3"), &["-c", script, file.to_str().unwrap(), format], &[], Duration::from_secs(60));
+            assert!(ok, "the {format} parser refused the answer (scripts/test --setup installs it):\n{out}\n{text}");
             let families: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap_or_else(|e| panic!("{e}: {out}"));
             for (name, kind) in [
                 ("herald_connections", "gauge"),

@@ -46,7 +46,8 @@ e2e! {
         let mut quiet_stream = s.subscribe(&quiet, &quiet_token, &["orders"], None).await;
         let next = s.publish(&quiet, "orders", json!({"type": "x"})).await;
         assert_eq!(ids(&quiet_stream.take(1, WAIT).await), vec![next]);
-        stream.expect_quiet(std::time::Duration::from_millis(200)).await;
+        let sentinel = s.publish(&t, "orders", json!({"type": "sentinel"})).await;
+        stream.expect_next_is(sentinel).await;
     }
 }
 

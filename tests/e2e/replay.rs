@@ -36,7 +36,8 @@ e2e! {
         // And then live, with no duplicate.
         let live = s.publish(&t, "orders", json!({"type": "x"})).await;
         assert_eq!(ids(&sub.take(1, WAIT).await), vec![live]);
-        sub.expect_quiet(Duration::from_millis(300)).await;
+        let sentinel = s.publish(&t, "orders", json!({"type": "sentinel"})).await;
+        sub.expect_next_is(sentinel).await;
     }
 }
 
@@ -107,7 +108,8 @@ e2e! {
         expected.sort();
         let remaining = expected.len() - received.len();
         received.extend(ids(&sub.take(remaining, WAIT).await));
-        sub.expect_quiet(Duration::from_millis(300)).await;
+        let sentinel = s.publish(&t, "race.sentinel", json!({"type": "sentinel"})).await;
+        sub.expect_next_is(sentinel).await;
 
         assert_eq!(received.len(), 2000);
         assert!(received.windows(2).all(|w| w[0] < w[1]), "in order, no duplicate");

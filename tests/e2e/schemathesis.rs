@@ -22,9 +22,9 @@ response_schema_conformance,negative_data_rejection,missing_required_header,unsu
 ensure_resource_availability";
 
 fn require_schemathesis() {
-    match Command::new("st").arg("--version").output() {
+    match Command::new(crate::tools::python_tool("st")).arg("--version").output() {
         Ok(out) if out.status.success() => {}
-        _ => panic!("schemathesis is missing: `python3 -m pip install 'schemathesis==4.32.5'` (.ci/run installs it)"),
+        _ => panic!("schemathesis is missing: {}", crate::tools::SETUP_HINT),
     }
 }
 
@@ -101,7 +101,7 @@ enabled = false
         let base = s.base.clone();
         let workdir = dir.path().to_owned();
         let out = tokio::task::spawn_blocking(move || {
-            Command::new("st")
+            Command::new(crate::tools::python_tool("st"))
                 // Schemathesis keeps state in its working directory.
                 .current_dir(&workdir)
                 .arg("--config-file")

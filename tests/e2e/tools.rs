@@ -15,6 +15,16 @@ pub fn repo_path(relative: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative).canonicalize().unwrap_or_else(|e| panic!("{relative}: {e}"))
 }
 
+/// What to run when a tool is missing: the test command sets them all up.
+pub const SETUP_HINT: &str = "`scripts/test --setup` installs every tool the suite needs (scripts/test runs it first)";
+
+/// A Python tool from the project's virtual environment (`.venv`, made by
+/// `scripts/test --setup`), or from PATH when there is none.
+pub fn python_tool(name: &str) -> String {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin").join(name);
+    if venv.exists() { venv.to_string_lossy().into_owned() } else { name.to_owned() }
+}
+
 /// Panics with the fix when a program is missing or broken.
 pub fn require_program(program: &str, args: &[&str], fix: &str) {
     match Command::new(program).args(args).output() {
@@ -33,7 +43,7 @@ pub fn require_node_project(relative: &str, modules: &[&str]) -> PathBuf {
     for module in modules {
         assert!(
             dir.join("node_modules").join(module).exists(),
-            "{relative}/node_modules/{module} is missing: run `npm ci --prefix {relative}`"
+            "{relative}/node_modules/{module} is missing: {SETUP_HINT} (or `npm ci --prefix {relative}`)"
         );
     }
     dir
@@ -43,7 +53,7 @@ pub fn require_node_project(relative: &str, modules: &[&str]) -> PathBuf {
 pub fn require_chromium() {
     assert!(
         Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: the browser tests drive Debian's Chromium (`apt-get install -y --no-install-recommends chromium`)"
+        "{CHROMIUM} is missing: the browser tests drive Debian's Chromium; {SETUP_HINT} (or `apt-get install -y --no-install-recommends chromium`)"
     );
 }
 
@@ -52,6 +62,13 @@ pub fn require_chromium() {
 pub fn run(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)], limit: Duration) -> (bool, String) {
     let mut cmd = Command::new(program);
     cmd.args(args).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // What a Python tool runs in turn (openapi-python-client runs ruff)
+    // comes from the same virtual environment.
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
+    if venv.exists() {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        cmd.env("PATH", std::env::join_paths(std::iter::once(venv).chain(std::env::split_paths(&path))).expect("PATH entries"));
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -5,7 +5,7 @@
 //! Each test starts its own server on a port the system picks, so tests run
 //! in parallel without sharing anything. The server needs `python3` with the
 //! `aiosmtpd` package; without them these tests fail and say how to install
-//! it (`.ci/run` does). They never skip.
+//! it (`scripts/test --setup` does, in .venv). They never skip.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -40,11 +40,18 @@ fn script() -> PathBuf {
 }
 
 const INSTALL_HINT: &str = "these tests run a real SMTP server: they need python3 and the aiosmtpd package \
-     (install it with `python3 -m pip install aiosmtpd`; .ci/run does)";
+     (`scripts/test --setup` installs it in the project's .venv)";
+
+/// The project's virtual environment's Python (made by `scripts/test
+/// --setup`), or the one on PATH when there is none.
+fn python() -> PathBuf {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python3");
+    if venv.exists() { venv } else { PathBuf::from("python3") }
+}
 
 /// Fails the test, loudly, when python3 or aiosmtpd is missing.
 fn require_python_and_aiosmtpd() {
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .args(["-c", "import aiosmtpd"])
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 ({e}): {INSTALL_HINT}"));
@@ -56,7 +63,7 @@ impl SmtpServer {
     fn start(args: &[&str]) -> SmtpServer {
         require_python_and_aiosmtpd();
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let mut child = Command::new("python3")
+        let mut child = Command::new(python())
             .arg(script())
             .arg("--dir")
             .arg(dir.path())

@@ -568,7 +568,8 @@ fn sleeping_traps_instead_of_blocking_the_host() {
         Err(PluginError::Trap(msg)) => assert!(msg.contains("may not sleep"), "{msg}"),
         other => panic!("unexpected {other:?}"),
     }
-    assert!(start.elapsed() < Duration::from_secs(1));
+    // Refused at once, not after a sleep (generous for a loaded machine).
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
 }
 
 /// Spends a long time (100 million loop turns, tens of milliseconds) on the
