@@ -45,7 +45,10 @@ mod tests {
     async fn a_full_pool_fails_a_query_as_busy_after_the_acquire_timeout() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("p.db").display());
-        let pool = PoolSettings { max_connections: Some(1), acquire_timeout: Duration::from_millis(200), ..PoolSettings::default() };
+        // Long enough for a loaded machine to hand the one connection
+        // around (connecting, migrating, returning it after a drop), short
+        // enough for the test.
+        let pool = PoolSettings { max_connections: Some(1), acquire_timeout: Duration::from_secs(3), ..PoolSettings::default() };
         let store = Store::connect_pooled(&url, Duration::ZERO, &pool).await.unwrap();
         store.migrate().await.unwrap();
         store.list_tenants(None, 10).await.unwrap();
