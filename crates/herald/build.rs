@@ -47,8 +47,11 @@ fn from_git() -> Option<(String, String)> {
     // Only the repository this crate belongs to: a source archive unpacked
     // inside some other repository (a packaging repository, a monorepo)
     // would otherwise report that repository's commit.
-    git(&dir, &["ls-files", "--error-unmatch", "Cargo.toml"])?;
+    // Watched first: were git to fail once (a lock held by a concurrent
+    // git command, say), a later commit must still rerun this script
+    // rather than leave `unknown` in place until build.rs changes.
     watch_head(&dir);
+    git(&dir, &["ls-files", "--error-unmatch", "Cargo.toml"])?;
     let line = git(&dir, &["log", "-1", "--format=%h %cs", "--abbrev=7"])?;
     let (commit, date) = line.split_once(' ')?;
     Some((commit.to_owned(), date.to_owned()))
