@@ -180,20 +180,30 @@ struct Task {
     bus: BusState,
 }
 
-async fn next_bus_event(listener: &mut Option<Box<dyn BusListener>>) -> BusEvent {
-    match listener {
-        Some(l) => l.next_event().await,
-        None => std::future::pending().await,
-    }
-}
-
 impl Task {
     async fn run(
         mut self,
         mut local: mpsc::UnboundedReceiver<Vec<Arc<Notification>>>,
-        mut listener: Option<Box<dyn BusListener>>,
+        listener: Option<Box<dyn BusListener>>,
         poll: bool,
     ) {
+        // The listener reads in a task of its own. `select!` below drops the
+        // futures of its other branches whenever one is ready (every poll
+        // tick), and a bus read is not safe to drop midway: sqlx's
+        // PgListener, cut off during a read, reconnects silently inside the
+        // next one, so the loss was never seen (under load, every time). A
+        // channel's receive is safe to drop.
+        let (bus_tx, mut bus_rx) = mpsc::channel::<BusEvent>(16);
+        let reader = listener.map(|mut l| {
+            tokio::spawn(async move {
+                loop {
+                    let event = l.next_event().await;
+                    if bus_tx.send(event).await.is_err() {
+                        break;
+                    }
+                }
+            })
+        });
         let mut tick = tokio::time::interval(self.config.poll_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -202,7 +212,7 @@ impl Task {
                     Some(batch) => self.local(batch).await,
                     None => break,
                 },
-                event = next_bus_event(&mut listener) => match event {
+                Some(event) = bus_rx.recv() => match event {
                     BusEvent::Announcement(a) => self.hint(&a.tenant, a.seq).await,
                     BusEvent::Connected => {
                         self.bus.set(BusStatus::Connected);
@@ -217,6 +227,9 @@ impl Task {
                 },
                 _ = tick.tick(), if poll => self.poll().await,
             }
+        }
+        if let Some(reader) = reader {
+            reader.abort();
         }
     }
 
