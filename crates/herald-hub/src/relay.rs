@@ -181,12 +181,7 @@ struct Task {
 }
 
 impl Task {
-    async fn run(
-        mut self,
-        mut local: mpsc::UnboundedReceiver<Vec<Arc<Notification>>>,
-        listener: Option<Box<dyn BusListener>>,
-        poll: bool,
-    ) {
+    async fn run(mut self, mut local: mpsc::UnboundedReceiver<Vec<Arc<Notification>>>, listener: Option<Box<dyn BusListener>>, poll: bool) {
         // The listener reads in a task of its own. `select!` below drops the
         // futures of its other branches whenever one is ready (every poll
         // tick), and a bus read is not safe to drop midway: sqlx's
