@@ -96,7 +96,7 @@ impl OriginRefusals {
     /// Records a refusal of `origin` by `tenant` (which exists) at `now`,
     /// and says what to log.
     pub(crate) fn record(&self, tenant: &TenantId, origin: &str, now: Instant, wall: DateTime<Utc>) -> LogDecision {
-        let origin = truncate(origin, limits::MAX_ORIGIN);
+        let origin = &origin[..origin.floor_char_boundary(limits::MAX_ORIGIN)];
         let mut t = self.lock();
         t.total += 1;
         if !t.tenants.contains_key(tenant) && t.tenants.len() >= MAX_TENANTS {
@@ -168,18 +168,6 @@ impl OriginRefusals {
         let t = self.lock();
         RefusalsSize { tenants: t.tenants.len(), logged: t.logged.len() }
     }
-}
-
-/// `s` cut to at most `max` bytes, on a character boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]

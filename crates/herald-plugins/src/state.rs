@@ -69,7 +69,7 @@ impl herald::plugin::host::Host for StoreState {
             return;
         }
         self.log_budget -= 1;
-        let message = escape(truncate(&message, MAX_LOG_MESSAGE));
+        let message = escape(&message[..message.floor_char_boundary(MAX_LOG_MESSAGE)]);
         let (plugin, tenant) = (self.plugin.as_str(), self.tenant.as_str());
         // tracing's level must be a constant per call site, hence one arm per level.
         match level {
@@ -100,18 +100,6 @@ pub(crate) fn escape(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
-}
-
-/// Cuts `s` to at most `max` bytes on a char boundary.
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
