@@ -19,6 +19,7 @@ mod m20261129_000008_suspend;
 mod m20261207_000009_operator_keys;
 mod m20261207_000010_token_rules;
 mod m20261207_000011_plugin_quotas;
+mod m20261207_000012_history_epoch;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_operator_keys::Migration),
             Box::new(m20261207_000010_token_rules::Migration),
             Box::new(m20261207_000011_plugin_quotas::Migration),
+            Box::new(m20261207_000012_history_epoch::Migration),
         ]
     }
 }

@@ -63,6 +63,7 @@ mod polling;
 mod proxies;
 mod publish;
 mod quotas;
+mod recent_history;
 mod relay_hints;
 mod replay;
 mod retention;

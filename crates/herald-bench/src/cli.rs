@@ -107,6 +107,28 @@ pub enum Command {
     ///
     /// Example: herald-bench noisy-neighbour --url http://127.0.0.1:8080 --operator-key hop_… --count 500 --rate 50
     NoisyNeighbour(NoisyArgs),
+    /// Reconnect storm: every subscriber drops at once and resumes with
+    /// `Last-Event-ID` while notifications keep coming.
+    ///
+    /// Opens --subscribers event streams on one channel and warms them up
+    /// (each keeps the id of the last event it got), closes them all,
+    /// publishes --missed notifications while nobody listens, then opens
+    /// every stream again with its `Last-Event-ID` (at most
+    /// --connect-concurrency connects in flight) while --live more are
+    /// published at --live-rate. Reports how long until every subscriber
+    /// had every missed notification (catch-up) and every notification
+    /// (complete), each subscriber's catch-up time, the live
+    /// notifications' latency, lost, duplicated and out-of-order events
+    /// (all must be zero) and, with --server-pid, the server's CPU time
+    /// per delivered event during the storm. A stream the server ends
+    /// during the storm is opened again from its newest id.
+    ///
+    /// Herald mode (--url, operator key) creates its own tenant and keys;
+    /// template mode drives a peer such as Nchan (the peer must honour
+    /// `Last-Event-ID` and keep --missed messages).
+    ///
+    /// Example: herald-bench storm --url http://127.0.0.1:8080 --operator-key hop_… --subscribers 5000 --missed 200 --live 20 --server-pid 1234
+    Storm(StormArgs),
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +311,64 @@ pub struct FanoutArgs {
 
     /// Upper bound on the whole run, setup included, in seconds.
     #[arg(long, default_value_t = 600, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StormArgs {
+    /// Base URL of the Herald node to load (Herald mode).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["subscribe_template", "publish_template"], required_unless_present = "subscribe_template")]
+    pub url: Option<String>,
+
+    /// The operator key (`hop_…`), Herald mode only: creates the run's tenant and keys.
+    #[arg(long, env = "HERALD_OPERATOR_KEY", hide_env_values = true, value_name = "KEY")]
+    pub operator_key: Option<String>,
+
+    /// Template mode: the stream URL of a channel, e.g. `http://127.0.0.1:18801/sub/{channel}`.
+    #[arg(long, value_name = "URL", requires = "publish_template")]
+    pub subscribe_template: Option<String>,
+
+    /// Template mode: where to POST a notification for a channel; any 2xx answer is success.
+    #[arg(long, value_name = "URL", requires = "subscribe_template")]
+    pub publish_template: Option<String>,
+
+    /// Event streams that drop and come back.
+    #[arg(long, default_value_t = 5000, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub subscribers: u32,
+
+    /// Notifications published while every stream is away.
+    #[arg(long, default_value_t = 200, value_name = "M", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub missed: u32,
+
+    /// Notifications published during the reconnects.
+    #[arg(long, default_value_t = 20, value_name = "L", value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub live: u32,
+
+    /// Live notifications per second, on a fixed schedule from the first reconnect.
+    #[arg(long, default_value_t = 10, value_name = "PER_SECOND", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub live_rate: u32,
+
+    /// Local source addresses 127.0.0.1 ..= 127.0.0.K to bind subscriber
+    /// sockets to, round robin (0: let the kernel choose).
+    #[arg(long, default_value_t = 50, value_name = "K", value_parser = clap::value_parser!(u8).range(0..=254))]
+    pub source_ips: u8,
+
+    /// Stream connects in flight at once, on the first connect and in the storm.
+    #[arg(long, default_value_t = 500, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connect_concurrency: u32,
+
+    /// Give up on one connect and its response head after this many seconds (then try again).
+    #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub connect_timeout: u64,
+
+    /// The server's process ids on this machine, comma separated (for a
+    /// peer with several processes, all of them), to read CPU time and
+    /// memory from /proc.
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
+
+    /// Upper bound on the whole run, setup included, in seconds.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub timeout: u64,
 }
 

@@ -7,7 +7,6 @@
 //! measured notifications on a fixed schedule, drain, then stop every
 //! subscriber and add up what each saw.
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -16,18 +15,14 @@ use anyhow::{Context, bail};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::api::{Api as AdminApi, bearer};
 use crate::cli::FanoutArgs;
-use crate::endpoint::Endpoint;
-use crate::fanpub::{Api, PLACEHOLDER, Publisher, split_template};
+use crate::plan::{self, Plan, Target};
 use crate::procfs::{self, Memory};
 use crate::report::{FanoutReport, ServerUsage};
-use crate::setup::{self, unix_micros};
+use crate::setup::unix_micros;
 use crate::stats::{Errors, Latency};
-use crate::subscriber::{self, Shared, Spec};
+use crate::subscriber::{self, Shared};
 
-/// Longest a single publish may take.
-const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often to publish a warm-up event while streams are not all live.
 const WARMUP_EVERY: Duration = Duration::from_millis(500);
 /// How long warm-up may take.
@@ -39,78 +34,8 @@ const FD_RESERVE: u64 = 100;
 /// Failed sequence numbers kept to tell unacknowledged deliveries apart.
 const MAX_FAILED_KEPT: usize = 10_000;
 
-/// What the subscribers connect to and the publisher publishes through.
-struct Plan {
-    mode: &'static str,
-    target: String,
-    tenant: Option<String>,
-    spec: Spec,
-    publisher: Publisher,
-}
-
-async fn herald_plan(args: &FanoutArgs, url: &str, allow_remote: bool, sources: Vec<IpAddr>) -> anyhow::Result<Plan> {
-    let endpoint = Endpoint::resolve(url, allow_remote).await?;
-    let op = args.operator_key.as_deref().context("Herald mode needs --operator-key or HERALD_OPERATOR_KEY")?;
-    let mut api = AdminApi::new(endpoint.clone());
-    let tenant = setup::create_tenant(&mut api, op, "fanout").await?;
-    let signing = setup::create_signing_key(&mut api, op, &tenant.id).await?;
-    drop(api);
-    let channels: Vec<String> = (0..args.channels).map(|c| format!("fanout.{c}")).collect();
-    // One token for every subscriber: minting is not what is measured.
-    let token = setup::subscriber_token(&signing, "herald-bench", &channels, args.timeout + 60)?;
-    println!("setup: tenant {} ({}) on {}", tenant.name, tenant.id, endpoint.url);
-    let paths = channels
-        .iter()
-        .map(|ch| Ok(endpoint.uri(&format!("/v1/tenants/{}/stream?channel={ch}&access_token={token}", tenant.id))?.to_string()))
-        .collect::<anyhow::Result<_>>()?;
-    let spec = stream_spec(args, &endpoint, paths, sources);
-    let api = Api::Herald { tenant: tenant.id.clone(), auth: bearer(&tenant.publish_key)? };
-    Ok(Plan {
-        mode: "herald",
-        target: url.to_owned(),
-        tenant: Some(tenant.id),
-        spec,
-        publisher: Publisher::new(endpoint, api, channels, PUBLISH_TIMEOUT),
-    })
-}
-
-async fn template_plan(args: &FanoutArgs, sub: &str, publ: &str, allow_remote: bool, sources: Vec<IpAddr>) -> anyhow::Result<Plan> {
-    if args.channels > 1 && !(sub.contains(PLACEHOLDER) && publ.contains(PLACEHOLDER)) {
-        bail!("with --channels above 1 both templates must name {PLACEHOLDER}");
-    }
-    let (sub_base, sub_rest) = split_template(sub)?;
-    let (pub_base, pub_rest) = split_template(publ)?;
-    let sub_ep = Endpoint::resolve(&sub_base, allow_remote).await?;
-    let pub_ep = Endpoint::resolve(&pub_base, allow_remote).await?;
-    // Fresh channel names, so nothing a peer kept from earlier runs arrives.
-    let run = setup::run_name("fanout");
-    let channels: Vec<String> = (0..args.channels).map(|c| format!("{run}-{c}")).collect();
-    let paths = channels.iter().map(|ch| sub_rest.replace(PLACEHOLDER, ch)).collect();
-    let uris = channels.iter().map(|ch| pub_ep.uri(&pub_rest.replace(PLACEHOLDER, ch))).collect::<anyhow::Result<_>>()?;
-    println!("setup: channels {run}-0 .. {run}-{} via {sub} and {publ}", args.channels - 1);
-    let spec = stream_spec(args, &sub_ep, paths, sources);
-    Ok(Plan {
-        mode: "template",
-        target: sub.to_owned(),
-        tenant: None,
-        spec,
-        publisher: Publisher::new(pub_ep, Api::Template { uris }, channels, PUBLISH_TIMEOUT),
-    })
-}
-
-fn stream_spec(args: &FanoutArgs, endpoint: &Endpoint, paths: Vec<String>, sources: Vec<IpAddr>) -> Spec {
-    Spec {
-        addr: endpoint.addr,
-        host: endpoint.host.to_str().unwrap_or_default().to_owned(),
-        paths,
-        sources,
-        connect_timeout: Duration::from_secs(args.connect_timeout),
-        messages: u64::from(args.messages),
-    }
-}
-
 /// Polls `done` every [`POLL`] until it holds or `until` passes; tells which.
-async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) -> bool {
+pub(crate) async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) -> bool {
     loop {
         if done() {
             return true;
@@ -122,11 +47,11 @@ async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn server_memory(pid: Option<u32>) -> anyhow::Result<Option<Memory>> {
+pub(crate) fn server_memory(pid: Option<u32>) -> anyhow::Result<Option<Memory>> {
     pid.map(|p| procfs::memory(&p.to_string()).with_context(|| format!("reading the memory of server pid {p}"))).transpose()
 }
 
-fn server_cpu(pid: Option<u32>) -> Option<f64> {
+pub(crate) fn server_cpu(pid: Option<u32>) -> Option<f64> {
     pid.and_then(|p| procfs::cpu_seconds(&p.to_string()).ok())
 }
 
@@ -151,16 +76,18 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
             fd_limit.saturating_sub(FD_RESERVE)
         );
     }
-    let sources: Vec<IpAddr> = (1..=args.source_ips).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, i))).collect();
-    let plan = match (&args.url, &args.subscribe_template, &args.publish_template) {
-        (Some(url), None, None) => herald_plan(args, url, allow_remote, sources).await?,
-        (None, Some(sub), Some(publ)) => template_plan(args, sub, publ, allow_remote, sources).await?,
-        _ => bail!("give either --url, or both --subscribe-template and --publish-template"),
+    let target = Target {
+        url: args.url.clone(),
+        operator_key: args.operator_key.clone(),
+        subscribe_template: args.subscribe_template.clone(),
+        publish_template: args.publish_template.clone(),
+        channels: args.channels,
+        source_ips: args.source_ips,
+        connect_timeout: args.connect_timeout,
+        token_seconds: args.timeout + 60,
+        messages: args.messages,
     };
-    let Plan { mode, target, tenant, spec, mut publisher } = plan;
-    if !spec.sources.is_empty() && !spec.addr.ip().is_loopback() {
-        bail!("--source-ips binds to 127.0.0.x, which only reaches loopback targets; pass --source-ips 0");
-    }
+    let Plan { mode, target, tenant, spec, mut publisher } = plan::plan(&target, allow_remote).await?;
     let pid = args.server_pid;
     let mem_before = server_memory(pid)?;
 

@@ -6,6 +6,8 @@
 //! - `fanout`: many SSE subscribers, connect rate, delivery and memory ([`fanout`]).
 //! - `noisy-neighbour`: one tenant's latency alone and while another
 //!   attacks the same node ([`noisy`]).
+//! - `storm`: every subscriber drops and resumes with `Last-Event-ID` at
+//!   once; catch-up time, CPU per event, nothing lost or doubled ([`storm`]).
 //! - `soak`: long moderate load with churning subscribers; memory and open
 //!   files must stay flat, delivery exact ([`soak`]).
 
@@ -20,6 +22,7 @@ mod fanout;
 mod fanpub;
 mod latency;
 mod noisy;
+mod plan;
 mod procfs;
 mod publish;
 mod rawstream;
@@ -29,6 +32,7 @@ mod setup;
 mod soak;
 mod sse;
 mod stats;
+mod storm;
 mod subscriber;
 
 use std::process::ExitCode;
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
         Command::Fanout(_) => "fanout",
         Command::Soak(_) => "soak",
         Command::NoisyNeighbour(_) => "noisy-neighbour",
+        Command::Storm(_) => "storm",
     };
     match run(&cli) {
         Ok(true) => ExitCode::SUCCESS,
@@ -92,6 +97,14 @@ fn run(cli: &Cli) -> anyhow::Result<bool> {
             Command::Fanout(args) => {
                 let bound = Duration::from_secs(args.timeout) + GRACE;
                 let report = tokio::time::timeout(bound, fanout::run(args, cli.allow_remote, cli.threads))
+                    .await
+                    .with_context(|| format!("gave up after {bound:?}"))??;
+                emit(&report.lines(), &report);
+                anyhow::Ok(report.ok)
+            }
+            Command::Storm(args) => {
+                let bound = Duration::from_secs(args.timeout) + GRACE;
+                let report = tokio::time::timeout(bound, storm::run(args, cli.allow_remote, cli.threads))
                     .await
                     .with_context(|| format!("gave up after {bound:?}"))??;
                 emit(&report.lines(), &report);

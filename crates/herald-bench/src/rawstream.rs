@@ -62,7 +62,7 @@ impl RawStream {
         source: Option<IpAddr>,
         host: &str,
         path: &str,
-        last_event_id: Option<u64>,
+        last_event_id: Option<&str>,
         out: &mut VecDeque<Event>,
     ) -> anyhow::Result<Self> {
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
@@ -189,7 +189,7 @@ mod tests {
             s.write_all(b"9\r\ndata: b\n\n\r\n0\r\n\r\n").await.unwrap();
         });
         let mut out = VecDeque::new();
-        let mut stream = RawStream::open(addr, Some("127.0.0.2".parse().unwrap()), "h", "/s?c=1", Some(41), &mut out).await.unwrap();
+        let mut stream = RawStream::open(addr, Some("127.0.0.2".parse().unwrap()), "h", "/s?c=1", Some("41"), &mut out).await.unwrap();
         let mut ended = false;
         for _ in 0..100 {
             stream.readable().await.unwrap();

@@ -287,6 +287,115 @@ impl FanoutReport {
     }
 }
 
+/// What the server spent during a `storm`.
+#[derive(Debug, Serialize)]
+pub struct StormServer {
+    pub pids: Vec<u32>,
+    /// CPU seconds (user + system, all pids) from the first reconnect until
+    /// every subscriber was complete.
+    pub cpu_s: f64,
+    /// `cpu_s` over the events delivered in that time.
+    pub cpu_us_per_event: f64,
+    /// Resident memory of all pids with every stream connected, and at the end.
+    pub rss_connected_kib: u64,
+    pub rss_end_kib: u64,
+}
+
+/// Figures of a `storm` run.
+#[derive(Debug, Serialize)]
+pub struct StormReport {
+    pub bench: &'static str,
+    /// `herald` or `template`.
+    pub mode: &'static str,
+    pub target: String,
+    pub tenant: Option<String>,
+    pub subscribers: u32,
+    pub missed: u32,
+    pub live: u32,
+    pub live_rate: u32,
+    pub connect_concurrency: u32,
+    pub threads: u16,
+    pub connected: u64,
+    pub connect_failed: u64,
+    /// Streams that received a warm-up event (and so have an id to resume from).
+    pub warmed: u64,
+    /// Notifications acknowledged (2xx), missed and live.
+    pub published: u64,
+    pub publish_errors_total: u64,
+    pub publish_errors: Errors,
+    pub first_publish_error: Option<String>,
+    /// Failed reconnect attempts, each tried again.
+    pub reconnect_failures: u64,
+    /// Streams the server ended during the storm, opened again.
+    pub reopened: u64,
+    pub first_error: Option<String>,
+    /// Subscribers that got every missed notification, and every one.
+    pub caught_up: u64,
+    pub complete: u64,
+    /// From the first reconnect until the last subscriber had every missed
+    /// notification.
+    pub catch_up_s: f64,
+    /// ... until the last one had every notification, live ones included.
+    pub complete_s: f64,
+    /// From the first reconnect until the run stopped waiting.
+    pub storm_s: f64,
+    /// Each subscriber's catch-up time, from the first reconnect.
+    pub catch_up: Summary,
+    /// Publish to receipt of the live notifications, first copies only.
+    pub live_latency: Summary,
+    /// connected x published.
+    pub expected_events: u64,
+    /// Measured events received, copies included.
+    pub received_events: u64,
+    pub lost: u64,
+    pub duplicated: u64,
+    pub out_of_order: u64,
+    pub unexpected: u64,
+    pub server: Option<StormServer>,
+    pub generator_rss_peak_kib: u64,
+    /// Every stream connected and came back, every publish was
+    /// acknowledged, every subscriber got everything once and in order.
+    pub ok: bool,
+}
+
+impl StormReport {
+    pub fn lines(&self) -> Vec<String> {
+        let mut out = vec![
+            format!(
+                "storm ({}): {} subscribers, {} missed, {} live at {}/s, {} connects in flight, against {}",
+                self.mode, self.subscribers, self.missed, self.live, self.live_rate, self.connect_concurrency, self.target
+            ),
+            format!("  connect:    {} connected, {} failed, {} warmed up", self.connected, self.connect_failed, self.warmed),
+            format!("  publish:    {} acknowledged; errors {} ({})", self.published, self.publish_errors_total, self.publish_errors.line()),
+        ];
+        if let Some(e) = &self.first_publish_error {
+            out.push(format!("    first publish error: {e}"));
+        }
+        out.push(format!(
+            "  storm:      caught up {} of {} in {:.2} s; complete {} in {:.2} s; reconnect failures {}, streams reopened {}",
+            self.caught_up, self.connected, self.catch_up_s, self.complete, self.complete_s, self.reconnect_failures, self.reopened
+        ));
+        out.push(format!("    per-subscriber catch-up: {}", self.catch_up.line()));
+        out.push(format!("    live latency:            {}", self.live_latency.line()));
+        if let Some(e) = &self.first_error {
+            out.push(format!("    first stream error: {e}"));
+        }
+        out.push(format!(
+            "  accounting: {} of {} events; lost {}  duplicated {}  out-of-order {}  unexpected {}",
+            self.received_events, self.expected_events, self.lost, self.duplicated, self.out_of_order, self.unexpected
+        ));
+        if let Some(s) = &self.server {
+            out.push(format!(
+                "  server:     pids {:?}: {:.2} CPU s in the storm, {:.2} us per delivered event; RSS {} KiB connected, {} KiB at end",
+                s.pids, s.cpu_s, s.cpu_us_per_event, s.rss_connected_kib, s.rss_end_kib
+            ));
+        }
+        out.push(format!("  generator:  peak RSS {} KiB, {} thread(s)", self.generator_rss_peak_kib, self.threads));
+        out.push(format!("  result:     {}", if self.ok { "ok" } else { "FAILED" }));
+        out
+    }
+}
+
 /// A run that could not finish: still one JSON line, for scripts.
 #[derive(Debug, Serialize)]
 pub struct Failure {

@@ -117,7 +117,7 @@ struct Payload {
 }
 
 /// Measured `(seq, sent_us)`, `Some(None)` for a warm-up, `None` otherwise.
-fn classify(data: &str) -> Option<Option<(u64, u64)>> {
+pub(crate) fn classify(data: &str) -> Option<Option<(u64, u64)>> {
     let p: Payload = serde_json::from_str(data).ok()?;
     let (seq, sent, warm) = match (p.sent_us, p.warmup, p.data) {
         (None, None, Some(d)) => (d.seq, d.sent_us, d.warmup),

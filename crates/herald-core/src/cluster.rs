@@ -78,6 +78,13 @@ pub trait LogSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<Notification>, BoxError>>;
     /// Every tenant's last committed id.
     fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>>;
+    /// The history epoch of every tenant whose epoch is not 0. It goes up
+    /// whenever one of the tenant's channels is deleted with its history,
+    /// so a node keeping recent history in memory knows to forget it.
+    /// The default: a log whose channels are never deleted.
+    fn epochs(&self) -> BoxFuture<'_, Result<Vec<(TenantId, i64)>, BoxError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
     /// One tenant's last committed id (0 for a tenant with none, or none at
     /// all). The default reads every head; a store should read just one.
     fn head<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Seq, BoxError>> {

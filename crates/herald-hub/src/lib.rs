@@ -10,6 +10,14 @@
 //! client resumes from history with `Last-Event-ID`. So a slow reader never
 //! slows the others and never loses anything.
 //!
+//! The hub keeps each followed tenant's recent history as those same frames
+//! ([`recent`]), so a stream resuming with `Last-Event-ID` can take what it
+//! missed from memory and subscribe in one step, with no gap and no
+//! duplicate ([`Hub::resume`]): a reconnect storm costs no database read
+//! per stream. A tenant is followed while it has streams here and for
+//! [`HistoryLimits::keep`] after its last one left, so clients that all
+//! drop at once find their history still here when they come back.
+//!
 //! The hub also keeps time for its streams: one ticker sends heartbeats,
 //! spread evenly over the heartbeat period, and ends streams whose token
 //! expired, so an idle stream costs no timer of its own.
@@ -17,21 +25,23 @@
 #![forbid(unsafe_code)]
 
 pub mod frame;
+mod recent;
 pub mod relay;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use herald_core::ids::TenantId;
-use herald_core::names::UserId;
+use herald_core::ids::{Seq, TenantId};
+use herald_core::names::{ChannelName, UserId};
 use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
 use tokio::sync::mpsc;
 
 pub use crate::frame::Frame;
+pub use crate::recent::Entry;
+use crate::recent::Recent;
 
 type SubId = u64;
 
@@ -47,8 +57,25 @@ fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
-/// One tenant's live subscribers, indexed so a publish visits only the
-/// streams that can match.
+/// How much recent history the hub keeps, and for how long.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryLimits {
+    /// The most one tenant's recent history may hold, in bytes.
+    pub tenant_bytes: usize,
+    /// The most all tenants' together may hold, in bytes.
+    pub total_bytes: usize,
+    /// How long a tenant is still followed after its last stream here left.
+    pub keep: Duration,
+}
+
+impl Default for HistoryLimits {
+    fn default() -> Self {
+        Self { tenant_bytes: 4 << 20, total_bytes: 256 << 20, keep: Duration::from_secs(120) }
+    }
+}
+
+/// One followed tenant: its live subscribers, indexed so a publish visits
+/// only the streams that can match, and its recent history.
 #[derive(Default)]
 struct Room {
     subs: HashMap<SubId, Sub>,
@@ -56,6 +83,10 @@ struct Room {
     exact: HashMap<String, Vec<SubId>>,
     /// Subscribers with at least one wildcard pattern.
     wild: Vec<SubId>,
+    /// Behind its own lock: publishing holds only a read lock on the rooms.
+    recent: Mutex<Recent>,
+    /// When the last subscriber left, if none is here.
+    idle_since: Option<Instant>,
 }
 
 impl Room {
@@ -74,8 +105,15 @@ impl Room {
         self.subs.insert(id, sub);
     }
 
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn remove(&mut self, id: SubId) {
         let Some(sub) = self.subs.remove(&id) else { return };
+        if self.subs.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
         if Self::is_exact(&sub) {
             for p in &sub.patterns {
                 if let Some(list) = self.exact.get_mut(p.as_str()) {
@@ -95,6 +133,9 @@ struct Inner {
     rooms: RwLock<HashMap<TenantId, Room>>,
     next_id: AtomicU64,
     queue: usize,
+    history: HistoryLimits,
+    /// Bytes held by every tenant's recent history.
+    history_bytes: AtomicUsize,
     /// Set by [`Hub::drain`]: new subscriptions end at once.
     draining: std::sync::atomic::AtomicBool,
     /// Subscribers disconnected because their queue was full.
@@ -114,6 +155,8 @@ pub struct HubCounters {
     /// Notifications not queued for a subscriber that was to get them, for
     /// the same reason; it replays them from history when it resumes.
     pub undelivered: u64,
+    /// Bytes held by every tenant's recent history now.
+    pub history_bytes: u64,
 }
 
 /// The fan-out registry. Cheap to clone.
@@ -143,13 +186,20 @@ impl Drop for Subscription {
 }
 
 impl Hub {
-    /// `queue` is each subscriber's bound, in notifications.
+    /// `queue` is each subscriber's bound, in notifications; recent
+    /// history within the default [`HistoryLimits`].
     pub fn new(queue: usize) -> Self {
+        Self::with_history(queue, HistoryLimits::default())
+    }
+
+    pub fn with_history(queue: usize, history: HistoryLimits) -> Self {
         Self {
             inner: Arc::new(Inner {
                 rooms: RwLock::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 queue: queue.max(1),
+                history,
+                history_bytes: AtomicUsize::new(0),
                 draining: std::sync::atomic::AtomicBool::new(false),
                 overflows: AtomicU64::new(0),
                 undelivered: AtomicU64::new(0),
@@ -170,8 +220,73 @@ impl Hub {
             return Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id };
         }
         let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        rooms.entry(tenant.clone()).or_default().insert(id, Sub { user, patterns, exp, tx });
+        let room = rooms.entry(tenant.clone()).or_default();
+        room.idle_since = None;
+        room.insert(id, Sub { user, patterns, exp, tx });
         Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }
+    }
+
+    /// Subscribes a stream that has sent everything up to `after`, and
+    /// returns what it still needs from the recent history: the entries
+    /// after `after` that its patterns and user match, and the newest id
+    /// they account for (live frames up to it are already covered). `None`
+    /// when the recent history does not reach back to `after`: then nothing
+    /// is subscribed and the stream reads the database.
+    ///
+    /// Taking the entries and subscribing happen under one write lock,
+    /// which publishing cannot hold at the same time: what was fed before
+    /// is in the entries, what is fed after reaches the subscription.
+    pub fn resume(
+        &self,
+        tenant: &TenantId,
+        user: UserId,
+        patterns: Vec<ChannelPattern>,
+        exp: i64,
+        after: Seq,
+        mut keep: impl FnMut(&Notification) -> bool,
+    ) -> Option<(Subscription, Vec<Entry>, Seq)> {
+        if self.inner.draining.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+        let room = rooms.get_mut(tenant)?;
+        let (entries, upto) = {
+            let recent = room.recent();
+            let upto = recent.covers(after)?;
+            (recent.after(after, |n| n.is_for(&user) && patterns.iter().any(|p| p.matches(&n.channel)) && keep(n)), upto)
+        };
+        let mut patterns = patterns;
+        patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        patterns.dedup();
+        let (tx, rx) = mpsc::channel(self.inner.queue);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        room.idle_since = None;
+        room.insert(id, Sub { user, patterns, exp, tx });
+        Some((Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }, entries, upto))
+    }
+
+    /// Forgets a deleted channel's notifications from the recent history.
+    pub fn forget_channel(&self, tenant: &TenantId, channel: &ChannelName) {
+        let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(room) = rooms.get(tenant) {
+            let freed = room.recent().forget_channel(channel);
+            self.inner.history_bytes.fetch_sub(freed, Ordering::Relaxed);
+        }
+    }
+
+    /// Forgets a tenant's recent history (another node deleted one of its
+    /// channels); it starts again with the next notification.
+    pub fn forget_history(&self, tenant: &TenantId) {
+        let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(room) = rooms.get(tenant) {
+            let freed = room.recent().clear();
+            self.inner.history_bytes.fetch_sub(freed, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes held by every tenant's recent history.
+    pub fn history_bytes(&self) -> usize {
+        self.inner.history_bytes.load(Ordering::Relaxed)
     }
 
     fn remove(&self, tenant: &TenantId, ids: &[SubId]) {
@@ -180,15 +295,16 @@ impl Hub {
             for id in ids {
                 room.remove(*id);
             }
-            if room.subs.is_empty() {
-                rooms.remove(tenant);
-            }
         }
     }
 
-    /// Ends every stream of a tenant (it was deleted).
+    /// Ends every stream of a tenant (it was deleted or suspended, or its
+    /// notifications could not be read) and forgets its recent history.
     pub fn close_tenant(&self, tenant: &TenantId) {
-        self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        let room = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        if let Some(room) = room {
+            self.inner.history_bytes.fetch_sub(room.recent().bytes(), Ordering::Relaxed);
+        }
     }
 
     /// Ends every stream, spread evenly over `window`, for a shutdown: each
@@ -234,6 +350,13 @@ impl Hub {
 
     /// Has this tenant any live stream on this node?
     pub fn has_subscribers(&self, tenant: &TenantId) -> bool {
+        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).get(tenant).is_some_and(|r| !r.subs.is_empty())
+    }
+
+    /// Does this node follow the tenant: has it streams here, or had it
+    /// lately (its recent history is kept for those coming back)? The relay
+    /// feeds the hub every commit of a followed tenant.
+    pub fn follows(&self, tenant: &TenantId) -> bool {
         self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).contains_key(tenant)
     }
 
@@ -246,6 +369,7 @@ impl Hub {
         HubCounters {
             queue_overflows: self.inner.overflows.load(Ordering::Relaxed),
             undelivered: self.inner.undelivered.load(Ordering::Relaxed),
+            history_bytes: self.history_bytes() as u64,
         }
     }
 
@@ -257,9 +381,10 @@ impl Hub {
             let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
             for n in batch {
                 let Some(room) = rooms.get(&n.tenant) else { continue };
+                let frame = Frame::live(n);
+                self.remember(room, Entry { note: n.clone(), frame: frame.bytes.clone() });
                 let exact = room.exact.get(n.channel.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                 let wild = room.wild.iter().filter(|id| room.subs[*id].patterns.iter().any(|p| p.matches(&n.channel)));
-                let mut frame: Option<Frame> = None;
                 for id in exact.iter().chain(wild) {
                     let sub = &room.subs[id];
                     // Once a subscriber missed one notification it must get
@@ -277,8 +402,7 @@ impl Hub {
                         gone.push((n.tenant.clone(), *id));
                         continue;
                     }
-                    let f = frame.get_or_insert_with(|| Frame::live(n));
-                    if sub.tx.try_send(f.clone()).is_err() {
+                    if sub.tx.try_send(frame.clone()).is_err() {
                         tracing::debug!(tenant = %n.tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
                         self.inner.overflows.fetch_add(1, Ordering::Relaxed);
                         self.inner.undelivered.fetch_add(1, Ordering::Relaxed);
@@ -290,6 +414,24 @@ impl Hub {
         self.remove_all(gone);
     }
 
+    /// Adds a fed notification to its tenant's recent history, within the
+    /// tenant's bound and then the node's: past the node's, the tenant
+    /// that publishes gives up its own oldest entries (a busy tenant cannot
+    /// push out another's history).
+    fn remember(&self, room: &Room, entry: Entry) {
+        let limits = &self.inner.history;
+        let mut recent = room.recent();
+        let change = recent.push(entry, limits.tenant_bytes);
+        let bytes = &self.inner.history_bytes;
+        bytes.fetch_add(change.added, Ordering::Relaxed);
+        // `fetch_sub` answers the total before it subtracts.
+        let total = bytes.fetch_sub(change.freed, Ordering::Relaxed) - change.freed;
+        if total > limits.total_bytes {
+            let keep = recent.bytes().saturating_sub(total - limits.total_bytes);
+            bytes.fetch_sub(recent.shrink_to(keep), Ordering::Relaxed);
+        }
+    }
+
     fn remove_all(&self, mut gone: Vec<(TenantId, SubId)>) {
         if gone.is_empty() {
             return;
@@ -299,9 +441,6 @@ impl Hub {
         for (tenant, id) in gone {
             if let Some(room) = rooms.get_mut(&tenant) {
                 room.remove(id);
-                if room.subs.is_empty() {
-                    rooms.remove(&tenant);
-                }
             }
         }
     }
@@ -309,15 +448,21 @@ impl Hub {
     /// One second of the hub's clock: a heartbeat to every stream whose
     /// turn it is (each gets one per `every` ticks, their turns spread over
     /// the ticks so heartbeats do not come in one burst), and `token-expired`
-    /// to streams whose token expired. Returns how many heartbeats were sent.
+    /// to streams whose token expired; tenants left by their last stream
+    /// longer than [`HistoryLimits::keep`] ago are no longer followed.
+    /// Returns how many heartbeats were sent.
     pub fn tick(&self, tick: u64, every: u64) -> usize {
         let now = unix_now();
         let every = every.max(1);
         let mut sent = 0;
         let mut gone = Vec::new();
+        let mut unfollow = Vec::new();
         {
             let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
             for (tenant, room) in rooms.iter() {
+                if room.idle_since.is_some_and(|t| t.elapsed() >= self.inner.history.keep) {
+                    unfollow.push(tenant.clone());
+                }
                 for (id, sub) in &room.subs {
                     if sub.exp <= now {
                         let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
@@ -331,6 +476,16 @@ impl Hub {
             }
         }
         self.remove_all(gone);
+        if !unfollow.is_empty() {
+            let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+            for tenant in unfollow {
+                // Unless a stream came back meanwhile.
+                if rooms.get(&tenant).is_some_and(|r| r.subs.is_empty()) {
+                    let room = rooms.remove(&tenant).expect("checked above");
+                    self.inner.history_bytes.fetch_sub(room.recent().bytes(), Ordering::Relaxed);
+                }
+            }
+        }
         sent
     }
 
@@ -417,7 +572,7 @@ mod tests {
         assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
         hub.publish(&[note(&t, 4, "x", None)]);
         assert_eq!(fast.rx.try_recv().unwrap().id.unwrap(), 4);
-        assert_eq!(hub.counters(), HubCounters { queue_overflows: 1, undelivered: 1 });
+        assert_eq!(hub.counters(), HubCounters { queue_overflows: 1, undelivered: 1, history_bytes: hub.history_bytes() as u64 });
     }
 
     #[test]
@@ -435,7 +590,7 @@ mod tests {
         assert_eq!(s2.rx.try_recv().unwrap().id.unwrap(), 3);
         assert!(s2.rx.try_recv().is_err());
         // 2, then 4 overflowed; 5 was skipped after 4.
-        assert_eq!(hub.counters(), HubCounters { queue_overflows: 2, undelivered: 3 });
+        assert_eq!(hub.counters(), HubCounters { queue_overflows: 2, undelivered: 3, history_bytes: hub.history_bytes() as u64 });
     }
 
     #[test]
@@ -446,6 +601,103 @@ mod tests {
         assert_eq!(hub.subscriber_count(), 1);
         drop(s);
         assert_eq!(hub.subscriber_count(), 0);
+    }
+    fn user(u: &str) -> UserId {
+        UserId::parse(u).unwrap()
+    }
+
+    fn entry_ids(entries: &[Entry]) -> Vec<Seq> {
+        entries.iter().map(|e| e.note.id).collect()
+    }
+
+    #[test]
+    fn a_resume_takes_what_it_missed_from_memory_then_the_rest_live() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let first = hub.subscribe(&t, user("a"), pats(&["x"]), FAR);
+        hub.publish(&[note(&t, 1, "x", None), note(&t, 2, "x", None), note(&t, 3, "x", None)]);
+        drop(first);
+        assert!(!hub.has_subscribers(&t) && hub.follows(&t), "followed a while after the last stream left");
+        // Published while nobody listens: still remembered.
+        hub.publish(&[note(&t, 4, "x", None), note(&t, 5, "y", None), note(&t, 6, "x", Some(&["b"]))]);
+        let (mut sub, missed, upto) = hub.resume(&t, user("a"), pats(&["x"]), FAR, 2, |_| true).expect("2 is within the recent history");
+        assert_eq!((entry_ids(&missed), upto), (vec![3, 4], 6), "only x, only what is for user a");
+        assert_eq!(missed[0].frame, Frame::notification(&missed[0].note).bytes, "the frame a replay from the database sends");
+        assert!(sub.rx.try_recv().is_err(), "nothing queued twice");
+        hub.publish(&[note(&t, 7, "x", None)]);
+        assert_eq!(sub.rx.try_recv().unwrap().id, Some(7));
+        let skip_4 = hub.resume(&t, user("a"), pats(&["x"]), FAR, 0, |n| n.id != 4).unwrap();
+        assert_eq!(entry_ids(&skip_4.1), vec![1, 2, 3, 7], "the caller's filter (retention) applies");
+    }
+
+    #[test]
+    fn a_resume_from_outside_the_recent_history_reads_the_database() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        assert!(hub.resume(&t, user("a"), pats(&["x"]), FAR, 0, |_| true).is_none(), "a tenant not followed");
+        let _s = hub.subscribe(&t, user("a"), pats(&["x"]), FAR);
+        hub.publish(&[note(&t, 10, "x", None), note(&t, 11, "x", None)]);
+        assert!(hub.resume(&t, user("a"), pats(&["x"]), FAR, 8, |_| true).is_none(), "9 came before this node followed");
+        assert_eq!(hub.subscriber_count(), 1, "a refused resume subscribes nothing");
+        assert!(hub.resume(&t, user("a"), pats(&["x"]), FAR, 9, |_| true).is_some());
+        assert!(hub.resume(&t, user("a"), pats(&["x"]), FAR, 12, |_| true).is_none(), "an id this node has not seen yet");
+        hub.forget_history(&t);
+        assert!(hub.resume(&t, user("a"), pats(&["x"]), FAR, 9, |_| true).is_none(), "forgotten (another node deleted a channel)");
+        assert_eq!(hub.history_bytes(), 0);
+        hub.publish(&[note(&t, 12, "x", None)]);
+        assert_eq!(entry_ids(&hub.resume(&t, user("a"), pats(&["x"]), FAR, 11, |_| true).unwrap().1), vec![12]);
+    }
+
+    #[test]
+    fn a_deleted_channel_is_forgotten() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let _s = hub.subscribe(&t, user("a"), pats(&["*"]), FAR);
+        hub.publish(&[note(&t, 1, "x", None), note(&t, 2, "y", None)]);
+        hub.forget_channel(&t, &ChannelName::parse("x").unwrap());
+        let (_, missed, upto) = hub.resume(&t, user("a"), pats(&["*"]), FAR, 0, |_| true).unwrap();
+        assert_eq!((entry_ids(&missed), upto), (vec![2], 2));
+    }
+
+    #[test]
+    fn recent_history_is_bounded_per_tenant_and_per_node() {
+        let one = {
+            let t = TenantId::generate();
+            Entry { frame: Frame::notification(&note(&t, 11, "x", None)).bytes, note: note(&t, 11, "x", None) }
+        };
+        let size = one.frame.len() + one.note.data.get().len() + 256;
+        let hub = Hub::with_history(16, HistoryLimits { tenant_bytes: 4 * size, total_bytes: 6 * size, keep: Duration::from_secs(60) });
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let _sa = hub.subscribe(&a, user("u"), pats(&["x"]), FAR);
+        let _sb = hub.subscribe(&b, user("u"), pats(&["x"]), FAR);
+        hub.publish(&(11..=20).map(|i| note(&a, i, "x", None)).collect::<Vec<_>>());
+        assert_eq!(hub.history_bytes(), 4 * size, "a tenant holds at most its share");
+        assert!(hub.resume(&a, user("u"), pats(&["x"]), FAR, 15, |_| true).is_none());
+        assert_eq!(entry_ids(&hub.resume(&a, user("u"), pats(&["x"]), FAR, 16, |_| true).unwrap().1), vec![17, 18, 19, 20]);
+        hub.publish(&(11..=20).map(|i| note(&b, i, "x", None)).collect::<Vec<_>>());
+        assert_eq!(hub.history_bytes(), 6 * size, "the node's bound holds");
+        assert_eq!(
+            entry_ids(&hub.resume(&a, user("u"), pats(&["x"]), FAR, 16, |_| true).unwrap().1),
+            vec![17, 18, 19, 20],
+            "the tenant that published past the node's bound gave up its own entries, not another's"
+        );
+        assert_eq!(entry_ids(&hub.resume(&b, user("u"), pats(&["x"]), FAR, 18, |_| true).unwrap().1), vec![19, 20]);
+        hub.close_tenant(&a);
+        assert_eq!(hub.history_bytes(), 2 * size);
+    }
+
+    #[test]
+    fn a_tenant_is_no_longer_followed_once_its_streams_stayed_away() {
+        let hub = Hub::with_history(16, HistoryLimits { keep: Duration::ZERO, ..HistoryLimits::default() });
+        let t = TenantId::generate();
+        let s = hub.subscribe(&t, user("a"), pats(&["x"]), FAR);
+        hub.publish(&[note(&t, 1, "x", None)]);
+        hub.tick(1, 15);
+        assert!(hub.follows(&t), "a tenant with a stream stays followed");
+        drop(s);
+        hub.tick(2, 15);
+        assert!(!hub.follows(&t));
+        assert_eq!(hub.history_bytes(), 0);
     }
 }
 

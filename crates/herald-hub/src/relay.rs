@@ -112,12 +112,13 @@ impl Relay {
         config: RelayConfig,
     ) -> Result<(Relay, tokio::task::JoinHandle<()>), herald_core::cluster::BoxError> {
         let cursors: HashMap<TenantId, Seq> = log.heads().await?.into_iter().collect();
+        let epochs: HashMap<TenantId, i64> = log.epochs().await?.into_iter().collect();
         let (local, local_rx) = mpsc::unbounded_channel();
         let announcer = bus.clone().map(|bus| spawn_announcer(bus, config.on_announce.clone()));
         let listener = bus.as_ref().map(|b| b.listen());
         let state = BusState::default();
         state.set(if bus.is_some() { BusStatus::Connecting } else { BusStatus::None });
-        let task = Task { hub, log, cursors, announcer, config, bus: state.clone() };
+        let task = Task { hub, log, cursors, epochs, announcer, config, bus: state.clone() };
         let handle = tokio::spawn(task.run(local_rx, listener, bus.is_some()));
         Ok((Relay { local, bus: state }, handle))
     }
@@ -175,6 +176,8 @@ struct Task {
     hub: Hub,
     log: Arc<dyn LogSource>,
     cursors: HashMap<TenantId, Seq>,
+    /// Every tenant's history epoch as last read (absent: 0).
+    epochs: HashMap<TenantId, i64>,
     announcer: Option<mpsc::UnboundedSender<Announcement>>,
     config: RelayConfig,
     bus: BusState,
@@ -262,7 +265,7 @@ impl Task {
         if head <= self.cursor(tenant) {
             return;
         }
-        if self.hub.has_subscribers(tenant) {
+        if self.hub.follows(tenant) {
             self.fill(tenant, head, Upto::Committed).await;
         } else {
             // Nobody here listens: a stream that subscribes later replays
@@ -279,7 +282,7 @@ impl Task {
         if seq <= self.cursor(tenant) {
             return;
         }
-        if self.hub.has_subscribers(tenant) {
+        if self.hub.follows(tenant) {
             self.fill(tenant, seq, Upto::Hint).await;
             return;
         }
@@ -303,6 +306,18 @@ impl Task {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not read tenant heads"),
+        }
+        // Another node deleted a channel: the hub's recent history of that
+        // tenant may hold it. (The deleting node forgot it at once.)
+        match self.log.epochs().await {
+            Ok(epochs) => {
+                for (tenant, epoch) in epochs {
+                    if self.epochs.insert(tenant.clone(), epoch).unwrap_or(0) != epoch {
+                        self.hub.forget_history(&tenant);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read tenant history epochs"),
         }
     }
 
@@ -374,6 +389,7 @@ mod tests {
         rows: Mutex<Vec<Notification>>,
         reads: AtomicUsize,
         broken: std::sync::atomic::AtomicBool,
+        epochs: Mutex<Vec<(TenantId, i64)>>,
     }
 
     impl FakeLog {
@@ -421,6 +437,11 @@ mod tests {
                 *h = (*h).max(n.id);
             }
             Box::pin(async move { Ok(heads.into_iter().collect()) })
+        }
+
+        fn epochs(&self) -> BoxFuture<'_, Result<Vec<(TenantId, i64)>, BoxError>> {
+            let epochs = self.epochs.lock().unwrap().clone();
+            Box::pin(async move { Ok(epochs) })
         }
     }
 
@@ -507,6 +528,48 @@ mod tests {
         tx.send(BusEvent::Announcement(Announcement { tenant: busy.clone(), seq: 2 })).unwrap();
         relay.committed(&[log.commit(&busy, 4)]);
         assert_eq!(ids(&mut sub, 1).await, vec![4]);
+    }
+
+    /// Waits (bounded) until the hub's recent history of `tenant` answers a
+    /// resume after `after`, and returns the ids it holds.
+    async fn remembered(hub: &Hub, tenant: &TenantId, after: Seq) -> Vec<Seq> {
+        let pats = vec![ChannelPattern::parse("c").unwrap()];
+        for _ in 0..500 {
+            if let Some((_, entries, _)) = hub.resume(tenant, UserId::parse("u").unwrap(), pats.clone(), i64::MAX, after, |_| true) {
+                return entries.iter().map(|e| e.note.id).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("expected the recent history of {tenant} to reach back to {after}; it never did");
+    }
+
+    #[tokio::test]
+    async fn a_tenant_whose_streams_left_is_still_filled_and_forgotten_when_its_epoch_changes() {
+        let log = Arc::new(FakeLog::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        let bus: Arc<dyn Bus> = Arc::new(FakeBus { inbound: Mutex::new(Some(rx)) });
+        let hub = Hub::new(64);
+        let (_relay, _task) = Relay::start(hub.clone(), log.clone(), Some(bus), config()).await.unwrap();
+        let t = TenantId::generate();
+        drop(subscribe(&hub, &t));
+        // Another node commits while nobody listens here: still read, so
+        // the streams that come back find it in memory.
+        for id in 1..=3 {
+            log.commit(&t, id);
+        }
+        tx.send(BusEvent::Announcement(Announcement { tenant: t.clone(), seq: 3 })).unwrap();
+        assert_eq!(remembered(&hub, &t, 0).await, vec![1, 2, 3]);
+        // Another node deleted a channel of the tenant: the next poll forgets.
+        log.epochs.lock().unwrap().push((t.clone(), 1));
+        tx.send(BusEvent::Connected).unwrap();
+        for _ in 0..500 {
+            if hub.history_bytes() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(hub.history_bytes(), 0, "expected the tenant's recent history forgotten");
+        assert!(hub.resume(&t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()], i64::MAX, 0, |_| true).is_none());
     }
 
     #[tokio::test]

@@ -9,11 +9,11 @@ use herald_core::names::ChannelName;
 use herald_core::pattern::ChannelPattern;
 use herald_core::plugin::{ChainStep, FailurePolicy};
 use herald_core::retention::Retention;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use crate::clock::now_micros;
-use crate::entity::{channel, notification};
+use crate::entity::{channel, notification, tenant};
 use crate::{Store, StoreError, convert};
 
 pub(crate) fn new_row(tenant: &TenantId, name: &ChannelName, retention: Retention) -> channel::ActiveModel {
@@ -188,23 +188,54 @@ impl Store {
                     .filter(notification::Column::Channel.eq(name.as_str()))
                     .exec(txn)
                     .await?;
+                // Every node's copy of recent history may hold the channel;
+                // their relays see this and forget it (`LogSource::epochs`).
+                tenant::Entity::update_many()
+                    .col_expr(tenant::Column::HistoryEpoch, Expr::col(tenant::Column::HistoryEpoch).add(1))
+                    .filter(tenant::Column::Id.eq(tenant.as_str()))
+                    .exec(txn)
+                    .await?;
                 Ok(())
             })
         })
         .await
     }
 
-    /// Has retention removed, from any channel the patterns match, a
-    /// notification newer than `after`? Then a resume from `after` has a gap.
-    pub async fn history_truncated_after(&self, tenant: &TenantId, patterns: &[ChannelPattern], after: Seq) -> Result<bool, StoreError> {
-        let rows: Vec<String> = channel::Entity::find()
+    /// What a stream resuming after `after` must know before it sends
+    /// anything: which channels its patterns match had notifications newer
+    /// than `after` removed by retention (then the resume has a gap, and a
+    /// copy of history kept in memory must skip them).
+    pub async fn resume_check(&self, tenant: &TenantId, patterns: &[ChannelPattern], after: Seq) -> Result<ResumeCheck, StoreError> {
+        let rows: Vec<(String, i64)> = channel::Entity::find()
             .select_only()
             .column(channel::Column::Name)
+            .column(channel::Column::PrunedSeq)
             .filter(channel::Column::TenantId.eq(tenant.as_str()))
             .filter(channel::Column::PrunedSeq.gt(after))
             .into_tuple()
             .all(&self.db)
             .await?;
-        Ok(rows.iter().any(|name| patterns.iter().any(|p| p.matches_str(name))))
+        let pruned = rows.into_iter().filter(|(name, _)| patterns.iter().any(|p| p.matches_str(name))).collect();
+        Ok(ResumeCheck { pruned })
+    }
+}
+
+/// See [`Store::resume_check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResumeCheck {
+    /// Matched channels pruned past the resume point, with the newest id
+    /// pruned from each.
+    pub pruned: Vec<(String, Seq)>,
+}
+
+impl ResumeCheck {
+    /// The resume has a gap: retention removed something it would replay.
+    pub fn truncated(&self) -> bool {
+        !self.pruned.is_empty()
+    }
+
+    /// Whether a notification on `channel` with `id` was removed by retention.
+    pub fn was_pruned(&self, channel: &str, id: Seq) -> bool {
+        self.pruned.iter().any(|(name, upto)| name == channel && id <= *upto)
     }
 }

@@ -1,5 +1,6 @@
 //! Reading committed notifications back for the relay (see
-//! `herald_hub::relay`): a range of one tenant's log, and every tenant's head.
+//! `herald_hub::relay`): a range of one tenant's log, every tenant's head
+//! and the history epochs.
 
 use herald_core::cluster::{BoxError, BoxFuture, LogSource};
 use herald_core::ids::{Seq, TenantId};
@@ -40,6 +41,23 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Every tenant's history epoch that is not 0 (see `LogSource::epochs`).
+    pub async fn history_epochs(&self) -> Result<Vec<(TenantId, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .column(tenant::Column::HistoryEpoch)
+            .filter(tenant::Column::HistoryEpoch.ne(0))
+            .into_tuple()
+            .all(&self.db)
+            .await?;
+        rows.into_iter()
+            .map(|(id, epoch)| TenantId::parse(&id).map(|t| (t, epoch)).map_err(|e| StoreError::Corrupt(format!("tenant id: {e}"))))
+            .collect()
+    }
+}
+
 /// A tenant's id and last committed id.
 #[derive(Debug, FromQueryResult)]
 struct TenantHead {
@@ -60,6 +78,10 @@ impl LogSource for Store {
 
     fn heads(&self) -> BoxFuture<'_, Result<Vec<(TenantId, Seq)>, BoxError>> {
         Box::pin(async move { Store::heads(self).await.map_err(Into::into) })
+    }
+
+    fn epochs(&self) -> BoxFuture<'_, Result<Vec<(TenantId, i64)>, BoxError>> {
+        Box::pin(async move { Store::history_epochs(self).await.map_err(Into::into) })
     }
 
     fn head<'a>(&'a self, tenant: &'a TenantId) -> BoxFuture<'a, Result<Seq, BoxError>> {

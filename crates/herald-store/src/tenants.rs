@@ -24,6 +24,7 @@ impl Store {
                     allowed_origins: Set("[]".to_owned()),
                     created_at: Set(now_micros()),
                     suspended: Set(false),
+                    history_epoch: Set(0),
                 }
                 .insert(db)
                 .await

@@ -142,6 +142,7 @@ mod tests {
             allowed_origins: Set("[]".to_owned()),
             created_at: Set(0),
             suspended: Set(false),
+            history_epoch: Set(0),
         }
     }
 

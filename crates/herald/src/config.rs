@@ -10,6 +10,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::value::{Uncased, UncasedStr};
+use herald_hub::HistoryLimits;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -231,6 +232,16 @@ pub struct StreamConfig {
     pub subscriber_queue: usize,
     /// Rows per history query during replay.
     pub replay_page: u64,
+    /// Recent history kept in memory per tenant, in KiB, so that streams
+    /// resuming with `Last-Event-ID` (a reconnect storm) read it from
+    /// memory instead of each querying the database. 0 turns it off.
+    pub recent_history_kib_per_tenant: usize,
+    /// The most recent history all tenants together may keep, in KiB.
+    pub recent_history_kib_total: usize,
+    /// How long a tenant's recent history is kept after its last stream on
+    /// this node closed, in seconds: clients that all drop at once (a
+    /// deploy, a proxy restart) find it when they come back.
+    pub recent_history_keep_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -610,7 +621,15 @@ fn with_password(url: &SecretUrl, password: &SecretString) -> Result<SecretUrl, 
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        Self { heartbeat_seconds: 15, retry_ms: 3000, subscriber_queue: 4096, replay_page: 500 }
+        Self {
+            heartbeat_seconds: 15,
+            retry_ms: 3000,
+            subscriber_queue: 4096,
+            replay_page: 500,
+            recent_history_kib_per_tenant: 4096,
+            recent_history_kib_total: 262_144,
+            recent_history_keep_seconds: 120,
+        }
     }
 }
 
@@ -798,6 +817,15 @@ impl Config {
 
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.stream.heartbeat_seconds)
+    }
+
+    /// What the hub keeps of recent history.
+    pub fn recent_history(&self) -> HistoryLimits {
+        HistoryLimits {
+            tenant_bytes: self.stream.recent_history_kib_per_tenant.saturating_mul(1024),
+            total_bytes: self.stream.recent_history_kib_total.saturating_mul(1024),
+            keep: Duration::from_secs(self.stream.recent_history_keep_seconds),
+        }
     }
 }
 

@@ -272,7 +272,7 @@ async fn start(
         hand_over_first_key(&config.operator_key_path(), &key)?;
     }
 
-    let hub = Hub::new(config.stream.subscriber_queue);
+    let hub = Hub::with_history(config.stream.subscriber_queue, config.recent_history());
     // Heartbeats and token expiry for every live stream, from one timer.
     let (clock_hub, heartbeat) = (hub.clone(), config.heartbeat());
     tasks.restartable("hub clock", move |stop| until_cancelled(stop, clock_hub.clone().run_clock(heartbeat)));

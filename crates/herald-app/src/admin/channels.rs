@@ -5,7 +5,6 @@ use herald_core::email::EmailPolicy;
 use herald_core::ids::{DeadLetterId, Seq, TenantId};
 use herald_core::model::Channel;
 use herald_core::names::ChannelName;
-use herald_core::pattern::ChannelPattern;
 use herald_core::plugin::{ChainStep, DeadLetter, FailurePolicy};
 use herald_core::retention::Retention;
 use herald_store::history::{HistoryFilter, HistoryPage};
@@ -19,21 +18,17 @@ impl App {
     }
 
     /// Deletes a channel and its history; pending emails of it are not
-    /// tracked any more on this node.
+    /// tracked any more on this node, and this node's recent history
+    /// forgets it (other nodes learn of it from the tenant's history epoch).
     pub async fn delete_channel(&self, tenant: &TenantId, name: &ChannelName) -> AppResult<()> {
         self.inner.store.delete_channel(tenant, name).await?;
         self.inner.tracker.channel_changed(tenant, name, false);
+        self.inner.hub.forget_channel(tenant, name);
         Ok(())
     }
 
     pub async fn get_channel(&self, tenant: &TenantId, name: &ChannelName) -> AppResult<Channel> {
         Ok(self.inner.store.get_channel(tenant, name).await?)
-    }
-
-    /// Has retention removed, from any channel the patterns match, a
-    /// notification newer than `after`? Then a resume from `after` has a gap.
-    pub async fn history_truncated_after(&self, tenant: &TenantId, patterns: &[ChannelPattern], after: Seq) -> AppResult<bool> {
-        Ok(self.inner.store.history_truncated_after(tenant, patterns, after).await?)
     }
 
     /// Channels in name order, after `after`.

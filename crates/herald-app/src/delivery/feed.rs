@@ -8,6 +8,14 @@
 //! 3. read history once more (whatever committed before step 2 is now
 //!    visible to a new query; whatever commits after it reaches the hub);
 //! 4. stream live events, skipping any id at or below the last one sent.
+//!
+//! Before each read of the database, the feed asks the hub whether its
+//! recent history in memory reaches back to the last id sent; if so, it
+//! takes the rest from there and subscribes in the same step
+//! (`Hub::resume`), which replaces steps 1 to 3. That is how a reconnect
+//! storm, every client of a node back at once, costs one small query per
+//! stream (what retention removed) and no history read. Replayed events go
+//! out joined in chunks of up to [`REPLAY_CHUNK`] bytes.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -24,6 +32,7 @@ use herald_core::pattern::ChannelPattern;
 use herald_hub::frame::without_event_line;
 use herald_hub::{Frame, Subscription};
 use herald_store::StoreError;
+use herald_store::channels::ResumeCheck;
 use herald_store::notifications::ReplayPage;
 use serde::Serialize;
 
@@ -115,11 +124,13 @@ impl App {
         let conn = self.connect(&tenant, Transport::Sse, patterns.clone(), peer).await?;
         let mut pending = VecDeque::new();
         pending.push_back(Frame::retry(self.inner.settings.stream.retry.as_millis()).bytes);
-        if let Some(after) = resume
-            && self.inner.store.history_truncated_after(&tenant, &patterns, after).await?
-        {
-            let data = serde_json::to_string(&HistoryTruncated { last_event_id: after }).expect("an integer serializes");
-            pending.push_back(Frame::control("history-truncated", &data, false).bytes);
+        let mut pruned = ResumeCheck::default();
+        if let Some(after) = resume {
+            pruned = self.inner.store.resume_check(&tenant, &patterns, after).await?;
+            if pruned.truncated() {
+                let data = serde_json::to_string(&HistoryTruncated { last_event_id: after }).expect("an integer serializes");
+                pending.push_back(Frame::control("history-truncated", &data, false).bytes);
+            }
         }
         let who = Who { user: subscriber.user, claims: subscriber.claims_json };
         let sink = DeliverySink::open(self, tenant, who, LivePath::Stream, Some(conn)).await?;
@@ -133,18 +144,23 @@ impl App {
             hooked: None,
             decided: resume.unwrap_or(0),
             pending,
+            pruned,
             exp: subscriber.expires_at,
             plain,
             request_id,
             finished: false,
+            counted: false,
         })
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Replaying history; once caught up, subscribe and catch up again.
+    /// Replaying history from the database.
     History,
+    /// History read to its end: subscribe, from the hub's recent history
+    /// if it reaches back far enough, else plainly and read once more.
+    HandOver,
     /// Subscribe, then live (a fresh stream without a resume id).
     Subscribe,
     Live,
@@ -172,16 +188,25 @@ pub struct Feed {
     decided: Seq,
     /// Encoded frames to send before anything else.
     pending: VecDeque<Bytes>,
+    /// Channels retention pruned past the resume point (usually none),
+    /// which the hub's recent history may still hold.
+    pruned: ResumeCheck,
     exp: i64,
     /// Notifications without their `event:` line (`events=message`).
     plain: bool,
     request_id: Option<Arc<str>>,
     finished: bool,
+    /// Whether the resume was counted in `herald_stream_resumes_total`.
+    counted: bool,
 }
 
 /// Frames taken from the queue for one write: several events queued behind
 /// a busy socket go out in one `send`.
 const COALESCE: usize = 64;
+
+/// Replayed events are joined into chunks of about this many bytes: one
+/// write for many events, without copying a whole replay at once.
+const REPLAY_CHUNK: usize = 64 * 1024;
 
 impl Feed {
     fn subscribe(&mut self) {
@@ -311,11 +336,66 @@ impl Feed {
         self.cursor = next_after;
         if done {
             if self.sub.is_none() {
-                self.subscribe();
+                self.phase = Phase::HandOver;
             } else {
                 self.phase = Phase::Live;
+                self.pruned = ResumeCheck::default();
             }
         }
+    }
+
+    /// Takes what the stream still needs from the hub's recent history and
+    /// subscribes in the same step, if that history reaches back to the
+    /// last id sent; tells whether it did.
+    fn from_memory(&mut self) -> bool {
+        let hub = &self.sink.app.inner.hub;
+        let pruned = &self.pruned;
+        let resumed = hub.resume(&self.sink.tenant, self.sink.user().clone(), self.patterns.to_vec(), self.exp, self.cursor, |n| {
+            !pruned.was_pruned(n.channel.as_str(), n.id)
+        });
+        let Some((sub, entries, upto)) = resumed else { return false };
+        self.sub = Some(sub);
+        let notes = entries.into_iter().map(|e| (e.note, Some(e.frame))).collect();
+        self.replayed(notes, upto, true);
+        true
+    }
+
+    /// Sends replayed notifications (with their stored frames when they
+    /// came from memory), through the deliver hooks if any looks at them;
+    /// the page ends at `next_after`.
+    fn replayed(&mut self, notes: Vec<(Arc<Notification>, Option<Bytes>)>, next_after: Seq, done: bool) {
+        let hooked: Vec<bool> = notes.iter().map(|(n, _)| self.sink.needs_hooks(n)).collect();
+        if hooked.contains(&true) {
+            let items = notes
+                .into_iter()
+                .zip(hooked)
+                .map(|((n, frame), hooked)| {
+                    if hooked {
+                        Item::Hook(n, frame)
+                    } else {
+                        let bytes = frame.unwrap_or_else(|| Frame::notification(&n).bytes);
+                        Item::Send(self.named(bytes), Some(n))
+                    }
+                })
+                .collect();
+            self.start_hooks(items, Some((next_after, done)));
+            return;
+        }
+        let sent = notes.len();
+        let mut chunk = BytesMut::new();
+        for (n, frame) in notes {
+            let bytes = self.named(frame.unwrap_or_else(|| Frame::notification(&n).bytes));
+            self.sent(Some(&n));
+            if !chunk.is_empty() && chunk.len() + bytes.len() > REPLAY_CHUNK {
+                self.pending.push_back(chunk.split().freeze());
+            }
+            chunk.extend_from_slice(&bytes);
+        }
+        if !chunk.is_empty() {
+            self.pending.push_back(chunk.freeze());
+        }
+        self.sink.app.inner.metrics.replayed().inc_by(sent as u64);
+        self.page_done(next_after, done);
     }
 
     /// A notification frame as this stream names its events.
@@ -405,6 +485,12 @@ impl Stream for Feed {
                     this.subscribe();
                     this.phase = Phase::Live;
                 }
+                Phase::HandOver => {
+                    if !this.from_memory() {
+                        this.subscribe();
+                        this.phase = Phase::History;
+                    }
+                }
                 Phase::Live => match ready!(this.poll_live(cx)) {
                     Next::Send(b) => return Poll::Ready(Some(b)),
                     Next::Again => continue,
@@ -415,6 +501,15 @@ impl Stream for Feed {
                         if chrono::Utc::now().timestamp() >= this.exp {
                             this.finished = true;
                             return Poll::Ready(Some(Frame::token_expired(this.exp).bytes));
+                        }
+                        if this.sub.is_none() {
+                            let from_memory = this.from_memory();
+                            if !std::mem::replace(&mut this.counted, true) {
+                                this.sink.app.inner.metrics.resumed(from_memory);
+                            }
+                            if from_memory {
+                                continue;
+                            }
                         }
                         this.replay = Some(this.start_replay());
                     }
@@ -429,28 +524,8 @@ impl Stream for Feed {
                             return Poll::Ready(None);
                         }
                     };
-                    let hooked: Vec<bool> = page.items.iter().map(|n| this.sink.needs_hooks(n)).collect();
-                    if hooked.contains(&true) {
-                        let items = page
-                            .items
-                            .into_iter()
-                            .zip(hooked)
-                            .map(|(n, hooked)| {
-                                let n = Arc::new(n);
-                                if hooked { Item::Hook(n, None) } else { Item::Send(this.named(Frame::notification(&n).bytes), Some(n)) }
-                            })
-                            .collect();
-                        this.start_hooks(items, Some((page.next_after, page.done)));
-                        continue;
-                    }
-                    let sent = page.items.len();
-                    for n in &page.items {
-                        let b = this.named(Frame::notification(n).bytes);
-                        this.sent(Some(n));
-                        this.pending.push_back(b);
-                    }
-                    this.sink.app.inner.metrics.replayed().inc_by(sent as u64);
-                    this.page_done(page.next_after, page.done);
+                    let notes = page.items.into_iter().map(|n| (Arc::new(n), None)).collect();
+                    this.replayed(notes, page.next_after, page.done);
                 }
             }
         }

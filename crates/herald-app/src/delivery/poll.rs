@@ -80,7 +80,7 @@ impl App {
         let who = &req.who;
         let (tenant, user) = (&who.tenant, &who.subscriber.user);
         let truncated = match after {
-            Some(after) => store.history_truncated_after(tenant, &who.patterns, after).await?,
+            Some(after) => store.resume_check(tenant, &who.patterns, after).await?.truncated(),
             None => false,
         };
         let mut after = match after {

@@ -63,6 +63,11 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     reason: &'static str,
 }
@@ -87,6 +92,8 @@ struct Inner {
     bus_announce_failures: Counter,
     plugin_call: Histogram,
     replayed: Counter,
+    /// Streams that resumed, by where their history came from.
+    resumes: Family<SourceLabels, Counter>,
     /// Notifications plugins kept from subscribers (exported with the
     /// hub's at scrape time, in one family).
     plugin_filtered: Counter,
@@ -132,6 +139,10 @@ impl Metrics {
         for outcome in ["sent", "deferred", "failed", "cancelled"] {
             let _ = emails.get_or_create(&OutcomeLabels { outcome });
         }
+        let resumes = Family::<SourceLabels, Counter>::default();
+        for source in ["memory", "database"] {
+            let _ = resumes.get_or_create(&SourceLabels { source });
+        }
         let hook_closes = Family::<ReasonLabels, Counter>::default();
         for reason in ["stream-budget", "tenant-busy"] {
             let _ = hook_closes.get_or_create(&ReasonLabels { reason });
@@ -147,6 +158,7 @@ impl Metrics {
                 bus_announce_failures: Counter::default(),
                 plugin_call: Histogram::new(PLUGIN_BUCKETS),
                 replayed: Counter::default(),
+                resumes,
                 plugin_filtered: Counter::default(),
                 plugin_failed: Counter::default(),
                 emails,
@@ -185,6 +197,13 @@ impl Metrics {
     /// for a stream to keep.
     pub(crate) fn replayed(&self) -> Counter {
         self.inner.replayed.clone()
+    }
+
+    /// A stream resumed with `Last-Event-ID`, its history from the node's
+    /// recent history in memory or from the database.
+    pub(crate) fn resumed(&self, from_memory: bool) {
+        let source = if from_memory { "memory" } else { "database" };
+        self.inner.resumes.get_or_create(&SourceLabels { source }).inc();
     }
 
     /// A stream closed with `plugin-budget-exhausted`.
@@ -247,6 +266,12 @@ impl Metrics {
             "notifications_replayed",
             "Notifications sent from history to streams that resumed with Last-Event-ID",
             i.replayed.clone(),
+        );
+        registry.register(
+            "stream_resumes",
+            "Streams that resumed with Last-Event-ID, by where the history they missed came from: memory (this node's recent \
+             history, stream.recent_history_*) or database",
+            i.resumes.clone(),
         );
         registry.register(
             "streams_closed_for_hooks",

@@ -183,6 +183,12 @@ impl Collector for Snapshot {
             &delivered,
         )?;
 
+        gauge(
+            &mut encoder,
+            "recent_history_bytes",
+            "Bytes of recent history this node keeps in memory for streams that resume",
+            &[(vec![], i64::try_from(self.hub.history_bytes).unwrap_or(i64::MAX))],
+        )?;
         counter(
             &mut encoder,
             "subscriber_queue_overflows",

@@ -200,7 +200,8 @@ pub async fn run(index: u32, spec: Arc<Spec>, shared: Arc<Shared>, slots: Arc<Se
                 changed = phase.changed() => if changed.is_err() { return } else { continue },
                 slot = slots.acquire() => slot,
             };
-            let open = RawStream::open(spec.addr, None, &spec.host, path, Some(checker.last_id), &mut events);
+            let resume = checker.last_id.to_string();
+            let open = RawStream::open(spec.addr, None, &spec.host, path, Some(&resume), &mut events);
             let opened = tokio::time::timeout(CONNECT_TIMEOUT, Box::pin(open)).await;
             drop(slot);
             match opened {

@@ -12,6 +12,8 @@ pub struct Model {
     pub created_at: i64,
     /// Set by the operator: publishes, new streams and polls are refused.
     pub suspended: bool,
+    /// Bumped when a channel and its history are deleted.
+    pub history_epoch: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
