@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod frame;
+pub mod queue;
 mod recent;
 pub mod relay;
 
@@ -37,7 +38,6 @@ use herald_core::ids::{Seq, TenantId};
 use herald_core::names::{ChannelName, UserId};
 use herald_core::notification::Notification;
 use herald_core::pattern::ChannelPattern;
-use tokio::sync::mpsc;
 
 pub use crate::frame::Frame;
 pub use crate::recent::Entry;
@@ -50,7 +50,7 @@ struct Sub {
     patterns: Vec<ChannelPattern>,
     /// The token's `exp` (unix seconds): nothing is delivered at or after it.
     exp: i64,
-    tx: mpsc::Sender<Frame>,
+    tx: queue::Sender,
 }
 
 fn unix_now() -> i64 {
@@ -173,7 +173,7 @@ impl std::fmt::Debug for Hub {
 
 /// A live subscription. Dropping it unregisters the subscriber.
 pub struct Subscription {
-    pub rx: mpsc::Receiver<Frame>,
+    pub rx: queue::Receiver,
     hub: Hub,
     tenant: TenantId,
     id: SubId,
@@ -212,7 +212,7 @@ impl Hub {
     pub fn subscribe(&self, tenant: &TenantId, user: UserId, mut patterns: Vec<ChannelPattern>, exp: i64) -> Subscription {
         patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         patterns.dedup();
-        let (tx, rx) = mpsc::channel(self.inner.queue);
+        let (tx, rx) = queue::channel(self.inner.queue);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         if self.inner.draining.load(Ordering::Relaxed) {
             // Shutting down: the stream ends after its history, and the
@@ -258,7 +258,7 @@ impl Hub {
         let mut patterns = patterns;
         patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         patterns.dedup();
-        let (tx, rx) = mpsc::channel(self.inner.queue);
+        let (tx, rx) = queue::channel(self.inner.queue);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         room.idle_since = None;
         room.insert(id, Sub { user, patterns, exp, tx });
@@ -569,7 +569,7 @@ mod tests {
         // The slow one drains what it had, then sees the end of its stream.
         assert_eq!(slow.rx.try_recv().unwrap().id.unwrap(), 1);
         assert_eq!(slow.rx.try_recv().unwrap().id.unwrap(), 2);
-        assert!(matches!(slow.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        assert!(matches!(slow.rx.try_recv(), Err(queue::TryRecvError::Disconnected)));
         hub.publish(&[note(&t, 4, "x", None)]);
         assert_eq!(fast.rx.try_recv().unwrap().id.unwrap(), 4);
         assert_eq!(hub.counters(), HubCounters { queue_overflows: 1, undelivered: 1, history_bytes: hub.history_bytes() as u64 });
@@ -584,7 +584,7 @@ mod tests {
         // drained meanwhile, but must not be sent.
         hub.publish(&[note(&t, 1, "x", None), note(&t, 2, "x", None)]);
         assert_eq!(s.rx.try_recv().unwrap().id.unwrap(), 1);
-        assert!(matches!(s.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        assert!(matches!(s.rx.try_recv(), Err(queue::TryRecvError::Disconnected)));
         let mut s2 = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]), FAR);
         hub.publish(&[note(&t, 3, "x", None), note(&t, 4, "x", None), note(&t, 5, "x", None)]);
         assert_eq!(s2.rx.try_recv().unwrap().id.unwrap(), 3);
@@ -736,7 +736,7 @@ mod clock_tests {
         let f = old.rx.try_recv().unwrap();
         assert!(f.last && f.id.is_none());
         assert_eq!(&f.bytes[..], format!("event: token-expired\ndata: {{\"exp\":{past}}}\n\n").as_bytes());
-        assert!(matches!(old.rx.try_recv(), Err(mpsc::error::TryRecvError::Disconnected)));
+        assert!(matches!(old.rx.try_recv(), Err(queue::TryRecvError::Disconnected)));
         assert!(live.rx.try_recv().is_err());
         assert_eq!(hub.subscriber_count(), 1);
     }
