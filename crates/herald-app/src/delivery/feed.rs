@@ -347,7 +347,7 @@ impl Feed {
     /// Takes what the stream still needs from the hub's recent history and
     /// subscribes in the same step, if that history reaches back to the
     /// last id sent; tells whether it did.
-    fn from_memory(&mut self) -> bool {
+    fn resume_from_memory(&mut self) -> bool {
         let hub = &self.sink.app.inner.hub;
         let pruned = &self.pruned;
         let resumed = hub.resume(&self.sink.tenant, self.sink.user().clone(), self.patterns.to_vec(), self.exp, self.cursor, |n| {
@@ -486,7 +486,7 @@ impl Stream for Feed {
                     this.phase = Phase::Live;
                 }
                 Phase::HandOver => {
-                    if !this.from_memory() {
+                    if !this.resume_from_memory() {
                         this.subscribe();
                         this.phase = Phase::History;
                     }
@@ -503,7 +503,7 @@ impl Stream for Feed {
                             return Poll::Ready(Some(Frame::token_expired(this.exp).bytes));
                         }
                         if this.sub.is_none() {
-                            let from_memory = this.from_memory();
+                            let from_memory = this.resume_from_memory();
                             if !std::mem::replace(&mut this.counted, true) {
                                 this.sink.app.inner.metrics.resumed(from_memory);
                             }
