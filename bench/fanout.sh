@@ -60,7 +60,7 @@ run_peer() { # name sub pub pids N M R concurrency
   local before after
   before=$(rss_kib "$pids")
   "$BENCH" fanout --subscribe-template "$sub" --publish-template "$pub" --subscribers "$5" --messages "$6" --rate "$7" \
-    --source-ips 50 --connect-concurrency "$8" --settle 3 --threads 1 >"$WORK/out.txt" &
+    --source-ips 50 --connect-concurrency "$8" --settle 3 --threads 1 --server-pid "$pids" >"$WORK/out.txt" &
   local bench=$!
   # Sample the peer's memory while the subscribers are connected and idle.
   local peak=$before

@@ -44,7 +44,7 @@ pub use app::{App, AppParts};
 pub use delivery_tracking::{LivePath, Tracker, TrackerTask};
 pub use email_outbox::{EmailOutbox, OutboxSettings};
 pub use error::{AppError, AppResult};
-pub use metrics::{Metrics, MetricsSettings};
+pub use metrics::{DeliveryStage, Metrics, MetricsSettings};
 pub use plugin_chain::Chains;
 pub use settings::{BuildInfo, Limits, PollSettings, Settings, StreamSettings};
 pub use suspension::close_suspended_streams;

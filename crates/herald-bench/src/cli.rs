@@ -290,10 +290,11 @@ pub struct FanoutArgs {
     #[arg(long, default_value_t = 15, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
     pub connect_timeout: u64,
 
-    /// The server's process id (on this machine), to read its memory and
-    /// CPU time from /proc.
-    #[arg(long, value_name = "PID")]
-    pub server_pid: Option<u32>,
+    /// The server's process ids on this machine, comma separated (for a
+    /// peer with several processes, all of them), to read memory and CPU
+    /// time from /proc (summed).
+    #[arg(long, value_name = "PID,...", value_delimiter = ',')]
+    pub server_pid: Vec<u32>,
 
     /// Pause after every stream is live before measuring idle memory, in seconds.
     #[arg(long, default_value_t = 2, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(0..=600))]

@@ -20,6 +20,7 @@ use crate::plan::{self, Plan, Target};
 use crate::procfs::{self, Memory};
 use crate::report::{FanoutReport, ServerUsage};
 use crate::setup::unix_micros;
+use crate::stages;
 use crate::stats::{Errors, Latency};
 use crate::subscriber::{self, Shared};
 
@@ -47,12 +48,26 @@ pub(crate) async fn wait_until(until: Instant, mut done: impl FnMut() -> bool) -
     }
 }
 
-pub(crate) fn server_memory(pid: Option<u32>) -> anyhow::Result<Option<Memory>> {
-    pid.map(|p| procfs::memory(&p.to_string()).with_context(|| format!("reading the memory of server pid {p}"))).transpose()
+/// The memory of all of `pids` together (`None` without any).
+pub(crate) fn server_memory(pids: &[u32]) -> anyhow::Result<Option<Memory>> {
+    if pids.is_empty() {
+        return Ok(None);
+    }
+    let mut all = Memory::default();
+    for p in pids {
+        let m = procfs::memory(&p.to_string()).with_context(|| format!("reading the memory of server pid {p}"))?;
+        all.rss_kib += m.rss_kib;
+        all.hwm_kib += m.hwm_kib;
+    }
+    Ok(Some(all))
 }
 
-pub(crate) fn server_cpu(pid: Option<u32>) -> Option<f64> {
-    pid.and_then(|p| procfs::cpu_seconds(&p.to_string()).ok())
+/// CPU seconds used so far by all of `pids` together (`None` without any).
+pub(crate) fn server_cpu(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| procfs::cpu_seconds(&p.to_string()).ok()).sum()
 }
 
 /// Runs the `fanout` benchmark and returns its figures.
@@ -88,7 +103,7 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
         messages: args.messages,
     };
     let Plan { mode, target, tenant, spec, mut publisher } = plan::plan(&target, allow_remote).await?;
-    let pid = args.server_pid;
+    let pid = args.server_pid.as_slice();
     let mem_before = server_memory(pid)?;
 
     // Connect.
@@ -146,6 +161,8 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
     println!("publishing {} messages at {}/s (batch {}) to {live} live streams ...", args.messages, args.rate, args.batch);
     let messages = u64::from(args.messages);
     let batch = u64::from(args.batch);
+    // Herald's own step timings, read around the measured publishes.
+    let stages_before = if mode == "herald" { Some(stages::scrape(&publisher.endpoint).await?) } else { None };
     let cpu_publish0 = server_cpu(pid);
     let publish_start = Instant::now() + Duration::from_millis(10);
     let first_publish_us = unix_micros() + 10_000;
@@ -183,11 +200,16 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
     // Drain: until every open stream has every acknowledged event.
     let drain_until = deadline.min(Instant::now() + Duration::from_secs(args.drain));
     wait_until(drain_until, || shared.distinct.load(Relaxed) >= (connected - shared.ended.load(Relaxed)) * published).await;
-    let publish_cpu_pct = match (cpu_publish0, server_cpu(pid)) {
-        (Some(a), Some(b)) => 100.0 * (b - a) / publish_start.elapsed().as_secs_f64().max(1e-3),
+    let publish_cpu_s = match (cpu_publish0, server_cpu(pid)) {
+        (Some(a), Some(b)) => b - a,
         _ => 0.0,
     };
+    let publish_cpu_pct = 100.0 * publish_cpu_s / publish_start.elapsed().as_secs_f64().max(1e-3);
     let mem_end = server_memory(pid)?;
+    let stages = match &stages_before {
+        Some(before) => stages::between(before, &stages::scrape(&publisher.endpoint).await?),
+        None => Vec::new(),
+    };
     let _ = stop_tx.send(true);
 
     // Sum up every subscriber.
@@ -210,9 +232,9 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
     let connect_failed = shared.connect_failed.load(Relaxed);
     let streams_ended = shared.ended.load(Relaxed);
     let publish_errors_total = errors.total();
-    let server = match (pid, mem_before, mem_connected, mem_end) {
-        (Some(pid), Some(before), Some(conn), Some(end)) => Some(ServerUsage {
-            pid,
+    let server = match (mem_before, mem_connected, mem_end) {
+        (Some(before), Some(conn), Some(end)) => Some(ServerUsage {
+            pids: pid.to_vec(),
             rss_before_kib: before.rss_kib,
             rss_connected_kib: conn.rss_kib,
             rss_end_kib: end.rss_kib,
@@ -220,6 +242,7 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
             kib_per_idle_connection: if connected > 0 { (conn.rss_kib as f64 - before.rss_kib as f64) / connected as f64 } else { 0.0 },
             idle_cpu_pct,
             publish_cpu_pct,
+            cpu_us_per_event: if received > 0 { publish_cpu_s * 1e6 / received as f64 } else { 0.0 },
         }),
         _ => None,
     };
@@ -276,6 +299,7 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
         delivery_s,
         delivered_per_s: if delivery_s > 0.0 { received as f64 / delivery_s } else { 0.0 },
         latency: shared.latency().summary(),
+        stages,
         server,
         generator_rss_peak_kib: procfs::memory("self").map(|m| m.hwm_kib).unwrap_or(0),
         ok,

@@ -26,6 +26,7 @@ use crate::endpoint::Endpoint;
 use crate::report::{LatencyReport, SubscriberReport};
 use crate::setup::{self, unix_micros};
 use crate::sse;
+use crate::stages;
 use crate::stats::{Errors, Latency};
 
 /// The channel every notification of the run goes to.
@@ -311,6 +312,7 @@ pub async fn run_with(args: &LatencyArgs, allow_remote: bool, deliver_hook: Opti
     warm_up(&target, &[&sub_a, &sub_b], deadline).await?;
     println!("running: both subscribers live; publishing {} at {}/s on {} connections ...", args.count, args.rate, args.publishers);
 
+    let stages_before = stages::scrape(&target.endpoint).await.context("reading /metrics before publishing")?;
     let t0 = Instant::now() + Duration::from_millis(10);
     let stride = u64::from(args.publishers.min(args.count));
     let loops: Vec<_> =
@@ -340,6 +342,7 @@ pub async fn run_with(args: &LatencyArgs, allow_remote: bool, deliver_hook: Opti
         let _ = tokio::time::timeout_at(drain_until, progress.wait_for(|p| p.received >= published)).await;
     }
     let _ = stop_tx.send(true);
+    let stages_after = stages::scrape(&target.endpoint).await.context("reading /metrics after publishing")?;
     let report_a = sub_a.finish(&acked).await?;
     let report_b = sub_b.finish(&acked).await?;
     let errors_total = errors.total();
@@ -360,6 +363,7 @@ pub async fn run_with(args: &LatencyArgs, allow_remote: bool, deliver_hook: Opti
         publish_latency: publish_latency.summary(),
         a: report_a,
         b: report_b,
+        stages: stages::between(&stages_before, &stages_after),
         ok,
     })
 }

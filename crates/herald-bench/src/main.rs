@@ -31,6 +31,7 @@ mod seqs;
 mod setup;
 mod soak;
 mod sse;
+mod stages;
 mod stats;
 mod storm;
 mod subscriber;

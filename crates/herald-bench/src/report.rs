@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::stages::{self, StageSummary};
 use crate::stats::{Errors, Summary, ms};
 
 /// Figures of a `publish` run.
@@ -117,6 +118,8 @@ pub struct LatencyReport {
     pub a: SubscriberReport,
     /// Subscriber on the subscribe node.
     pub b: SubscriberReport,
+    /// The publish node's own breakdown of where the time went.
+    pub stages: Vec<StageSummary>,
     /// Nothing lost, duplicated, reordered or failed.
     pub ok: bool,
 }
@@ -142,6 +145,7 @@ impl LatencyReport {
         ];
         out.extend(self.a.lines("A"));
         out.extend(self.b.lines("B"));
+        out.extend(stages::lines(&self.stages));
         out.push(format!("  result: {}", if self.ok { "ok" } else { "FAILED" }));
         out
     }
@@ -150,7 +154,7 @@ impl LatencyReport {
 /// The server's resources during a `fanout` run (with `--server-pid`).
 #[derive(Debug, Serialize)]
 pub struct ServerUsage {
-    pub pid: u32,
+    pub pids: Vec<u32>,
     /// VmRSS before the first stream opened.
     pub rss_before_kib: u64,
     /// VmRSS once every stream was live, after the settle pause.
@@ -165,6 +169,8 @@ pub struct ServerUsage {
     pub idle_cpu_pct: Option<f64>,
     /// CPU use from the first publish to the end of the drain, in % of one core.
     pub publish_cpu_pct: f64,
+    /// CPU time over that window per measured event received.
+    pub cpu_us_per_event: f64,
 }
 
 /// Figures of a `fanout` run. Counters add up across processes.
@@ -224,6 +230,8 @@ pub struct FanoutReport {
     pub delivered_per_s: f64,
     /// Publish (send time in the payload) to receipt, first copies only.
     pub latency: Summary,
+    /// Herald's own breakdown of where the time went (Herald mode).
+    pub stages: Vec<StageSummary>,
     pub server: Option<ServerUsage>,
     /// This generator's peak VmRSS.
     pub generator_rss_peak_kib: u64,
@@ -273,13 +281,19 @@ impl FanoutReport {
             out.push(format!("    first stream end: {e}"));
         }
         out.push(format!("  latency:    {}", self.latency.line()));
+        if self.mode == "herald" {
+            out.extend(stages::lines(&self.stages));
+        }
         if let Some(s) = &self.server {
             out.push(format!(
-                "  server:     pid {} RSS {} KiB before, {} KiB connected ({:.2} KiB per idle connection), {} KiB at end, peak {} KiB",
-                s.pid, s.rss_before_kib, s.rss_connected_kib, s.kib_per_idle_connection, s.rss_end_kib, s.rss_peak_kib
+                "  server:     pids {:?} RSS {} KiB before, {} KiB connected ({:.2} KiB per idle connection), {} KiB at end, peak {} KiB",
+                s.pids, s.rss_before_kib, s.rss_connected_kib, s.kib_per_idle_connection, s.rss_end_kib, s.rss_peak_kib
             ));
             let idle = s.idle_cpu_pct.map_or_else(|| "not measured".to_owned(), |p| format!("{p:.1}%"));
-            out.push(format!("  server cpu: idle {idle} of one core; publishing {:.1}%", s.publish_cpu_pct));
+            out.push(format!(
+                "  server cpu: idle {idle} of one core; publishing {:.1}%, {:.2} us per delivered event",
+                s.publish_cpu_pct, s.cpu_us_per_event
+            ));
         }
         out.push(format!("  generator:  peak RSS {} KiB, {} thread(s)", self.generator_rss_peak_kib, self.threads));
         out.push(format!("  result:     {}", if self.ok { "ok" } else { "FAILED" }));

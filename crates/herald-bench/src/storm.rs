@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::cli::StormArgs;
-use crate::fanout::wait_until;
+use crate::fanout::{server_cpu, server_memory, wait_until};
 use crate::plan::{self, Plan, Target};
 use crate::procfs;
 use crate::report::{StormReport, StormServer};
@@ -38,22 +38,6 @@ const FD_RESERVE: u64 = 100;
 /// Pause after dropping every stream, so the server has seen them go
 /// before the missed notifications are published.
 const AFTER_DROP: Duration = Duration::from_secs(2);
-
-/// CPU seconds used so far by all of `pids` together.
-fn cpu_seconds(pids: &[u32]) -> Option<f64> {
-    if pids.is_empty() {
-        return None;
-    }
-    pids.iter().map(|p| procfs::cpu_seconds(&p.to_string()).ok()).sum()
-}
-
-/// Resident memory of all of `pids` together, in KiB.
-fn rss_kib(pids: &[u32]) -> Option<u64> {
-    if pids.is_empty() {
-        return None;
-    }
-    pids.iter().map(|p| procfs::memory(&p.to_string()).ok().map(|m| m.rss_kib)).sum()
-}
 
 /// Runs the `storm` benchmark and returns its figures.
 pub async fn run(args: &StormArgs, allow_remote: bool, threads: u16) -> anyhow::Result<StormReport> {
@@ -107,7 +91,7 @@ pub async fn run(args: &StormArgs, allow_remote: bool, threads: u16) -> anyhow::
         }
     }
     let warmed = shared.warmed.load(Relaxed);
-    let rss_connected_kib = rss_kib(pids);
+    let rss_connected_kib = server_memory(pids)?.map(|m| m.rss_kib);
 
     // Drop every stream, then publish what they will have missed.
     println!("dropping {connected} streams, publishing {missed} while they are away ...");
@@ -129,7 +113,7 @@ pub async fn run(args: &StormArgs, allow_remote: bool, threads: u16) -> anyhow::
 
     // The storm: everyone back at once, with live publishes meanwhile.
     println!("reconnecting {connected} streams with Last-Event-ID, publishing {live} at {}/s meanwhile ...", args.live_rate);
-    let cpu0 = cpu_seconds(pids);
+    let cpu0 = server_cpu(pids);
     let t0 = Instant::now();
     let t0_us = unix_micros();
     shared.storm_start_us.store(t0_us, Relaxed);
@@ -165,9 +149,9 @@ pub async fn run(args: &StormArgs, allow_remote: bool, threads: u16) -> anyhow::
         first_publish_error = live_first;
     }
     let published = missed_published + live_published;
-    let cpu1 = cpu_seconds(pids);
+    let cpu1 = server_cpu(pids);
     let storm_s = t0.elapsed().as_secs_f64();
-    let rss_end_kib = rss_kib(pids);
+    let rss_end_kib = server_memory(pids)?.map(|m| m.rss_kib);
     let _ = phase_tx.send(Phase::Stop);
 
     let (mut lost, mut duplicated, mut out_of_order, mut unexpected) = (0, 0, 0, 0);

@@ -7,6 +7,7 @@
 //! encoder, so a replayed event is byte-for-byte the live one.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use herald_core::ids::Seq;
@@ -24,6 +25,9 @@ pub struct Frame {
     /// The notification itself, for streams that transform it per
     /// subscriber (deliver plugins); `None` for control frames.
     pub note: Option<Arc<Notification>>,
+    /// When the hub began fanning out the batch it came in, for the
+    /// delivery stage timings; `None` for frames not from a publish.
+    pub fed: Option<Instant>,
 }
 
 /// The heartbeat comment; invisible to SSE parsers, keeps proxies and NATs
@@ -34,7 +38,7 @@ impl Frame {
     /// A notification's frame: `id`, `event` (its type) and its JSON.
     pub fn notification(n: &Notification) -> Frame {
         let id = n.id.to_string();
-        Frame { id: Some(n.id), bytes: encode(Some(&id), Some(n.event_type.as_str()), &n.wire_json()), last: false, note: None }
+        Frame { id: Some(n.id), bytes: encode(Some(&id), Some(n.event_type.as_str()), &n.wire_json()), last: false, note: None, fed: None }
     }
 
     /// A live notification's frame, carrying the notification along.
@@ -44,16 +48,16 @@ impl Frame {
 
     /// A Herald event without an id (`history-truncated`, `token-expired`).
     pub fn control(event: &str, json: &str, last: bool) -> Frame {
-        Frame { id: None, bytes: encode(None, Some(event), json), last, note: None }
+        Frame { id: None, bytes: encode(None, Some(event), json), last, note: None, fed: None }
     }
 
     pub fn heartbeat() -> Frame {
-        Frame { id: None, bytes: Bytes::from_static(HEARTBEAT), last: false, note: None }
+        Frame { id: None, bytes: Bytes::from_static(HEARTBEAT), last: false, note: None, fed: None }
     }
 
     /// The `retry:` line that opens a stream.
     pub fn retry(millis: u128) -> Frame {
-        Frame { id: None, bytes: Bytes::from(format!("retry: {millis}\n\n")), last: false, note: None }
+        Frame { id: None, bytes: Bytes::from(format!("retry: {millis}\n\n")), last: false, note: None, fed: None }
     }
 
     /// The `plugin-budget-exhausted` event, after which the stream closes:

@@ -376,12 +376,13 @@ impl Hub {
     /// Fans out committed notifications, in the order given (commit order).
     pub fn publish(&self, batch: &[Arc<Notification>]) {
         let now = unix_now();
+        let fed = Instant::now();
         let mut gone: Vec<(TenantId, SubId)> = Vec::new();
         {
             let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
             for n in batch {
                 let Some(room) = rooms.get(&n.tenant) else { continue };
-                let frame = Frame::live(n);
+                let frame = Frame { fed: Some(fed), ..Frame::live(n) };
                 self.remember(room, Entry { note: n.clone(), frame: frame.bytes.clone() });
                 let exact = room.exact.get(n.channel.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                 let wild = room.wild.iter().filter(|id| room.subs[*id].patterns.iter().any(|p| p.matches(&n.channel)));

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use herald_core::cluster::{Announcement, Bus, BusEvent, BusListener, LogSource};
 use herald_core::ids::{Seq, TenantId};
@@ -38,6 +38,29 @@ pub struct RelayConfig {
     /// Told how long each announcement on the bus took and whether it
     /// went out (for metrics).
     pub on_announce: Option<AnnounceObserver>,
+    /// Told how long the relay's steps took (for metrics).
+    pub on_stage: Option<StageObserver>,
+}
+
+/// A step between a commit and the streams, timed for the latency
+/// breakdown (`herald_delivery_stage_seconds`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// From this node's commit to the relay taking the batch.
+    Relay,
+    /// The hub's fan-out of one batch to every matching stream's queue.
+    Fanout,
+}
+
+/// A function told each timed step. It runs on the relay task, so it must
+/// be cheap.
+#[derive(Clone)]
+pub struct StageObserver(pub Arc<dyn Fn(Stage, Duration) + Send + Sync>);
+
+impl std::fmt::Debug for StageObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StageObserver")
+    }
 }
 
 /// A function told each bus announcement's duration and success. It runs
@@ -54,7 +77,7 @@ impl std::fmt::Debug for AnnounceObserver {
 /// Handle for the writer's commit hook. Cheap to clone.
 #[derive(Clone)]
 pub struct Relay {
-    local: mpsc::UnboundedSender<Vec<Arc<Notification>>>,
+    local: mpsc::UnboundedSender<(Instant, Vec<Arc<Notification>>)>,
     bus: BusState,
 }
 
@@ -131,7 +154,7 @@ impl Relay {
     /// Hands this node's newly committed notifications over, in commit order.
     pub fn committed(&self, batch: &[Arc<Notification>]) {
         if !batch.is_empty() {
-            let _ = self.local.send(batch.to_vec());
+            let _ = self.local.send((Instant::now(), batch.to_vec()));
         }
     }
 }
@@ -184,7 +207,12 @@ struct Task {
 }
 
 impl Task {
-    async fn run(mut self, mut local: mpsc::UnboundedReceiver<Vec<Arc<Notification>>>, listener: Option<Box<dyn BusListener>>, poll: bool) {
+    async fn run(
+        mut self,
+        mut local: mpsc::UnboundedReceiver<(Instant, Vec<Arc<Notification>>)>,
+        listener: Option<Box<dyn BusListener>>,
+        poll: bool,
+    ) {
         // The listener reads in a task of its own. `select!` below drops the
         // futures of its other branches whenever one is ready (every poll
         // tick), and a bus read is not safe to drop midway: sqlx's
@@ -207,7 +235,10 @@ impl Task {
         loop {
             tokio::select! {
                 batch = local.recv() => match batch {
-                    Some(batch) => self.local(batch).await,
+                    Some((at, batch)) => {
+                        self.observe(Stage::Relay, at.elapsed());
+                        self.local(batch).await
+                    }
                     None => break,
                 },
                 Some(event) = bus_rx.recv() => match event {
@@ -231,6 +262,19 @@ impl Task {
         }
     }
 
+    fn observe(&self, stage: Stage, took: Duration) {
+        if let Some(o) = &self.config.on_stage {
+            (o.0)(stage, took);
+        }
+    }
+
+    /// Hands a batch to the hub, timing its fan-out.
+    fn publish(&self, batch: &[Arc<Notification>]) {
+        let start = Instant::now();
+        self.hub.publish(batch);
+        self.observe(Stage::Fanout, start.elapsed());
+    }
+
     fn cursor(&self, tenant: &TenantId) -> Seq {
         self.cursors.get(tenant).copied().unwrap_or(0)
     }
@@ -252,7 +296,7 @@ impl Task {
             let cursor = self.cursor(&tenant);
             let fresh: Vec<Arc<Notification>> = run.iter().filter(|n| n.id > cursor).cloned().collect();
             let Some(last) = fresh.last().map(|n| n.id) else { continue };
-            self.hub.publish(&fresh);
+            self.publish(&fresh);
             self.cursors.insert(tenant.clone(), last);
             if let Some(a) = &self.announcer {
                 let _ = a.send(Announcement { tenant, seq: last });
@@ -337,7 +381,7 @@ impl Task {
                 Ok(rows) => {
                     after = rows.last().map_or(upto, |n| n.id);
                     let rows: Vec<Arc<Notification>> = rows.into_iter().map(Arc::new).collect();
-                    self.hub.publish(&rows);
+                    self.publish(&rows);
                 }
                 Err(e) if failures < 3 => {
                     failures += 1;
@@ -471,7 +515,7 @@ mod tests {
     }
 
     fn config() -> RelayConfig {
-        RelayConfig { poll_every: Duration::from_secs(3600), page: 2, on_announce: None }
+        RelayConfig { poll_every: Duration::from_secs(3600), page: 2, on_announce: None, on_stage: None }
     }
 
     async fn ids(sub: &mut Subscription, n: usize) -> Vec<Seq> {

@@ -23,15 +23,15 @@ use herald_app::delivery::HookBudget;
 use herald_app::plugin_workers::{PluginWorkers, WorkerSettings};
 use herald_app::tasks::{Supervisor, until_cancelled};
 use herald_app::{
-    AllowedOrigins, App, AppParts, Chains, EmailOutbox, Limits, Metrics, MetricsSettings, OutboxSettings, PollSettings, Settings,
-    StreamSettings, Tracker, Usage, UsageSettings,
+    AllowedOrigins, App, AppParts, Chains, DeliveryStage, EmailOutbox, Limits, Metrics, MetricsSettings, OutboxSettings, PollSettings,
+    Settings, StreamSettings, Tracker, Usage, UsageSettings,
 };
 use herald_core::cluster::Bus;
 use herald_core::retention::Retention;
 use herald_core::secret;
 use herald_email::{Mailer, UnsubscribeSigner};
 use herald_hub::Hub;
-use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig};
+use herald_hub::relay::{AnnounceObserver, Relay, RelayConfig, Stage, StageObserver};
 use herald_plugins::{CallObserver, HostConfig, PluginHost};
 use herald_server::ServeOptions;
 use herald_server::tls::{self, Tls};
@@ -284,6 +284,18 @@ async fn start(
         on_announce: Some(AnnounceObserver(Arc::new({
             let metrics = metrics.clone();
             move |elapsed, ok| metrics.bus_announce(elapsed, ok)
+        }))),
+        on_stage: Some(StageObserver(Arc::new({
+            let metrics = metrics.clone();
+            move |stage, took| {
+                metrics.delivery_stage(
+                    match stage {
+                        Stage::Relay => DeliveryStage::Relay,
+                        Stage::Fanout => DeliveryStage::Fanout,
+                    },
+                    took,
+                )
+            }
         }))),
     };
     let (relay, relay_task) = Relay::start(hub.clone(), Arc::new(store.clone()), bus, relay_config)

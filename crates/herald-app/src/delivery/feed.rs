@@ -41,6 +41,7 @@ use super::subscriber::Authorized;
 use crate::App;
 use crate::delivery_tracking::LivePath;
 use crate::error::AppResult;
+use crate::metrics::DeliveryStage;
 use crate::plugin_chain::Who;
 use crate::plugin_workers::Refused;
 use crate::usage::Transport;
@@ -423,6 +424,9 @@ impl Feed {
                 tracing::debug!(tenant = %self.sink.tenant, last_id = self.cursor, "the hub ended the stream (too slow, tenant gone, or shutting down)");
                 return Poll::Ready(Next::End);
             };
+            if let Some(fed) = first.fed {
+                self.sink.app.inner.metrics.delivery_stage(DeliveryStage::Queue, fed.elapsed());
+            }
             let Some(first) = self.accept(first) else { continue };
             let mut items = vec![first];
             for _ in 1..COALESCE {

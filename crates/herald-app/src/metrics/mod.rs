@@ -63,6 +63,32 @@ struct OperationLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StageLabels {
+    stage: &'static str,
+}
+
+/// Seconds: the steps between a commit and a stream take microseconds
+/// when all is well.
+const STAGE_BUCKETS: [f64; 16] =
+    [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+fn stage_histogram() -> Histogram {
+    Histogram::new(STAGE_BUCKETS)
+}
+
+/// A step from a commit to a subscriber's stream, for the latency breakdown.
+#[derive(Clone, Copy, Debug)]
+pub enum DeliveryStage {
+    /// From this node's commit to the relay taking the batch.
+    Relay,
+    /// The hub's loop handing one batch to every matching stream's queue.
+    Fanout,
+    /// From the start of that loop to the stream taking the notification
+    /// from its queue (the loop before it, the wake-up, the wait for a thread).
+    Queue,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SourceLabels {
     source: &'static str,
 }
@@ -94,6 +120,8 @@ struct Inner {
     replayed: Counter,
     /// Streams that resumed, by where their history came from.
     resumes: Family<SourceLabels, Counter>,
+    /// Time spent in each step from commit to a stream.
+    stages: Family<StageLabels, Histogram, fn() -> Histogram>,
     /// Notifications plugins kept from subscribers (exported with the
     /// hub's at scrape time, in one family).
     plugin_filtered: Counter,
@@ -159,6 +187,13 @@ impl Metrics {
                 plugin_call: Histogram::new(PLUGIN_BUCKETS),
                 replayed: Counter::default(),
                 resumes,
+                stages: {
+                    let stages: Family<StageLabels, Histogram, fn() -> Histogram> = Family::new_with_constructor(stage_histogram);
+                    for stage in ["relay", "fanout", "queue"] {
+                        let _ = stages.get_or_create(&StageLabels { stage });
+                    }
+                    stages
+                },
                 plugin_filtered: Counter::default(),
                 plugin_failed: Counter::default(),
                 emails,
@@ -204,6 +239,16 @@ impl Metrics {
     pub(crate) fn resumed(&self, from_memory: bool) {
         let source = if from_memory { "memory" } else { "database" };
         self.inner.resumes.get_or_create(&SourceLabels { source }).inc();
+    }
+
+    /// One timed step between a commit and a stream.
+    pub fn delivery_stage(&self, stage: DeliveryStage, took: Duration) {
+        let stage = match stage {
+            DeliveryStage::Relay => "relay",
+            DeliveryStage::Fanout => "fanout",
+            DeliveryStage::Queue => "queue",
+        };
+        self.inner.stages.get_or_create(&StageLabels { stage }).observe(took.as_secs_f64());
     }
 
     /// A stream closed with `plugin-budget-exhausted`.
@@ -266,6 +311,13 @@ impl Metrics {
             "notifications_replayed",
             "Notifications sent from history to streams that resumed with Last-Event-ID",
             i.replayed.clone(),
+        );
+        registry.register(
+            "delivery_stage_seconds",
+            "Time notifications spend in each step from commit to a stream: relay (this node's commit to the relay taking the \
+             batch), fanout (the hub's loop over one batch's streams), queue (from the start of that loop to a stream taking the \
+             notification from its queue; sampled: the first of each wake-up)",
+            i.stages.clone(),
         );
         registry.register(
             "stream_resumes",
