@@ -4,7 +4,11 @@
 //! ([`relay`]), which takes the store's commit hook and other nodes'
 //! announcements, in commit order per tenant. Each notification is encoded
 //! once as a whole SSE frame ([`frame::Frame`], reference-counted `Bytes`)
-//! and the same bytes are handed to every subscriber.
+//! and the same bytes are handed to every subscriber. Subscribers are kept
+//! in shards, one per thread their streams run on ([`shard`]): the hub
+//! hands each batch to every shard once, and each shard queues it for its
+//! streams on their own thread, so waking them costs no system call and
+//! the fan-out runs on every worker thread at once.
 //! Each subscriber has a bounded queue; one that falls behind is dropped
 //! from the hub, its stream ends after draining what was queued, and the
 //! client resumes from history with `Last-Event-ID`. So a slow reader never
@@ -28,10 +32,12 @@ pub mod frame;
 pub mod queue;
 mod recent;
 pub mod relay;
+mod shard;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use herald_core::ids::{Seq, TenantId};
@@ -42,16 +48,7 @@ use herald_core::pattern::ChannelPattern;
 pub use crate::frame::Frame;
 pub use crate::recent::Entry;
 use crate::recent::Recent;
-
-type SubId = u64;
-
-struct Sub {
-    user: UserId,
-    patterns: Vec<ChannelPattern>,
-    /// The token's `exp` (unix seconds): nothing is delivered at or after it.
-    exp: i64,
-    tx: queue::Sender,
-}
+use crate::shard::{Shard, Sub, SubId};
 
 fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -74,63 +71,54 @@ impl Default for HistoryLimits {
     }
 }
 
-/// One followed tenant: its live subscribers, indexed so a publish visits
-/// only the streams that can match, and its recent history.
+/// One followed tenant: its recent history and how many of its streams
+/// are here. The streams themselves are in the shards of the threads they
+/// run on ([`shard`]). Each tenant has its own locks, so one tenant's
+/// reconnect storm (copying its recent history for every resuming stream)
+/// holds up no other tenant's fan-out.
 #[derive(Default)]
 struct Room {
-    subs: HashMap<SubId, Sub>,
-    /// Subscribers whose patterns are all exact, by channel.
-    exact: HashMap<String, Vec<SubId>>,
-    /// Subscribers with at least one wildcard pattern.
-    wild: Vec<SubId>,
-    /// Behind its own lock: publishing holds only a read lock on the rooms.
     recent: Mutex<Recent>,
-    /// When the last subscriber left, if none is here.
+    live: Mutex<Live>,
+}
+
+#[derive(Default)]
+struct Live {
+    streams: usize,
+    /// When the last stream left, if none is here.
     idle_since: Option<Instant>,
 }
 
 impl Room {
-    fn is_exact(sub: &Sub) -> bool {
-        sub.patterns.iter().all(ChannelPattern::is_exact)
-    }
-
-    fn insert(&mut self, id: SubId, sub: Sub) {
-        if Self::is_exact(&sub) {
-            for p in &sub.patterns {
-                self.exact.entry(p.as_str().to_owned()).or_default().push(id);
-            }
-        } else {
-            self.wild.push(id);
-        }
-        self.subs.insert(id, sub);
-    }
-
-    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+    fn recent(&self) -> MutexGuard<'_, Recent> {
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn remove(&mut self, id: SubId) {
-        let Some(sub) = self.subs.remove(&id) else { return };
-        if self.subs.is_empty() {
-            self.idle_since = Some(Instant::now());
-        }
-        if Self::is_exact(&sub) {
-            for p in &sub.patterns {
-                if let Some(list) = self.exact.get_mut(p.as_str()) {
-                    list.retain(|s| *s != id);
-                    if list.is_empty() {
-                        self.exact.remove(p.as_str());
-                    }
-                }
-            }
-        } else {
-            self.wild.retain(|s| *s != id);
+    fn live(&self) -> MutexGuard<'_, Live> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn joined(&self) {
+        let mut live = self.live();
+        live.streams += 1;
+        live.idle_since = None;
+    }
+
+    fn left(&self, n: usize) {
+        let mut live = self.live();
+        live.streams = live.streams.saturating_sub(n);
+        if live.streams == 0 {
+            live.idle_since = Some(Instant::now());
         }
     }
 }
 
+// Lock order, to rule out deadlocks: `rooms`, then a room's `recent`, then
+// its `live`, then a shard's registry; `shards` alone.
 struct Inner {
     rooms: RwLock<HashMap<TenantId, Room>>,
+    /// Each thread's shard of the subscribers.
+    shards: Mutex<HashMap<ThreadId, Arc<Shard>>>,
     next_id: AtomicU64,
     queue: usize,
     history: HistoryLimits,
@@ -145,6 +133,42 @@ struct Inner {
     /// same batch (full queue, expired token); it gets them from history
     /// when it resumes.
     undelivered: AtomicU64,
+}
+
+impl Inner {
+    fn rooms(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TenantId, Room>> {
+        self.rooms.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn rooms_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<TenantId, Room>> {
+        self.rooms.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shards(&self) -> Vec<Arc<Shard>> {
+        self.shards.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+    }
+
+    /// Delivers a batch on a shard and accounts for the streams it dropped.
+    fn deliver(&self, shard: &Shard, batch: &[Frame]) {
+        let dropped = shard.deliver(batch, unix_now());
+        self.overflows.fetch_add(dropped.overflows, Ordering::Relaxed);
+        self.undelivered.fetch_add(dropped.undelivered, Ordering::Relaxed);
+        self.left(dropped.streams);
+    }
+
+    /// Streams removed from a shard, one tenant entry each.
+    fn left(&self, mut tenants: Vec<TenantId>) {
+        if tenants.is_empty() {
+            return;
+        }
+        tenants.sort();
+        let rooms = self.rooms();
+        for run in tenants.chunk_by(|a, b| a == b) {
+            if let Some(room) = rooms.get(&run[0]) {
+                room.left(run.len());
+            }
+        }
+    }
 }
 
 /// What the hub counted since it started, for metrics.
@@ -177,11 +201,18 @@ pub struct Subscription {
     hub: Hub,
     tenant: TenantId,
     id: SubId,
+    /// `None` when refused at once (the hub is draining).
+    shard: Option<Arc<Shard>>,
 }
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.hub.remove(&self.tenant, &[self.id]);
+        if let Some(shard) = &self.shard {
+            let removed = shard.lock().remove(&self.tenant, self.id);
+            if removed {
+                self.hub.inner.left(vec![self.tenant.clone()]);
+            }
+        }
     }
 }
 
@@ -196,6 +227,7 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 rooms: RwLock::new(HashMap::new()),
+                shards: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
                 queue: queue.max(1),
                 history,
@@ -207,23 +239,61 @@ impl Hub {
         }
     }
 
-    /// Registers a subscriber whose token expires at `exp` (unix seconds).
-    /// Patterns must already be authorized.
-    pub fn subscribe(&self, tenant: &TenantId, user: UserId, mut patterns: Vec<ChannelPattern>, exp: i64) -> Subscription {
-        patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        patterns.dedup();
+    /// This thread's shard, made on first use.
+    fn local_shard(&self) -> Arc<Shard> {
+        let mut shards = self.inner.shards.lock().unwrap_or_else(|e| e.into_inner());
+        shards
+            .entry(std::thread::current().id())
+            .or_insert_with(|| {
+                let hub = Arc::downgrade(&self.inner);
+                Shard::for_this_thread(move |shard, batch| {
+                    if let Some(inner) = hub.upgrade() {
+                        inner.deliver(shard, batch);
+                    }
+                })
+            })
+            .clone()
+    }
+
+    fn new_sub(&self, user: UserId, patterns: Arc<[ChannelPattern]>, exp: i64) -> (SubId, Sub, queue::Receiver) {
+        // A pattern listed twice would be indexed, and delivered, twice.
+        let patterns = if patterns.windows(2).all(|w| w[0].as_str() < w[1].as_str()) {
+            patterns
+        } else {
+            let mut sorted = patterns.to_vec();
+            sorted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            sorted.dedup();
+            sorted.into()
+        };
         let (tx, rx) = queue::channel(self.inner.queue);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        (id, Sub { user, patterns, exp, tx }, rx)
+    }
+
+    /// Registers a subscriber whose token expires at `exp` (unix seconds).
+    /// Patterns must already be authorized.
+    pub fn subscribe(&self, tenant: &TenantId, user: UserId, patterns: Arc<[ChannelPattern]>, exp: i64) -> Subscription {
+        let (id, sub, rx) = self.new_sub(user, patterns, exp);
         if self.inner.draining.load(Ordering::Relaxed) {
             // Shutting down: the stream ends after its history, and the
             // client resumes elsewhere.
-            return Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id };
+            return Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id, shard: None };
         }
-        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        let room = rooms.entry(tenant.clone()).or_default();
-        room.idle_since = None;
-        room.insert(id, Sub { user, patterns, exp, tx });
-        Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }
+        let shard = self.local_shard();
+        loop {
+            {
+                // Under the read lock, so the clock cannot unfollow the
+                // tenant between joining its room and registering.
+                let rooms = self.inner.rooms();
+                if let Some(room) = rooms.get(tenant) {
+                    room.joined();
+                    shard.lock().insert(tenant, id, sub);
+                    break;
+                }
+            }
+            self.inner.rooms_mut().entry(tenant.clone()).or_default();
+        }
+        Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id, shard: Some(shard) }
     }
 
     /// Subscribes a stream that has sent everything up to `after`, and
@@ -233,14 +303,16 @@ impl Hub {
     /// when the recent history does not reach back to `after`: then nothing
     /// is subscribed and the stream reads the database.
     ///
-    /// Taking the entries and subscribing happen under one write lock,
-    /// which publishing cannot hold at the same time: what was fed before
-    /// is in the entries, what is fed after reaches the subscription.
+    /// Taking the entries and subscribing happen under the tenant's history
+    /// lock, which publishing takes to remember each frame before handing
+    /// it to the shards: what was remembered before is in the entries, what
+    /// is remembered after reaches the subscription (a frame that is both
+    /// has an id the stream already sent, and it skips it).
     pub fn resume(
         &self,
         tenant: &TenantId,
         user: UserId,
-        patterns: Vec<ChannelPattern>,
+        patterns: Arc<[ChannelPattern]>,
         exp: i64,
         after: Seq,
         mut keep: impl FnMut(&Notification) -> bool,
@@ -248,27 +320,22 @@ impl Hub {
         if self.inner.draining.load(Ordering::Relaxed) {
             return None;
         }
-        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        let room = rooms.get_mut(tenant)?;
-        let (entries, upto) = {
-            let recent = room.recent();
-            let upto = recent.covers(after)?;
-            (recent.after(after, |n| n.is_for(&user) && patterns.iter().any(|p| p.matches(&n.channel)) && keep(n)), upto)
-        };
-        let mut patterns = patterns;
-        patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        patterns.dedup();
-        let (tx, rx) = queue::channel(self.inner.queue);
-        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-        room.idle_since = None;
-        room.insert(id, Sub { user, patterns, exp, tx });
-        Some((Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id }, entries, upto))
+        let shard = self.local_shard();
+        let rooms = self.inner.rooms();
+        let room = rooms.get(tenant)?;
+        let recent = room.recent();
+        let upto = recent.covers(after)?;
+        let entries = recent.after(after, |n| n.is_for(&user) && patterns.iter().any(|p| p.matches(&n.channel)) && keep(n));
+        let (id, sub, rx) = self.new_sub(user, patterns, exp);
+        room.joined();
+        shard.lock().insert(tenant, id, sub);
+        drop(recent);
+        Some((Subscription { rx, hub: self.clone(), tenant: tenant.clone(), id, shard: Some(shard) }, entries, upto))
     }
 
     /// Forgets a deleted channel's notifications from the recent history.
     pub fn forget_channel(&self, tenant: &TenantId, channel: &ChannelName) {
-        let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(room) = rooms.get(tenant) {
+        if let Some(room) = self.inner.rooms().get(tenant) {
             let freed = room.recent().forget_channel(channel);
             self.inner.history_bytes.fetch_sub(freed, Ordering::Relaxed);
         }
@@ -277,8 +344,7 @@ impl Hub {
     /// Forgets a tenant's recent history (another node deleted one of its
     /// channels); it starts again with the next notification.
     pub fn forget_history(&self, tenant: &TenantId) {
-        let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(room) = rooms.get(tenant) {
+        if let Some(room) = self.inner.rooms().get(tenant) {
             let freed = room.recent().clear();
             self.inner.history_bytes.fetch_sub(freed, Ordering::Relaxed);
         }
@@ -289,21 +355,17 @@ impl Hub {
         self.inner.history_bytes.load(Ordering::Relaxed)
     }
 
-    fn remove(&self, tenant: &TenantId, ids: &[SubId]) {
-        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(room) = rooms.get_mut(tenant) {
-            for id in ids {
-                room.remove(*id);
-            }
-        }
-    }
-
     /// Ends every stream of a tenant (it was deleted or suspended, or its
     /// notifications could not be read) and forgets its recent history.
     pub fn close_tenant(&self, tenant: &TenantId) {
-        let room = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
-        if let Some(room) = room {
+        let mut rooms = self.inner.rooms_mut();
+        if let Some(room) = rooms.remove(tenant) {
             self.inner.history_bytes.fetch_sub(room.recent().bytes(), Ordering::Relaxed);
+        }
+        // Under the rooms' lock: a stream subscribing meanwhile waits and
+        // then follows the tenant afresh.
+        for shard in self.inner.shards() {
+            shard.lock().tenants.remove(tenant);
         }
     }
 
@@ -314,10 +376,12 @@ impl Hub {
     /// once. Returns how many streams were closed.
     pub async fn drain(&self, window: Duration) -> usize {
         self.inner.draining.store(true, Ordering::Relaxed);
-        let mut all: Vec<(TenantId, SubId)> = {
-            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-            rooms.iter().flat_map(|(t, room)| room.subs.keys().map(move |id| (t.clone(), *id))).collect()
-        };
+        let mut all: Vec<(TenantId, SubId, usize)> = Vec::new();
+        let shards = self.inner.shards();
+        for (s, shard) in shards.iter().enumerate() {
+            let registry = shard.lock();
+            all.extend(registry.tenants.iter().flat_map(|(t, subs)| subs.subs.keys().map(move |id| (t.clone(), *id, s))));
+        }
         all.sort();
         let n = all.len();
         if n == 0 {
@@ -333,35 +397,37 @@ impl Hub {
             if step > 0 {
                 tokio::time::sleep(window / steps as u32).await;
             }
-            {
-                let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-                for (i, (tenant, id)) in chunk.iter().enumerate() {
-                    let k = (step * per_step + i) as u64;
-                    let retry = window_ms * (k.wrapping_mul(2_654_435_761) % n as u64) / n as u64;
-                    if let Some(sub) = rooms.get(tenant).and_then(|r| r.subs.get(id)) {
-                        let _ = sub.tx.try_send(Frame::retry(u128::from(retry)));
-                    }
+            let mut left = Vec::new();
+            for (i, (tenant, id, s)) in chunk.iter().enumerate() {
+                let k = (step * per_step + i) as u64;
+                let retry = window_ms * (k.wrapping_mul(2_654_435_761) % n as u64) / n as u64;
+                let mut registry = shards[*s].lock();
+                if let Some(sub) = registry.tenants.get(tenant).and_then(|subs| subs.subs.get(id)) {
+                    let _ = sub.tx.try_send(Frame::retry(u128::from(retry)));
+                }
+                if registry.remove(tenant, *id) {
+                    left.push(tenant.clone());
                 }
             }
-            self.remove_all(chunk.to_vec());
+            self.inner.left(left);
         }
         n
     }
 
     /// Has this tenant any live stream on this node?
     pub fn has_subscribers(&self, tenant: &TenantId) -> bool {
-        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).get(tenant).is_some_and(|r| !r.subs.is_empty())
+        self.inner.rooms().get(tenant).is_some_and(|r| r.live().streams > 0)
     }
 
     /// Does this node follow the tenant: has it streams here, or had it
     /// lately (its recent history is kept for those coming back)? The relay
     /// feeds the hub every commit of a followed tenant.
     pub fn follows(&self, tenant: &TenantId) -> bool {
-        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).contains_key(tenant)
+        self.inner.rooms().contains_key(tenant)
     }
 
     pub fn subscriber_count(&self) -> usize {
-        self.inner.rooms.read().unwrap_or_else(|e| e.into_inner()).values().map(|r| r.subs.len()).sum()
+        self.inner.rooms().values().map(|r| r.live().streams).sum()
     }
 
     /// What the hub counted since it started.
@@ -373,46 +439,40 @@ impl Hub {
         }
     }
 
-    /// Fans out committed notifications, in the order given (commit order).
+    /// Fans out committed notifications, in the order given (commit order):
+    /// remembers each in its tenant's recent history, then hands the batch
+    /// to every shard, which queues it for its streams on its own thread.
+    /// One caller at a time (the relay), or the order would not hold.
     pub fn publish(&self, batch: &[Arc<Notification>]) {
-        let now = unix_now();
         let fed = Instant::now();
-        let mut gone: Vec<(TenantId, SubId)> = Vec::new();
-        {
-            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-            for n in batch {
-                let Some(room) = rooms.get(&n.tenant) else { continue };
-                let frame = Frame { fed: Some(fed), ..Frame::live(n) };
-                self.remember(room, Entry { note: n.clone(), frame: frame.bytes.clone() });
-                let exact = room.exact.get(n.channel.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                let wild = room.wild.iter().filter(|id| room.subs[*id].patterns.iter().any(|p| p.matches(&n.channel)));
-                for id in exact.iter().chain(wild) {
-                    let sub = &room.subs[id];
-                    // Once a subscriber missed one notification it must get
-                    // none after it, or a resume from a later id would skip
-                    // the missed one.
-                    if !n.is_for(&sub.user) {
-                        continue;
-                    }
-                    if gone.iter().any(|(t, o)| o == id && t == &n.tenant) {
-                        self.inner.undelivered.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    if sub.exp <= now {
-                        let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
-                        gone.push((n.tenant.clone(), *id));
-                        continue;
-                    }
-                    if sub.tx.try_send(frame.clone()).is_err() {
-                        tracing::debug!(tenant = %n.tenant, subscriber = id, "subscriber queue overflowed; disconnecting it");
-                        self.inner.overflows.fetch_add(1, Ordering::Relaxed);
-                        self.inner.undelivered.fetch_add(1, Ordering::Relaxed);
-                        gone.push((n.tenant.clone(), *id));
-                    }
-                }
+        let frames: Vec<Frame> = {
+            let rooms = self.inner.rooms();
+            batch
+                .iter()
+                .filter_map(|n| {
+                    let room = rooms.get(&n.tenant)?;
+                    let frame = Frame { fed: Some(fed), ..Frame::live(n) };
+                    self.remember(room, Entry { note: n.clone(), frame: frame.bytes.clone() });
+                    Some(frame)
+                })
+                .collect()
+        };
+        if frames.is_empty() {
+            return;
+        }
+        let frames: Arc<[Frame]> = frames.into();
+        let mut stopped = Vec::new();
+        for shard in self.inner.shards() {
+            match shard.hand(&frames) {
+                Ok(true) => {}
+                Ok(false) => self.inner.deliver(&shard, &frames),
+                Err(()) => stopped.push(shard),
             }
         }
-        self.remove_all(gone);
+        if !stopped.is_empty() {
+            // A runtime that stopped took its streams with it.
+            self.inner.shards.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, s| !stopped.iter().any(|d| Arc::ptr_eq(d, s)));
+        }
     }
 
     /// Adds a fed notification to its tenant's recent history, within the
@@ -433,19 +493,6 @@ impl Hub {
         }
     }
 
-    fn remove_all(&self, mut gone: Vec<(TenantId, SubId)>) {
-        if gone.is_empty() {
-            return;
-        }
-        gone.sort();
-        let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
-        for (tenant, id) in gone {
-            if let Some(room) = rooms.get_mut(&tenant) {
-                room.remove(id);
-            }
-        }
-    }
-
     /// One second of the hub's clock: a heartbeat to every stream whose
     /// turn it is (each gets one per `every` ticks, their turns spread over
     /// the ticks so heartbeats do not come in one burst), and `token-expired`
@@ -456,17 +503,15 @@ impl Hub {
         let now = unix_now();
         let every = every.max(1);
         let mut sent = 0;
-        let mut gone = Vec::new();
-        let mut unfollow = Vec::new();
-        {
-            let rooms = self.inner.rooms.read().unwrap_or_else(|e| e.into_inner());
-            for (tenant, room) in rooms.iter() {
-                if room.idle_since.is_some_and(|t| t.elapsed() >= self.inner.history.keep) {
-                    unfollow.push(tenant.clone());
-                }
-                for (id, sub) in &room.subs {
+        let mut left = Vec::new();
+        for shard in self.inner.shards() {
+            let mut registry = shard.lock();
+            let mut gone = Vec::new();
+            for (tenant, subs) in &registry.tenants {
+                for (id, sub) in &subs.subs {
                     if sub.exp <= now {
                         let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
+                        sub.tx.close();
                         gone.push((tenant.clone(), *id));
                     } else if (id.wrapping_add(tick)).is_multiple_of(every) {
                         // A full queue means the stream is busy, so it
@@ -475,13 +520,26 @@ impl Hub {
                     }
                 }
             }
+            for (tenant, id) in gone {
+                if registry.remove(&tenant, id) {
+                    left.push(tenant);
+                }
+            }
         }
-        self.remove_all(gone);
+        self.inner.left(left);
+        let unfollow: Vec<TenantId> = {
+            let rooms = self.inner.rooms();
+            rooms
+                .iter()
+                .filter(|(_, room)| room.live().idle_since.is_some_and(|t| t.elapsed() >= self.inner.history.keep))
+                .map(|(t, _)| t.clone())
+                .collect()
+        };
         if !unfollow.is_empty() {
-            let mut rooms = self.inner.rooms.write().unwrap_or_else(|e| e.into_inner());
+            let mut rooms = self.inner.rooms_mut();
             for tenant in unfollow {
                 // Unless a stream came back meanwhile.
-                if rooms.get(&tenant).is_some_and(|r| r.subs.is_empty()) {
+                if rooms.get(&tenant).is_some_and(|r| r.live().streams == 0) {
                     let room = rooms.remove(&tenant).expect("checked above");
                     self.inner.history_bytes.fetch_sub(room.recent().bytes(), Ordering::Relaxed);
                 }
@@ -526,7 +584,7 @@ mod tests {
 
     const FAR: i64 = i64::MAX;
 
-    fn pats(ps: &[&str]) -> Vec<ChannelPattern> {
+    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
         ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
     }
 
@@ -543,6 +601,16 @@ mod tests {
         assert_eq!(ids(&mut a), vec![1]);
         assert_eq!(ids(&mut b), vec![1, 2, 3]);
         assert_eq!(ids(&mut c), Vec::<Seq>::new());
+    }
+
+    #[test]
+    fn a_pattern_named_twice_delivers_once() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let mut s = hub.subscribe(&t, UserId::parse("a").unwrap(), pats(&["x", "y", "x"]), FAR);
+        hub.publish(&[note(&t, 1, "x", None)]);
+        assert_eq!(s.rx.try_recv().unwrap().id, Some(1));
+        assert!(s.rx.try_recv().is_err(), "expected one frame, got a second");
     }
 
     #[test]
@@ -706,7 +774,7 @@ mod tests {
 mod clock_tests {
     use super::*;
 
-    fn pats(ps: &[&str]) -> Vec<ChannelPattern> {
+    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
         ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
     }
 
@@ -771,7 +839,7 @@ mod drain_tests {
     async fn drain_tells_every_stream_when_to_come_back_then_ends_it_spread_over_the_window() {
         let hub = Hub::new(16);
         let t = TenantId::generate();
-        let pats = vec![ChannelPattern::parse("x").unwrap()];
+        let pats: Arc<[ChannelPattern]> = Arc::new([ChannelPattern::parse("x").unwrap()]);
         let mut subs: Vec<_> =
             (0..100).map(|i| hub.subscribe(&t, UserId::parse(format!("u{i}")).unwrap(), pats.clone(), i64::MAX)).collect();
         let started = tokio::time::Instant::now();
@@ -796,5 +864,127 @@ mod drain_tests {
         // A stream opened while draining ends at once.
         let mut late = hub.subscribe(&t, UserId::parse("late").unwrap(), pats, i64::MAX);
         assert!(late.rx.recv().await.is_none());
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+    use herald_core::names::EventType;
+    use serde_json::value::RawValue;
+    use std::sync::mpsc as std_mpsc;
+
+    fn note(tenant: &TenantId, id: Seq, channel: &str) -> Arc<Notification> {
+        Arc::new(Notification {
+            tenant: tenant.clone(),
+            id,
+            channel: ChannelName::parse(channel).unwrap(),
+            event_type: EventType::parse("t").unwrap(),
+            data: RawValue::from_string("{}".into()).unwrap(),
+            recipients: None,
+            created_at: chrono::Utc::now(),
+        })
+    }
+
+    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
+        ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
+    }
+
+    fn current_thread() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    }
+
+    /// Streams on two runtimes' threads (as on two HTTP workers), fed from
+    /// a third: each gets every frame of its channel, in order, through
+    /// its own thread's shard.
+    #[test]
+    fn streams_on_other_threads_get_every_frame_in_order_through_their_shard() {
+        let hub = Hub::new(1024);
+        let t = TenantId::generate();
+        let (ready_tx, ready_rx) = std_mpsc::channel();
+        let workers: Vec<_> = (0..2)
+            .map(|w| {
+                let (hub, t, ready) = (hub.clone(), t.clone(), ready_tx.clone());
+                std::thread::spawn(move || {
+                    current_thread().block_on(async move {
+                        let mut subs: Vec<_> = (0..3)
+                            .map(|i| hub.subscribe(&t, UserId::parse(format!("u{w}-{i}")).unwrap(), pats(&["x"]), i64::MAX))
+                            .collect();
+                        ready.send(()).unwrap();
+                        let mut got = Vec::new();
+                        for s in &mut subs {
+                            let mut ids = Vec::new();
+                            while ids.len() < 400 {
+                                let f =
+                                    tokio::time::timeout(Duration::from_secs(30), s.rx.recv()).await.expect("frames arrive").expect("open");
+                                ids.push(f.id.unwrap());
+                            }
+                            got.push(ids);
+                        }
+                        got
+                    })
+                })
+            })
+            .collect();
+        ready_rx.recv().unwrap();
+        ready_rx.recv().unwrap();
+        assert_eq!(hub.subscriber_count(), 6);
+        for batch in 0..200 {
+            let first = batch * 3 + 1;
+            hub.publish(&[note(&t, first, "x"), note(&t, first + 1, "y"), note(&t, first + 2, "x")]);
+        }
+        let expected: Vec<Seq> = (0..200).flat_map(|b| [b * 3 + 1, b * 3 + 3]).collect();
+        for worker in workers {
+            for ids in worker.join().unwrap() {
+                assert_eq!(ids, expected, "every x, in order, nothing else");
+            }
+        }
+        assert_eq!(hub.counters().undelivered, 0);
+    }
+
+    /// On a shard with a task, a stream that does not read is closed at
+    /// its queue's bound, gets nothing after the frame it missed, and is
+    /// no longer counted.
+    #[test]
+    fn an_overflowing_stream_on_a_task_shard_ends_after_what_it_had() {
+        let hub = Hub::new(2);
+        let t = TenantId::generate();
+        current_thread().block_on(async {
+            let mut s = hub.subscribe(&t, UserId::parse("s").unwrap(), pats(&["x"]), i64::MAX);
+            hub.publish(&[note(&t, 1, "x"), note(&t, 2, "x"), note(&t, 3, "x"), note(&t, 4, "x")]);
+            let mut ids = Vec::new();
+            while let Some(f) = tokio::time::timeout(Duration::from_secs(30), s.rx.recv()).await.expect("the shard delivers") {
+                ids.push(f.id.unwrap());
+            }
+            assert_eq!(ids, vec![1, 2], "up to the bound, then the end of the stream");
+            assert_eq!(hub.subscriber_count(), 0);
+            assert_eq!(hub.counters().queue_overflows, 1);
+            assert_eq!(hub.counters().undelivered, 2, "3 overflowed, 4 came after it");
+        });
+    }
+
+    /// A thread whose runtime stopped took its streams with it; its shard
+    /// is forgotten at the next publish.
+    #[test]
+    fn a_stopped_runtime_s_shard_is_forgotten() {
+        let hub = Hub::new(16);
+        let t = TenantId::generate();
+        let h = hub.clone();
+        let t2 = t.clone();
+        std::thread::spawn(move || {
+            let rt = current_thread();
+            // The stream outlives its runtime, as an actix worker's would
+            // not: the point is the shard's task, which is gone.
+            let s = rt.block_on(async { h.subscribe(&t2, UserId::parse("s").unwrap(), pats(&["x"]), i64::MAX) });
+            drop(rt);
+            drop(s);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(hub.inner.shards().len(), 1);
+        let mut here = hub.subscribe(&t, UserId::parse("h").unwrap(), pats(&["x"]), i64::MAX);
+        hub.publish(&[note(&t, 1, "x")]);
+        assert_eq!(hub.inner.shards().len(), 1, "only this thread's shard is left");
+        assert_eq!(here.rx.try_recv().unwrap().id, Some(1));
     }
 }

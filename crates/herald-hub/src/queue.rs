@@ -3,8 +3,8 @@
 //! Not `tokio::sync::mpsc`: that channel allocates its first block of 32
 //! slots (about 2 KiB for a `Frame`) when it is made, and an idle stream
 //! holds it for ever, a third of what an idle connection costs. This queue
-//! holds nothing until a frame arrives, and gives back what a burst made it
-//! grow once it is drained. One producer at a time (the hub, under its
+//! holds nothing until a frame arrives, and gives its slots back once it
+//! is drained. One producer at a time (the hub, under its
 //! lock) and one consumer (the stream), so a plain mutex is uncontended.
 
 use std::collections::VecDeque;
@@ -13,8 +13,11 @@ use std::task::{Context, Poll, Waker};
 
 use crate::Frame;
 
-/// Capacity kept after the queue drains; a burst beyond it is given back.
-const KEEP_CAPACITY: usize = 4;
+/// Capacity kept after the queue drains: none. An idle stream then holds no
+/// slot at all (four `Frame`s were 320 bytes of every idle connection), and
+/// the slots a frame needs are taken and given back on the stream's own
+/// thread, where the allocator's per-thread cache makes that cheap.
+const KEEP_CAPACITY: usize = 0;
 
 #[derive(Debug, Default)]
 struct State {
@@ -74,7 +77,7 @@ pub fn channel(capacity: usize) -> (Sender, Receiver) {
 impl Sender {
     pub fn try_send(&self, frame: Frame) -> Result<(), SendError> {
         let mut state = self.0.lock();
-        if state.abandoned {
+        if state.abandoned || state.closed {
             return Err(SendError::Closed);
         }
         if state.frames.len() >= self.0.capacity {
@@ -90,8 +93,10 @@ impl Sender {
     }
 }
 
-impl Drop for Sender {
-    fn drop(&mut self) {
+impl Sender {
+    /// Ends the queue: the stream ends once it has read what is queued, and
+    /// nothing more is accepted.
+    pub fn close(&self) {
         let mut state = self.0.lock();
         state.closed = true;
         let waker = state.waker.take();
@@ -99,6 +104,12 @@ impl Drop for Sender {
         if let Some(w) = waker {
             w.wake();
         }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -527,7 +527,7 @@ mod tests {
     }
 
     fn subscribe(hub: &Hub, t: &TenantId) -> Subscription {
-        hub.subscribe(t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()], i64::MAX)
+        hub.subscribe(t, UserId::parse("u").unwrap(), Arc::new([ChannelPattern::parse("c").unwrap()]), i64::MAX)
     }
 
     #[tokio::test]
@@ -577,7 +577,7 @@ mod tests {
     /// Waits (bounded) until the hub's recent history of `tenant` answers a
     /// resume after `after`, and returns the ids it holds.
     async fn remembered(hub: &Hub, tenant: &TenantId, after: Seq) -> Vec<Seq> {
-        let pats = vec![ChannelPattern::parse("c").unwrap()];
+        let pats: Arc<[ChannelPattern]> = Arc::new([ChannelPattern::parse("c").unwrap()]);
         for _ in 0..500 {
             if let Some((_, entries, _)) = hub.resume(tenant, UserId::parse("u").unwrap(), pats.clone(), i64::MAX, after, |_| true) {
                 return entries.iter().map(|e| e.note.id).collect();
@@ -613,7 +613,9 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert_eq!(hub.history_bytes(), 0, "expected the tenant's recent history forgotten");
-        assert!(hub.resume(&t, UserId::parse("u").unwrap(), vec![ChannelPattern::parse("c").unwrap()], i64::MAX, 0, |_| true).is_none());
+        assert!(
+            hub.resume(&t, UserId::parse("u").unwrap(), Arc::new([ChannelPattern::parse("c").unwrap()]), i64::MAX, 0, |_| true).is_none()
+        );
     }
 
     #[tokio::test]

@@ -14,8 +14,8 @@
 //! takes the rest from there and subscribes in the same step
 //! (`Hub::resume`), which replaces steps 1 to 3. That is how a reconnect
 //! storm, every client of a node back at once, costs one small query per
-//! stream (what retention removed) and no history read. Replayed events go
-//! out joined in chunks of up to [`REPLAY_CHUNK`] bytes.
+//! stream (what retention removed) and no history read. Replayed frames go
+//! to the transport one by one, shared with the hub's memory, not copied.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -205,14 +205,10 @@ pub struct Feed {
 /// a busy socket go out in one `send`.
 const COALESCE: usize = 64;
 
-/// Replayed events are joined into chunks of about this many bytes: one
-/// write for many events, without copying a whole replay at once.
-const REPLAY_CHUNK: usize = 64 * 1024;
-
 impl Feed {
     fn subscribe(&mut self) {
         let hub = &self.sink.app.inner.hub;
-        self.sub = Some(hub.subscribe(&self.sink.tenant, self.sink.user().clone(), self.patterns.to_vec(), self.exp));
+        self.sub = Some(hub.subscribe(&self.sink.tenant, self.sink.user().clone(), self.patterns.clone(), self.exp));
     }
 
     /// A span naming the request, for lines logged after it returned.
@@ -351,7 +347,7 @@ impl Feed {
     fn resume_from_memory(&mut self) -> bool {
         let hub = &self.sink.app.inner.hub;
         let pruned = &self.pruned;
-        let resumed = hub.resume(&self.sink.tenant, self.sink.user().clone(), self.patterns.to_vec(), self.exp, self.cursor, |n| {
+        let resumed = hub.resume(&self.sink.tenant, self.sink.user().clone(), self.patterns.clone(), self.exp, self.cursor, |n| {
             !pruned.was_pruned(n.channel.as_str(), n.id)
         });
         let Some((sub, entries, upto)) = resumed else { return false };
@@ -383,17 +379,14 @@ impl Feed {
             return;
         }
         let sent = notes.len();
-        let mut chunk = BytesMut::new();
+        // Frame by frame, shared rather than joined: the HTTP layer copies
+        // them into its write buffer until that holds 32 KiB and writes
+        // once, so joining them here would only be a second copy, held by
+        // every stream of a reconnect storm at once.
         for (n, frame) in notes {
             let bytes = self.named(frame.unwrap_or_else(|| Frame::notification(&n).bytes));
             self.sent(Some(&n));
-            if !chunk.is_empty() && chunk.len() + bytes.len() > REPLAY_CHUNK {
-                self.pending.push_back(chunk.split().freeze());
-            }
-            chunk.extend_from_slice(&bytes);
-        }
-        if !chunk.is_empty() {
-            self.pending.push_back(chunk.freeze());
+            self.pending.push_back(bytes);
         }
         self.sink.app.inner.metrics.replayed().inc_by(sent as u64);
         self.page_done(next_after, done);
@@ -471,6 +464,11 @@ impl Stream for Feed {
         let this = self.get_mut();
         loop {
             if let Some(b) = this.pending.pop_front() {
+                if this.pending.is_empty() {
+                    // Live frames never pass through here: an idle stream
+                    // should not keep the slots its first frames needed.
+                    this.pending = VecDeque::new();
+                }
                 return Poll::Ready(Some(b));
             }
             // Before `finished`: a batch may hold the stream's last frame

@@ -141,7 +141,7 @@ impl App {
                 if !sink.holds_connection() {
                     sink.hold(self.connect(tenant, Transport::LongPoll, who.patterns.clone().into(), req.peer).await?);
                 }
-                sub = Some(self.inner.hub.subscribe(tenant, user.clone(), who.patterns.clone(), who.subscriber.expires_at));
+                sub = Some(self.inner.hub.subscribe(tenant, user.clone(), who.patterns.clone().into(), who.subscriber.expires_at));
                 continue;
             };
             tokio::select! {

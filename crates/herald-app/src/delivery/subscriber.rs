@@ -66,7 +66,10 @@ pub fn subscriber_patterns(subscriber: &Subscriber, raw: Vec<String>) -> AppResu
     if raw.len() > limits::MAX_PATTERNS {
         return Err(DomainError::invalid("channel", format!("at most {} channels per request", limits::MAX_PATTERNS)).into());
     }
-    let patterns = raw.into_iter().map(ChannelPattern::parse).collect::<Result<Vec<_>, _>>()?;
+    let mut patterns = raw.into_iter().map(ChannelPattern::parse).collect::<Result<Vec<_>, _>>()?;
     subscriber.authorize(&patterns)?;
+    // In one order, once each: the hub then shares the stream's copy.
+    patterns.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    patterns.dedup();
     Ok(patterns)
 }
