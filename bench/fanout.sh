@@ -5,12 +5,18 @@
 #
 #   bash bench/fanout.sh            # all scenarios
 #   SCENARIOS="1000:1000:200" bash bench/fanout.sh
+#   PEERS=nchan ROUNDS=3 bash bench/fanout.sh   # only Nchan, three rounds
+#   DB_DIR=/dev/shm bash bench/fanout.sh         # Herald's SQLite file on tmpfs,
+#                                                # where fsync costs nothing: what
+#                                                # durability costs, by difference
 #
 # A scenario is N:M:R. Results: readable lines on stdout, JSON lines in
 # bench/results/. Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SCENARIOS=${SCENARIOS:-"1000:1000:200 10000:200:20"}
+PEERS=${PEERS:-"nchan pushpin"}
+ROUNDS=${ROUNDS:-1}
 KEY=hop_bench-operator-key-000000
 export HERALD_OPERATOR_KEY=$KEY RUST_LOG=${RUST_LOG:-warn}
 ulimit -n 20000
@@ -19,13 +25,14 @@ cargo build --release -q -p herald -p herald-bench
 HERALD=target/release/herald
 BENCH=target/release/herald-bench
 WORK=$(mktemp -d)
+DB=$(mktemp -d "${DB_DIR:-${TMPDIR:-/tmp}}/herald-fanout-db.XXXXXX")
 mkdir -p bench/results
 OUT=bench/results/fanout-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 HPID=
 cleanup() {
   [ -n "$HPID" ] && kill "$HPID" 2>/dev/null || true
   bash bench/peers/stop.sh >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  rm -rf "$WORK" "$DB"
 }
 trap cleanup EXIT
 
@@ -42,8 +49,8 @@ record() { # label file
 }
 
 run_herald() { # N M R
-  rm -f "$WORK"/h.db*
-  "$HERALD" serve --listen 127.0.0.1:18901 --database-url "sqlite://$WORK/h.db" >"$WORK/herald.log" 2>&1 &
+  rm -f "$DB"/h.db*
+  "$HERALD" serve --listen 127.0.0.1:18901 --database-url "sqlite://$DB/h.db" >"$WORK/herald.log" 2>&1 &
   HPID=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18901/healthz >/dev/null && break; sleep 0.1; done
   echo "== herald N=$1 M=$2 R=$3"
@@ -77,10 +84,15 @@ run_peer() { # name sub pub pids N M R concurrency
 bash bench/peers/start.sh >"$WORK/peers.txt"
 # shellcheck disable=SC1091
 source "${PEERS_RUN:-/tmp/herald-peers}/peers.env"
-for s in $SCENARIOS; do
-  IFS=: read -r n m r <<<"$s"
-  run_herald "$n" "$m" "$r"
-  run_peer nchan "$NCHAN_SUB" "$NCHAN_PUB" "$NCHAN_PIDS" "$n" "$m" "$r" 200
-  run_peer pushpin "$PUSHPIN_SUB" "$PUSHPIN_PUB" "$PUSHPIN_PIDS" "$n" "$m" "$r" 20
+# Rounds alternate the servers, so a slow minute of this shared machine
+# does not fall on one of them only.
+for round in $(seq "$ROUNDS"); do
+  for s in $SCENARIOS; do
+    IFS=: read -r n m r <<<"$s"
+    [ "$ROUNDS" -gt 1 ] && echo "=== round $round"
+    run_herald "$n" "$m" "$r"
+    case " $PEERS " in *" nchan "*) run_peer nchan "$NCHAN_SUB" "$NCHAN_PUB" "$NCHAN_PIDS" "$n" "$m" "$r" 200 ;; esac
+    case " $PEERS " in *" pushpin "*) run_peer pushpin "$PUSHPIN_SUB" "$PUSHPIN_PUB" "$PUSHPIN_PIDS" "$n" "$m" "$r" 20 ;; esac
+  done
 done
 echo "JSON lines: $OUT"

@@ -199,12 +199,16 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_is_given_back_once_drained() {
+    fn an_idle_queue_holds_no_slot() {
         let (tx, mut rx) = channel(1000);
         for _ in 0..500 {
             tx.try_send(Frame::heartbeat()).unwrap();
         }
+        assert!(rx.0.lock().frames.capacity() >= 500);
         while rx.try_recv().is_ok() {}
-        assert!(rx.0.lock().frames.capacity() <= KEEP_CAPACITY);
+        assert_eq!(rx.0.lock().frames.capacity(), KEEP_CAPACITY, "a burst is given back once drained");
+        tx.try_send(Frame::heartbeat()).unwrap();
+        rx.try_recv().unwrap();
+        assert_eq!(rx.0.lock().frames.capacity(), KEEP_CAPACITY, "so is a single frame");
     }
 }

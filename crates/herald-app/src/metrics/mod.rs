@@ -315,9 +315,8 @@ impl Metrics {
         registry.register(
             "delivery_stage_seconds",
             "Time notifications spend in each step from commit to a stream: relay (this node's commit to the relay taking the \
-             batch), fanout (the hub taking one batch: its recent history, then a hand-off to each worker thread's shard), queue \
-             (from the start of that to a stream taking the notification from its queue: the shard's loop, the wake-up, the \
-             wait for the thread; sampled: the first of each wake-up)",
+             batch), fanout (the hub's loop over one batch's streams), queue (from the start of that loop to a stream taking the \
+             notification from its queue; sampled: the first of each wake-up)",
             i.stages.clone(),
         );
         registry.register(
