@@ -504,7 +504,8 @@ mod tests {
     use herald_core::names::{ChannelName, EventType};
     use serde_json::value::RawValue;
 
-    fn note(tenant: &TenantId, id: Seq, channel: &str, recipients: Option<&[&str]>) -> Arc<Notification> {
+    /// A notification as the relay feeds it; shared by the crate's tests.
+    pub(crate) fn note(tenant: &TenantId, id: Seq, channel: &str, recipients: Option<&[&str]>) -> Arc<Notification> {
         Arc::new(Notification {
             tenant: tenant.clone(),
             id,
@@ -518,7 +519,7 @@ mod tests {
 
     const FAR: i64 = i64::MAX;
 
-    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
+    pub(crate) fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
         ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
     }
 
@@ -706,11 +707,8 @@ mod tests {
 
 #[cfg(test)]
 mod clock_tests {
+    use super::tests::pats;
     use super::*;
-
-    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
-        ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
-    }
 
     #[test]
     fn heartbeats_are_spread_over_the_period() {
@@ -803,25 +801,12 @@ mod drain_tests {
 
 #[cfg(test)]
 mod thread_tests {
+    use super::tests::pats;
     use super::*;
-    use herald_core::names::EventType;
-    use serde_json::value::RawValue;
     use std::sync::mpsc as std_mpsc;
 
     fn note(tenant: &TenantId, id: Seq, channel: &str) -> Arc<Notification> {
-        Arc::new(Notification {
-            tenant: tenant.clone(),
-            id,
-            channel: ChannelName::parse(channel).unwrap(),
-            event_type: EventType::parse("t").unwrap(),
-            data: RawValue::from_string("{}".into()).unwrap(),
-            recipients: None,
-            created_at: chrono::Utc::now(),
-        })
-    }
-
-    fn pats(ps: &[&str]) -> Arc<[ChannelPattern]> {
-        ps.iter().map(|p| ChannelPattern::parse(*p).unwrap()).collect()
+        super::tests::note(tenant, id, channel, None)
     }
 
     fn current_thread() -> tokio::runtime::Runtime {

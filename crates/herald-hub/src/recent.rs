@@ -134,19 +134,9 @@ impl Recent {
 mod tests {
     use super::*;
     use herald_core::ids::TenantId;
-    use herald_core::names::EventType;
-    use serde_json::value::RawValue;
 
     fn entry(id: Seq, channel: &str) -> Entry {
-        let note = Arc::new(Notification {
-            tenant: TenantId::generate(),
-            id,
-            channel: ChannelName::parse(channel).unwrap(),
-            event_type: EventType::parse("t").unwrap(),
-            data: RawValue::from_string("{}".into()).unwrap(),
-            recipients: None,
-            created_at: chrono::Utc::now(),
-        });
+        let note = crate::tests::note(&TenantId::generate(), id, channel, None);
         Entry { frame: Bytes::from(format!("id: {id}\n\n")), note }
     }
 
