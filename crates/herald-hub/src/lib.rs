@@ -90,6 +90,16 @@ impl Room {
     fn subs_mut(&self) -> RwLockWriteGuard<'_, Subscribers> {
         self.subs.write().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn remove(&self, ids: &[SubId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut subs = self.subs_mut();
+        for id in ids {
+            subs.remove(*id);
+        }
+    }
 }
 
 // Lock order, to rule out deadlocks: `rooms`, then a room's `recent`, then
@@ -283,10 +293,7 @@ impl Hub {
 
     fn remove(&self, tenant: &TenantId, ids: &[SubId]) {
         if let Some(room) = self.inner.rooms().get(tenant) {
-            let mut subs = room.subs_mut();
-            for id in ids {
-                subs.remove(*id);
-            }
+            room.remove(ids);
         }
     }
 
@@ -400,12 +407,7 @@ impl Hub {
                 })
                 .collect();
             let gone = room.subs().deliver(frames.iter(), now, &mut dropped);
-            if !gone.is_empty() {
-                let mut subs = room.subs_mut();
-                for id in gone {
-                    subs.remove(id);
-                }
-            }
+            room.remove(&gone);
         }
         self.inner.overflows.fetch_add(dropped.overflows, Ordering::Relaxed);
         self.inner.undelivered.fetch_add(dropped.undelivered, Ordering::Relaxed);
@@ -451,8 +453,7 @@ impl Hub {
                     }
                     for (id, sub) in &subs.subs {
                         if sub.exp <= now {
-                            let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
-                            sub.tx.close();
+                            sub.end_expired();
                             gone.push(*id);
                         } else if (id.wrapping_add(tick)).is_multiple_of(every) {
                             // A full queue means the stream is busy, so it
@@ -461,12 +462,7 @@ impl Hub {
                         }
                     }
                 }
-                if !gone.is_empty() {
-                    let mut subs = room.subs_mut();
-                    for id in gone {
-                        subs.remove(id);
-                    }
-                }
+                room.remove(&gone);
             }
         }
         if !unfollow.is_empty() {

@@ -23,6 +23,15 @@ pub(crate) struct Sub {
     pub tx: queue::Sender,
 }
 
+impl Sub {
+    /// Its token expired: it gets `token-expired`, then nothing more (the
+    /// caller removes it).
+    pub fn end_expired(&self) {
+        let _ = self.tx.try_send(Frame::token_expired(self.exp));
+        self.tx.close();
+    }
+}
+
 /// One tenant's subscribers.
 #[derive(Default)]
 pub(crate) struct Subscribers {
@@ -105,8 +114,7 @@ impl Subscribers {
                     continue;
                 }
                 if sub.exp <= now {
-                    let _ = sub.tx.try_send(Frame::token_expired(sub.exp));
-                    sub.tx.close();
+                    sub.end_expired();
                     gone.push(id);
                     continue;
                 }
