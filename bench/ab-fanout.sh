@@ -15,7 +15,7 @@ IFS=: read -r N M R <<<"${SCENARIO:-10000:200:20}"
 KEY=hop_bench-operator-key-000000
 export HERALD_OPERATOR_KEY=$KEY RUST_LOG=${RUST_LOG:-warn}
 ulimit -n 20000
-WORK=$(mktemp -d)
+WORK=$(mktemp -d "${DB_DIR:-${TMPDIR:-/tmp}}/herald-ab.XXXXXX")
 mkdir -p bench/results
 OUT=bench/results/fanout-ab-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 HPID=

@@ -114,7 +114,7 @@ fn parse(text: &str) -> Snapshot {
 /// What happened between two scrapes, step by step, in the order a
 /// notification goes through them.
 pub fn between(before: &Snapshot, after: &Snapshot) -> Vec<StageSummary> {
-    const ORDER: [&str; 5] = ["publish", "publish-batch", "relay", "fanout", "queue"];
+    const ORDER: [&str; 6] = ["publish", "publish-batch", "commit", "relay", "fanout", "queue"];
     let mut out = Vec::new();
     for stage in ORDER {
         let Some(a) = after.0.get(stage) else { continue };

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use herald_core::names::{ChannelName, UserId};
 use herald_core::pattern::ChannelPattern;
+use rustc_hash::FxHashMap;
 
 use crate::Frame;
 use crate::queue::{self, SendError};
@@ -35,10 +36,14 @@ impl Sub {
 /// One tenant's subscribers.
 #[derive(Default)]
 pub(crate) struct Subscribers {
-    pub subs: HashMap<SubId, Sub>,
+    /// Hashed with Fx, not SipHash: ids are ours, not an attacker's, and
+    /// a fan-out looks one up per stream.
+    pub subs: FxHashMap<SubId, Sub>,
     /// When the last subscriber left, if none is here.
     pub idle_since: Option<Instant>,
     /// Subscribers whose patterns are all exact, by channel.
+    /// (SipHash: channel names are the tenant's, so a hostile one could
+    /// pick colliding names; looked up once per notification, not per stream.)
     exact: HashMap<String, Vec<SubId>>,
     /// Subscribers with at least one wildcard pattern.
     wild: Vec<SubId>,

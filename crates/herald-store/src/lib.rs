@@ -57,6 +57,9 @@ pub use db_kind::{DbKind, UnsupportedDatabaseUrl};
 pub use error::StoreError;
 pub use pool_settings::PoolSettings;
 
+/// A pooled connection idle this long is pinged before it is used again.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
 /// A handle on the database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -104,7 +107,12 @@ impl Store {
             .acquire_timeout(pool.acquire_timeout)
             .min_connections(pool.min_connections)
             .max_lifetime(pool.max_lifetime)
-            .idle_timeout(pool.idle_timeout);
+            .idle_timeout(pool.idle_timeout)
+            // Ping only a connection that sat idle (one the server or a
+            // proxy may have dropped), not every one taken from the pool:
+            // the default pings on every acquire, a round trip added to
+            // each publish's commit and every read.
+            .test_before_acquire_if_idle_for(STALE_AFTER);
         if kind.is_sqlite() {
             opts.max_connections(pool.max_connections.unwrap_or(8)).map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use herald_core::ids::{Seq, TenantId};
 use herald_core::names::ChannelName;
@@ -39,6 +40,11 @@ const INSERT_CHUNK: usize = 500;
 /// commit order, once the commit's publishers have been answered. Must not
 /// block: it runs on the writer task.
 pub type CommitHook = Arc<dyn Fn(&[Arc<Notification>]) + Send + Sync>;
+
+/// Told how long each group's transaction took, from taking a connection
+/// and `BEGIN` to the end of `COMMIT` (its statements and, on SQLite, the
+/// fsync): the `commit` step of the latency breakdown.
+pub type CommitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 /// What the writer answers for one publish request: the ids in request
 /// order. A repeated idempotency key answers the first publish's id.
@@ -67,8 +73,20 @@ impl Publisher {
     /// (and so handed to each live subscriber) at once, except that one
     /// request is never split.
     pub fn start(store: Store, hook: CommitHook, queue: usize, max_group: usize) -> (Self, tokio::task::JoinHandle<()>) {
+        Self::start_observed(store, hook, None, queue, max_group)
+    }
+
+    /// Like [`Publisher::start`], telling `on_commit` how long each
+    /// group's transaction took.
+    pub fn start_observed(
+        store: Store,
+        hook: CommitHook,
+        on_commit: Option<CommitObserver>,
+        queue: usize,
+        max_group: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        let task = tokio::spawn(writer(store, hook, rx, max_group.max(1)));
+        let task = tokio::spawn(writer(store, hook, on_commit, rx, max_group.max(1)));
         (Self { tx }, task)
     }
 
@@ -82,7 +100,7 @@ impl Publisher {
     }
 }
 
-async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>, max_group: usize) {
+async fn writer(store: Store, hook: CommitHook, on_commit: Option<CommitObserver>, mut rx: mpsc::Receiver<Job>, max_group: usize) {
     // A request that did not fit in the previous group opens the next one.
     let mut carry: Option<Job> = None;
     loop {
@@ -109,8 +127,12 @@ async fn writer(store: Store, hook: CommitHook, mut rx: mpsc::Receiver<Job>, max
             }
         }
         let groups: Vec<&[NewNotification]> = jobs.iter().map(|j| j.items.as_slice()).collect();
+        let began = Instant::now();
         match store.commit_group(&groups).await {
             Ok((results, committed)) => {
+                if let Some(observe) = &on_commit {
+                    observe(began.elapsed());
+                }
                 for (job, result) in jobs.into_iter().zip(results) {
                     let _ = job.reply.send(result);
                 }
@@ -398,7 +420,15 @@ mod tests {
                 let _ = wait_check.recv_timeout(WAIT);
             }
         });
-        let (publisher, _task) = Publisher::start(store.clone(), hook, 64, 8);
+        // Every commit is timed once, before its hook runs.
+        let timed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let observer: CommitObserver = Arc::new({
+            let timed = timed.clone();
+            move |_| {
+                timed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        let (publisher, _task) = Publisher::start_observed(store.clone(), hook, Some(observer), 64, 8);
 
         let mut publishers = Vec::new();
         for _ in 0..PUBLISHERS {
@@ -414,6 +444,7 @@ mod tests {
         }
 
         let mut seen: Vec<Seq> = Vec::new();
+        let mut commits = 0;
         while (seen.len() as i64) < 2 * PUBLISHERS {
             let got = tokio::time::timeout(WAIT, hook_calls.recv()).await;
             let Ok(Some((ids, checked))) = got else {
@@ -423,8 +454,11 @@ mod tests {
             let readable: Vec<Seq> = store.committed_range(&a, first - 1, last, 1000).await.unwrap().iter().map(|n| n.id).collect();
             assert_eq!(readable, ids, "expected the hook's ids {ids:?} to be committed while it runs, got {readable:?} readable");
             seen.extend(ids);
+            commits += 1;
             checked.send(()).unwrap();
         }
+        let timings = timed.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(timings, commits, "expected one commit timing per commit ({commits}), got {timings}");
         let want: Vec<Seq> = (1..=2 * PUBLISHERS).collect();
         assert_eq!(seen, want, "expected the hook to see every id once, in commit order");
 

@@ -306,8 +306,14 @@ async fn start(
     // A commit hands all its notifications to a subscriber at once; half the
     // queue leaves a reader that is a little behind room for the next one.
     let max_group = config.stream.subscriber_queue / 2;
-    let (publisher, writer_task) =
-        Publisher::start(store.clone(), Arc::new(move |batch| relay.committed(batch)), config.limits.publish_queue, max_group);
+    let commit_timing = metrics.clone();
+    let (publisher, writer_task) = Publisher::start_observed(
+        store.clone(),
+        Arc::new(move |batch| relay.committed(batch)),
+        Some(Arc::new(move |took| commit_timing.delivery_stage(DeliveryStage::Commit, took))),
+        config.limits.publish_queue,
+        max_group,
+    );
     tasks.critical("publish writer", |stop| watch(writer_task, stop));
 
     let defaults = Retention { max_count: config.retention.default_max_count, max_age_seconds: config.retention.default_max_age_seconds };

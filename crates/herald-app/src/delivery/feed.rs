@@ -421,8 +421,24 @@ impl Feed {
                 self.sink.app.inner.metrics.delivery_stage(DeliveryStage::Queue, fed.elapsed());
             }
             let Some(first) = self.accept(first) else { continue };
+            // The common case at everyday rates: one frame per wake-up,
+            // sent as it is, with nothing allocated for it.
+            let next = if self.finished { None } else { self.sub.as_mut().expect("live").rx.try_recv().ok() };
+            let Some(next) = next else {
+                match first {
+                    Item::Send(b, note) => {
+                        self.sent(note.as_deref());
+                        return Poll::Ready(Next::Send(b));
+                    }
+                    hook => {
+                        self.start_hooks(vec![hook], None);
+                        return Poll::Ready(Next::Again);
+                    }
+                }
+            };
             let mut items = vec![first];
-            for _ in 1..COALESCE {
+            items.extend(self.accept(next));
+            for _ in 2..COALESCE {
                 if self.finished {
                     break;
                 }

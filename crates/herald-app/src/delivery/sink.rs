@@ -26,6 +26,14 @@ use crate::usage::Connection;
 /// How often a sink looks for a newer deliver plan (a changed chain).
 const PLAN_CHECK: Duration = Duration::from_secs(1);
 
+/// Monotonic time at the kernel tick's resolution (a few milliseconds),
+/// for the plan check that runs on every frame: reading it costs no TSC
+/// read, and at a second's granularity the precision is not missed.
+fn coarse_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 /// What the sink decided for one notification.
 #[derive(Debug)]
 pub enum Delivery {
@@ -61,7 +69,8 @@ pub struct DeliverySink {
     who: Arc<Who>,
     /// The tenant's deliver hooks; refreshed from the cache as it ages.
     plan: Arc<DeliverPlan>,
-    plan_at: Instant,
+    /// When the plan was taken, on the coarse clock ([`coarse_now`]).
+    plan_at: Duration,
     /// The chains' generation the plan was taken at.
     generation: u64,
     path: LivePath,
@@ -78,7 +87,7 @@ impl DeliverySink {
         let plan = app.inner.chains.deliver_plan(&tenant).await?;
         let now = Instant::now();
         let allowance = Allowance::new(app.inner.settings.hook_budget, now);
-        Ok(Self { app: app.clone(), tenant, who: Arc::new(who), plan, plan_at: now, generation, path, conn, allowance })
+        Ok(Self { app: app.clone(), tenant, who: Arc::new(who), plan, plan_at: coarse_now(), generation, path, conn, allowance })
     }
 
     pub(crate) fn user(&self) -> &herald_core::names::UserId {
@@ -100,9 +109,10 @@ impl DeliverySink {
     pub(crate) fn needs_hooks(&mut self, n: &Notification) -> bool {
         let chains = &self.app.inner.chains;
         let generation = chains.generation();
-        if generation != self.generation || self.plan_at.elapsed() >= PLAN_CHECK {
+        let now = coarse_now();
+        if generation != self.generation || now.saturating_sub(self.plan_at) >= PLAN_CHECK {
             self.generation = generation;
-            self.plan_at = Instant::now();
+            self.plan_at = now;
             if let Some(plan) = chains.deliver_plan_now(&self.tenant) {
                 self.plan = plan;
             }
