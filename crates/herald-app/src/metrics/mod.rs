@@ -129,7 +129,7 @@ struct Inner {
     resumes: Family<SourceLabels, Counter>,
     /// Time spent in each step from commit to a stream.
     stages: Family<StageLabels, Histogram, fn() -> Histogram>,
-    /// `stages`' three series, looked up once: a stream observes one per
+    /// `stages`' series, one per [`DeliveryStage`], looked up once: a stream observes one per
     /// wake-up, and the family's lookup (a lock and a hash) cost more than
     /// the observation.
     stage_series: [Histogram; 4],
