@@ -9,6 +9,10 @@
 #   DB_DIR=/dev/shm bash bench/fanout.sh         # Herald's SQLite file on tmpfs,
 #                                                # where fsync costs nothing: what
 #                                                # durability costs, by difference
+#   BIN_DIR=/tmp/new bash bench/fanout.sh        # binaries built before, no cargo
+#   DB_DIRS="/tmp /dev/shm" bash bench/fanout.sh # Herald once per directory in each
+#                                                # round (labelled by it), so disk and
+#                                                # tmpfs meet Nchan in the same run
 #
 # A scenario is N:M:R. Results: readable lines on stdout, JSON lines in
 # bench/results/. Everything stays on 127.0.0.1.
@@ -21,18 +25,25 @@ KEY=hop_bench-operator-key-000000
 export HERALD_OPERATOR_KEY=$KEY RUST_LOG=${RUST_LOG:-warn}
 ulimit -n 20000
 
-cargo build --release -q -p herald -p herald-bench
-HERALD=target/release/herald
-BENCH=target/release/herald-bench
+# BIN_DIR: binaries built before (herald and herald-bench), for example a
+# copy kept while the tree moves on; otherwise this tree's release build.
+if [ -n "${BIN_DIR:-}" ]; then
+  HERALD=$BIN_DIR/herald BENCH=$BIN_DIR/herald-bench
+else
+  cargo build --release -q -p herald -p herald-bench
+  HERALD=target/release/herald BENCH=target/release/herald-bench
+fi
 WORK=$(mktemp -d)
-DB=$(mktemp -d "${DB_DIR:-${TMPDIR:-/tmp}}/herald-fanout-db.XXXXXX")
+DB_DIRS=${DB_DIRS:-${DB_DIR:-${TMPDIR:-/tmp}}}
+DBS=()
+for d in $DB_DIRS; do DBS+=("$(mktemp -d "$d/herald-fanout-db.XXXXXX")"); done
 mkdir -p bench/results
 OUT=bench/results/fanout-$(date -u +%Y%m%dT%H%M%SZ).jsonl
 HPID=
 cleanup() {
   [ -n "$HPID" ] && kill "$HPID" 2>/dev/null || true
   bash bench/peers/stop.sh >/dev/null 2>&1 || true
-  rm -rf "$WORK" "$DB"
+  rm -rf "$WORK" "${DBS[@]}"
 }
 trap cleanup EXIT
 
@@ -48,15 +59,16 @@ record() { # label file
   printf '{"label":"%s",%s\n' "$1" "${json#\{}" >>"$OUT"
 }
 
-run_herald() { # N M R
-  rm -f "$DB"/h.db*
-  "$HERALD" serve --listen 127.0.0.1:18901 --database-url "sqlite://$DB/h.db" >"$WORK/herald.log" 2>&1 &
+run_herald() { # N M R DB LABEL
+  local db=$4 label=$5
+  rm -f "$db"/h.db*
+  "$HERALD" serve --listen 127.0.0.1:18901 --database-url "sqlite://$db/h.db" >"$WORK/herald.log" 2>&1 &
   HPID=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:18901/healthz >/dev/null && break; sleep 0.1; done
-  echo "== herald N=$1 M=$2 R=$3"
+  echo "== $label N=$1 M=$2 R=$3"
   "$BENCH" fanout --url http://127.0.0.1:18901 --operator-key "$KEY" --subscribers "$1" --messages "$2" --rate "$3" \
     --source-ips 50 --server-pid "$HPID" --threads 1 | tee "$WORK/out.txt" | grep -v '^{' || true
-  record "herald N=$1 M=$2 R=$3" "$WORK/out.txt"
+  record "$label N=$1 M=$2 R=$3" "$WORK/out.txt"
   kill "$HPID"; wait "$HPID" 2>/dev/null || true; HPID=
   sleep 3
 }
@@ -90,7 +102,11 @@ for round in $(seq "$ROUNDS"); do
   for s in $SCENARIOS; do
     IFS=: read -r n m r <<<"$s"
     [ "$ROUNDS" -gt 1 ] && echo "=== round $round"
-    run_herald "$n" "$m" "$r"
+    for i in "${!DBS[@]}"; do
+      # The first directory is plain `herald`, as in earlier results.
+      label=herald; [ "$i" -gt 0 ] && label="herald(db in $(dirname "${DBS[$i]}"))"
+      run_herald "$n" "$m" "$r" "${DBS[$i]}" "$label"
+    done
     case " $PEERS " in *" nchan "*) run_peer nchan "$NCHAN_SUB" "$NCHAN_PUB" "$NCHAN_PIDS" "$n" "$m" "$r" 200 ;; esac
     case " $PEERS " in *" pushpin "*) run_peer pushpin "$PUSHPIN_SUB" "$PUSHPIN_PUB" "$PUSHPIN_PIDS" "$n" "$m" "$r" 20 ;; esac
   done

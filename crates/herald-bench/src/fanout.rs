@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::cli::FanoutArgs;
 use crate::plan::{self, Plan, Target};
-use crate::procfs::{self, Memory};
+use crate::procfs::{self, CpuTimes, Memory};
 use crate::report::{FanoutReport, ServerUsage};
 use crate::setup::unix_micros;
 use crate::stages;
@@ -64,10 +64,20 @@ pub(crate) fn server_memory(pids: &[u32]) -> anyhow::Result<Option<Memory>> {
 
 /// CPU seconds used so far by all of `pids` together (`None` without any).
 pub(crate) fn server_cpu(pids: &[u32]) -> Option<f64> {
+    server_cpu_times(pids).map(CpuTimes::total)
+}
+
+/// Like [`server_cpu`], user and system time apart.
+pub(crate) fn server_cpu_times(pids: &[u32]) -> Option<CpuTimes> {
     if pids.is_empty() {
         return None;
     }
-    pids.iter().map(|p| procfs::cpu_seconds(&p.to_string()).ok()).sum()
+    pids.iter().try_fold(CpuTimes::default(), |sum, p| procfs::cpu_times(&p.to_string()).ok().map(|t| sum + t))
+}
+
+/// `seconds` spread over `events`, in microseconds (0 without events).
+fn per_event_us(seconds: f64, events: u64) -> f64 {
+    if events > 0 { seconds * 1e6 / events as f64 } else { 0.0 }
 }
 
 /// Runs the `fanout` benchmark and returns its figures.
@@ -163,7 +173,8 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
     let batch = u64::from(args.batch);
     // Herald's own step timings, read around the measured publishes.
     let stages_before = if mode == "herald" { Some(stages::scrape(&publisher.endpoint).await?) } else { None };
-    let cpu_publish0 = server_cpu(pid);
+    let cpu_publish0 = server_cpu_times(pid);
+    let generator_cpu0 = procfs::cpu_times("self").ok();
     let publish_start = Instant::now() + Duration::from_millis(10);
     let first_publish_us = unix_micros() + 10_000;
     let mut published = 0u64;
@@ -200,9 +211,14 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
     // Drain: until every open stream has every acknowledged event.
     let drain_until = deadline.min(Instant::now() + Duration::from_secs(args.drain));
     wait_until(drain_until, || shared.distinct.load(Relaxed) >= (connected - shared.ended.load(Relaxed)) * published).await;
-    let publish_cpu_s = match (cpu_publish0, server_cpu(pid)) {
+    let publish_cpu = match (cpu_publish0, server_cpu_times(pid)) {
         (Some(a), Some(b)) => b - a,
-        _ => 0.0,
+        _ => CpuTimes::default(),
+    };
+    let publish_cpu_s = publish_cpu.total();
+    let generator_cpu = match (generator_cpu0, procfs::cpu_times("self").ok()) {
+        (Some(a), Some(b)) => b - a,
+        _ => CpuTimes::default(),
     };
     let publish_cpu_pct = 100.0 * publish_cpu_s / publish_start.elapsed().as_secs_f64().max(1e-3);
     let mem_end = server_memory(pid)?;
@@ -242,7 +258,9 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
             kib_per_idle_connection: if connected > 0 { (conn.rss_kib as f64 - before.rss_kib as f64) / connected as f64 } else { 0.0 },
             idle_cpu_pct,
             publish_cpu_pct,
-            cpu_us_per_event: if received > 0 { publish_cpu_s * 1e6 / received as f64 } else { 0.0 },
+            cpu_us_per_event: per_event_us(publish_cpu_s, received),
+            user_us_per_event: per_event_us(publish_cpu.user, received),
+            system_us_per_event: per_event_us(publish_cpu.system, received),
         }),
         _ => None,
     };
@@ -302,6 +320,8 @@ pub async fn run(args: &FanoutArgs, allow_remote: bool, threads: u16) -> anyhow:
         stages,
         server,
         generator_rss_peak_kib: procfs::memory("self").map(|m| m.hwm_kib).unwrap_or(0),
+        generator_us_per_event: per_event_us(generator_cpu.total(), received),
+        generator_kernel_us_per_event: per_event_us(generator_cpu.system, received),
         ok,
     })
 }

@@ -56,16 +56,52 @@ impl Status {
     }
 }
 
+/// CPU seconds used so far by a process, split into the time it ran its
+/// own code and the time the kernel ran on its behalf (system calls, and on
+/// loopback the receiving socket's TCP processing, which runs in the
+/// sender's context).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CpuTimes {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl CpuTimes {
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+}
+
+impl std::ops::Add for CpuTimes {
+    type Output = Self;
+    fn add(self, o: Self) -> Self {
+        Self { user: self.user + o.user, system: self.system + o.system }
+    }
+}
+
+impl std::ops::Sub for CpuTimes {
+    type Output = Self;
+    fn sub(self, o: Self) -> Self {
+        Self { user: self.user - o.user, system: self.system - o.system }
+    }
+}
+
 /// CPU seconds (user + system) used so far by `pid`.
 pub fn cpu_seconds(pid: &str) -> anyhow::Result<f64> {
+    cpu_times(pid).map(CpuTimes::total)
+}
+
+/// CPU seconds used so far by `pid`, user and system apart.
+pub fn cpu_times(pid: &str) -> anyhow::Result<CpuTimes> {
     let path = format!("/proc/{pid}/stat");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
     parse_cpu(&text).with_context(|| format!("{path} is not as expected"))
 }
 
-/// `utime + stime` from a `/proc/PID/stat` line. The command name (field 2)
-/// may hold spaces and parentheses, so fields are counted after its last `)`.
-fn parse_cpu(stat: &str) -> anyhow::Result<f64> {
+/// `utime` and `stime` from a `/proc/PID/stat` line. The command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after
+/// its last `)`.
+fn parse_cpu(stat: &str) -> anyhow::Result<CpuTimes> {
     let after = &stat[stat.rfind(')').context("no command name")? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the name: state is field 3, utime field 14, stime field 15.
@@ -74,7 +110,7 @@ fn parse_cpu(stat: &str) -> anyhow::Result<f64> {
     }
     let utime: u64 = fields[11].parse()?;
     let stime: u64 = fields[12].parse()?;
-    Ok((utime + stime) as f64 / TICKS_PER_S)
+    Ok(CpuTimes { user: utime as f64 / TICKS_PER_S, system: stime as f64 / TICKS_PER_S })
 }
 
 /// Raises this process's soft limit on open files to its hard limit and
@@ -102,6 +138,6 @@ mod tests {
     #[test]
     fn command_names_with_spaces_and_parentheses_parse() {
         let stat = "42 (a b) c)) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 100 1000 10";
-        assert_eq!(parse_cpu(stat).unwrap(), 3.0);
+        assert_eq!(parse_cpu(stat).unwrap(), CpuTimes { user: 2.5, system: 0.5 });
     }
 }

@@ -171,6 +171,11 @@ pub struct ServerUsage {
     pub publish_cpu_pct: f64,
     /// CPU time over that window per measured event received.
     pub cpu_us_per_event: f64,
+    /// Of that, the time in the server's own code (`utime`).
+    pub user_us_per_event: f64,
+    /// Of that, the time the kernel spent for the server (`stime`): system
+    /// calls, and on loopback the receiver's TCP processing of each send.
+    pub system_us_per_event: f64,
 }
 
 /// Figures of a `fanout` run. Counters add up across processes.
@@ -235,6 +240,12 @@ pub struct FanoutReport {
     pub server: Option<ServerUsage>,
     /// This generator's peak VmRSS.
     pub generator_rss_peak_kib: u64,
+    /// This generator's own CPU time (every thread, user + kernel) from the
+    /// first publish to the end of the drain, per measured event received:
+    /// on a machine it shares with the server, time the server cannot use.
+    pub generator_us_per_event: f64,
+    /// Of that, the kernel's share (its reads and socket wake-ups).
+    pub generator_kernel_us_per_event: f64,
     /// Every stream connected and stayed open, every publish was
     /// acknowledged, nothing lost, duplicated, reordered or unexpected.
     pub ok: bool,
@@ -291,11 +302,14 @@ impl FanoutReport {
             ));
             let idle = s.idle_cpu_pct.map_or_else(|| "not measured".to_owned(), |p| format!("{p:.1}%"));
             out.push(format!(
-                "  server cpu: idle {idle} of one core; publishing {:.1}%, {:.2} us per delivered event",
-                s.publish_cpu_pct, s.cpu_us_per_event
+                "  server cpu: idle {idle} of one core; publishing {:.1}%, {:.2} us per delivered event ({:.2} user, {:.2} kernel)",
+                s.publish_cpu_pct, s.cpu_us_per_event, s.user_us_per_event, s.system_us_per_event
             ));
         }
-        out.push(format!("  generator:  peak RSS {} KiB, {} thread(s)", self.generator_rss_peak_kib, self.threads));
+        out.push(format!(
+            "  generator:  peak RSS {} KiB, {} thread(s), {:.2} us cpu per event ({:.2} kernel)",
+            self.generator_rss_peak_kib, self.threads, self.generator_us_per_event, self.generator_kernel_us_per_event
+        ));
         out.push(format!("  result:     {}", if self.ok { "ok" } else { "FAILED" }));
         out
     }

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald_core::ids::{Seq, TenantId};
-use herald_core::names::ChannelName;
 use herald_core::notification::{NewNotification, Notification};
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set};
 use tokio::sync::{mpsc, oneshot};
@@ -285,16 +284,10 @@ async fn commit_tenant<'a>(
 
     let mut first_seq = 0;
     if !fresh.is_empty() {
-        let Some(last) = bulk::bump_head(txn, dialect, tenant, fresh.len() as i64).await? else {
+        let Some(last) = bulk::append(txn, dialect, tenant, &fresh, now).await? else {
             return Ok(None);
         };
         first_seq = last - fresh.len() as i64 + 1;
-
-        let mut names: Vec<&ChannelName> = fresh.iter().map(|n| &n.channel).collect();
-        names.sort();
-        names.dedup();
-        bulk::ensure_channels(txn, dialect, tenant, &names, now).await?;
-        bulk::insert_notifications(txn, dialect, tenant, &fresh, first_seq, now).await?;
         // Pending emails commit with the notifications that call for them.
         crate::outbox::enqueue(txn, dialect, tenant, &fresh, first_seq, now).await?;
         let keyed: Vec<idempotency_key::ActiveModel> = pending_keys
@@ -346,7 +339,7 @@ async fn commit_tenant<'a>(
 mod tests {
     use std::time::Duration;
 
-    use herald_core::names::{EventType, IdempotencyKey, TenantName};
+    use herald_core::names::{ChannelName, EventType, IdempotencyKey, TenantName};
     use serde_json::value::RawValue;
 
     use super::*;
@@ -394,6 +387,57 @@ mod tests {
             want.rotate_left(3);
         }
         assert_eq!(order, want);
+    }
+
+    /// One round trip appends a group (`bulk::append`): every row lands with
+    /// its id, channel, type, data and recipients; channels new to the tenant
+    /// are created once each with default retention; a channel that exists
+    /// keeps its settings; nothing is written for a tenant that is gone.
+    async fn a_group_lands_whole_and_creates_only_missing_channels(kind: DbKind) {
+        use herald_core::names::UserId;
+        use herald_core::retention::Retention;
+
+        let (store, _db) = store(kind).await;
+        let a = store.create_tenant(&TenantName::parse("a").unwrap()).await.unwrap().id;
+        let kept = Retention { max_count: Some(7), max_age_seconds: Some(60) };
+        let old = store.create_channel(&a, &ChannelName::parse("old").unwrap(), kept).await.unwrap();
+
+        let mut direct = note(&a, "new", None);
+        direct.recipients = Some(vec![UserId::parse("u1").unwrap(), UserId::parse("u\"2").unwrap()]);
+        direct.data = RawValue::from_string(r#"{"text":"it's \"quoted\"","n":[1,2]}"#.into()).unwrap();
+        let jobs = [
+            vec![note(&a, "old", None), direct, note(&a, "new", None), note(&a, "old", None)],
+            vec![note(&TenantId::generate(), "x", None)],
+        ];
+        let groups: Vec<&[NewNotification]> = jobs.iter().map(Vec::as_slice).collect();
+        let (results, committed) = store.commit_group(&groups).await.unwrap();
+        assert_eq!(results[0].as_ref().unwrap(), &vec![1, 2, 3, 4]);
+        assert!(matches!(results[1], Err(StoreError::NotFound("tenant"))), "expected the missing tenant's request to fail alone");
+
+        let stored = store.committed_range(&a, 0, 10, 10).await.unwrap();
+        let got: Vec<(Seq, &str, &str, Option<&Vec<UserId>>)> =
+            stored.iter().map(|n| (n.id, n.channel.as_str(), n.data.get(), n.recipients.as_ref())).collect();
+        let want: Vec<(Seq, &str, &str, Option<&Vec<UserId>>)> =
+            committed.iter().map(|n| (n.id, n.channel.as_str(), n.data.get(), n.recipients.as_ref())).collect();
+        assert_eq!(got, want, "expected what is stored to be what the hook was handed");
+        assert_eq!(stored[1].data.get(), r#"{"text":"it's \"quoted\"","n":[1,2]}"#);
+        assert_eq!(stored[1].recipients.as_ref().map(Vec::len), Some(2));
+
+        let channels = store.list_channels(&a, None, 10).await.unwrap();
+        let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["new", "old"], "expected one row per channel");
+        let new = &channels[0];
+        assert_eq!(
+            (new.retention.max_count, new.retention.max_age_seconds),
+            (None, None),
+            "expected default retention for a created channel"
+        );
+        assert!(new.id.as_str().starts_with("ch"), "expected a channel id, got {}", new.id);
+        assert_eq!((&channels[1].id, &channels[1].retention), (&old.id, &kept), "expected the existing channel untouched");
+
+        // The missing tenant's share wrote nothing; the next group goes on from the head.
+        let again = store.commit_group(&[&[note(&a, "new", None)]]).await.unwrap().0;
+        assert_eq!(again[0].as_ref().unwrap(), &vec![5]);
     }
 
     /// What the writer promises (see the module docs): a publisher is
@@ -480,5 +524,5 @@ mod tests {
         answers_and_the_hook_come_after_commit_in_commit_order(DbKind::Postgres).await
     }
 
-    on_each_backend!(a_group_commits_per_tenant_and_a_missing_tenant_fails_alone);
+    on_each_backend!(a_group_commits_per_tenant_and_a_missing_tenant_fails_alone, a_group_lands_whole_and_creates_only_missing_channels);
 }
