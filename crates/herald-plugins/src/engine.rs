@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -61,9 +61,20 @@ impl EpochTicker {
         let thread = std::thread::Builder::new()
             .name("herald-plugin-epoch".into())
             .spawn(move || {
+                // The epoch counts ticks of the clock, not wake-ups of this
+                // thread: on a busy machine a 1 ms sleep can last several,
+                // and deadlines in ticks would then stretch with the load.
+                // So each wake-up catches up with the clock.
+                let origin = Instant::now();
+                let tick_ns = tick.as_nanos().max(1);
+                let mut ticks: u128 = 0;
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    engine.increment_epoch();
+                    let due = origin.elapsed().as_nanos() / tick_ns;
+                    while ticks < due {
+                        engine.increment_epoch();
+                        ticks += 1;
+                    }
                 }
             })
             .map_err(|e| PluginError::Setup(format!("epoch thread: {e}")))?;
