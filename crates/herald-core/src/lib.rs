@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod keys;
 pub mod limits;
+pub mod mercure;
 pub mod model;
 pub mod names;
 pub mod notification;
