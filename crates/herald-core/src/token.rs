@@ -69,7 +69,7 @@ pub struct VerifyingKey {
     pub material: KeyMaterial,
 }
 
-fn decoding_key(alg: SigningAlg, material: &KeyMaterial) -> Result<DecodingKey, jsonwebtoken::errors::Error> {
+pub(crate) fn decoding_key(alg: SigningAlg, material: &KeyMaterial) -> Result<DecodingKey, jsonwebtoken::errors::Error> {
     match (alg, material) {
         (SigningAlg::HS256, KeyMaterial::Secret(s)) => Ok(DecodingKey::from_secret(s.as_bytes())),
         (SigningAlg::RS256, KeyMaterial::PublicPem(p)) => DecodingKey::from_rsa_pem(p.as_bytes()),
