@@ -8,6 +8,12 @@
 //! identifier; `exp` is required and `nbf` honoured, with no leeway. Every
 //! failure is one error on the wire (`invalid_token`), so the answer does
 //! not tell why.
+//!
+//! A tenant with `compat_0x` also takes Mercure 0.x tokens (any other
+//! `typ`, the 0.x `mercure` claim), because most published Symfony and
+//! Laravel versions still sign those: the key and its algorithm are the
+//! same, `exp` and `nbf` are honoured when present, and `iss` and `aud`,
+//! which 0.x issuers do not set, are checked only when present.
 
 use jsonwebtoken::{Validation, decode, decode_header};
 use serde_json::{Map, Value};
@@ -34,9 +40,12 @@ pub struct HubKey {
 pub struct AccessToken {
     /// `sub`, if the token has one (subscription ids are derived from it).
     pub subject: Option<String>,
-    /// When the token, and any stream opened with it, ends (Unix seconds).
-    pub exp: i64,
+    /// When the token, and any stream opened with it, ends (Unix
+    /// seconds); `None` only for a 0.x token without `exp`.
+    pub exp: Option<i64>,
     pub grants: Grants,
+    /// A 0.x token (`compat_0x`).
+    pub legacy: bool,
 }
 
 /// Why a token was refused; the reason is for logs, never for the client.
@@ -45,7 +54,14 @@ pub struct AccessToken {
 pub struct InvalidToken(pub String);
 
 /// Verifies `token` for the hub at `hub_url`, at `now` (Unix seconds).
-pub fn verify(token: &str, key: &HubKey, hub_url: &Url, grant_limits: &GrantLimits, now: i64) -> Result<AccessToken, InvalidToken> {
+pub fn verify(
+    token: &str,
+    key: &HubKey,
+    hub_url: &Url,
+    grant_limits: &GrantLimits,
+    compat_0x: bool,
+    now: i64,
+) -> Result<AccessToken, InvalidToken> {
     if token.is_empty() || token.len() > limits::MAX_TOKEN {
         return Err(invalid("empty or too long"));
     }
@@ -54,7 +70,8 @@ pub fn verify(token: &str, key: &HubKey, hub_url: &Url, grant_limits: &GrantLimi
     if header.alg != key.alg.to_jwt() {
         return Err(invalid(&format!("signed with {:?}, the hub's key is {}", header.alg, key.alg)));
     }
-    if !header.typ.as_deref().is_some_and(is_access_token_type) {
+    let legacy = !header.typ.as_deref().is_some_and(is_access_token_type);
+    if legacy && !compat_0x {
         return Err(invalid("the header's `typ` is not `at+jwt`"));
     }
     let decoding = decoding_key(key.alg, &key.material).map_err(|_| invalid("the hub's key is unusable"))?;
@@ -70,17 +87,25 @@ pub fn verify(token: &str, key: &HubKey, hub_url: &Url, grant_limits: &GrantLimi
             Some(v) => v.as_i64().map(Some).ok_or_else(|| invalid(&format!("`{name}` is not a whole number of seconds"))),
         }
     };
-    let exp = number("exp")?.ok_or_else(|| invalid("no `exp`"))?;
-    if exp <= now {
+    let exp = number("exp")?;
+    if exp.is_none() && !legacy {
+        return Err(invalid("no `exp`"));
+    }
+    if exp.is_some_and(|exp| exp <= now) {
         return Err(invalid("expired"));
     }
     if number("nbf")?.is_some_and(|nbf| nbf > now) {
         return Err(invalid("not valid yet (`nbf`)"));
     }
-    if claims.get("iss").and_then(Value::as_str) != Some(key.issuer.as_str()) {
+    let issuer_ok = match claims.get("iss") {
+        None => legacy,
+        Some(iss) => iss.as_str() == Some(key.issuer.as_str()),
+    };
+    if !issuer_ok {
         return Err(invalid("`iss` is not the hub's trusted issuer"));
     }
     let audience_ok = match claims.get("aud") {
+        None => legacy,
         Some(Value::String(a)) => *a == key.audience,
         Some(Value::Array(all)) => all.iter().any(|a| a.as_str() == Some(key.audience.as_str())),
         _ => false,
@@ -93,8 +118,13 @@ pub fn verify(token: &str, key: &HubKey, hub_url: &Url, grant_limits: &GrantLimi
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(invalid("`sub` is not a string")),
     };
-    let grants = Grants::from_claim(claims.get("authorization_details"), hub_url, grant_limits).map_err(|e| invalid(&e.0))?;
-    Ok(AccessToken { subject, exp, grants })
+    let grants = match (legacy, claims.get("mercure")) {
+        (true, Some(mercure)) => Grants::from_legacy_claim(mercure, hub_url, grant_limits),
+        (true, None) => Ok(Grants::default()),
+        (false, _) => Grants::from_claim(claims.get("authorization_details"), hub_url, grant_limits),
+    }
+    .map_err(|e| invalid(&e.0))?;
+    Ok(AccessToken { subject, exp, grants, legacy })
 }
 
 /// `at+jwt` or `application/at+jwt`, without regard to case (RFC 7515 4.1.9).
@@ -151,14 +181,18 @@ mod tests {
     }
 
     fn check(token: &str) -> Result<AccessToken, InvalidToken> {
-        verify(token, &key(), &hub(), &GrantLimits::default(), NOW)
+        verify(token, &key(), &hub(), &GrantLimits::default(), false, NOW)
+    }
+
+    fn check_compat(token: &str) -> Result<AccessToken, InvalidToken> {
+        verify(token, &key(), &hub(), &GrantLimits::default(), true, NOW)
     }
 
     #[test]
     fn a_good_token_gives_its_grants() {
         for typ in ["at+jwt", "AT+JWT", "application/at+jwt", "Application/At+Jwt"] {
             let t = check(&sign(Some(typ), &claims())).unwrap_or_else(|e| panic!("typ {typ}: {e}"));
-            assert_eq!((t.subject.as_deref(), t.exp), (Some("urn:uuid:1"), NOW + 60));
+            assert_eq!((t.subject.as_deref(), t.exp, t.legacy), (Some("urn:uuid:1"), Some(NOW + 60), false));
             assert!(t.grants.may_read(["https://example.com/books/9"], &hub()));
             assert!(!t.grants.may_publish(["https://example.com/books/9"], &hub()));
         }
@@ -186,6 +220,34 @@ mod tests {
         assert!(check(&none).is_err());
         let forged = sign(Some("at+jwt"), &claims()).rsplit_once('.').map(|(head, _)| format!("{head}.AAAA")).unwrap();
         assert!(check(&forged).is_err(), "a bad signature");
+    }
+
+    #[test]
+    fn a_0x_token_is_taken_only_with_compat_0x() {
+        // What Symfony's Mercure component 0.x signs: no typ, iss, aud or exp.
+        let old = sign(Some("JWT"), &json!({"mercure": {"publish": ["*"], "subscribe": ["https://example.com/books/{id}"]}}));
+        assert!(check(&old).is_err(), "not without compat_0x");
+        let t = check_compat(&old).unwrap();
+        assert_eq!((t.exp, t.legacy), (None, true));
+        assert!(t.grants.may_publish(["https://example.com/anything"], &hub()));
+        assert!(t.grants.may_read(["https://example.com/books/1"], &hub()));
+        // What it does carry is still checked.
+        let expired = sign(None, &json!({"exp": NOW, "mercure": {"publish": ["*"]}}));
+        assert!(check_compat(&expired).is_err());
+        let elsewhere = sign(None, &json!({"aud": "https://other.example.com", "mercure": {"publish": ["*"]}}));
+        assert!(check_compat(&elsewhere).is_err());
+        let other_issuer = sign(None, &json!({"iss": "https://evil.example.com", "mercure": {"publish": ["*"]}}));
+        assert!(check_compat(&other_issuer).is_err());
+        let bad_claim = sign(None, &json!({"mercure": {"publish": "*"}}));
+        assert!(check_compat(&bad_claim).is_err());
+        let nothing = check_compat(&sign(None, &json!({"sub": "x"}))).unwrap();
+        assert!(nothing.grants.is_empty(), "no `mercure` claim grants nothing");
+        // A 1.0 token is still read as one under compat_0x.
+        let t = check_compat(&sign(Some("at+jwt"), &claims())).unwrap();
+        assert!(!t.legacy && t.grants.may_read(["https://example.com/books/2"], &hub()));
+        let mut no_exp = claims();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        assert!(check_compat(&sign(Some("at+jwt"), &no_exp)).is_err(), "a 1.0 token needs `exp` even under compat_0x");
     }
 
     #[test]

@@ -51,6 +51,8 @@ struct Detail {
 #[derive(Debug, Default)]
 pub struct Grants {
     details: Vec<Detail>,
+    /// 0.x's `mercure.payload`: every subscription's.
+    every_payload: Option<Value>,
 }
 
 impl Grants {
@@ -73,7 +75,46 @@ impl Grants {
             }
             details.push(Detail::parse(object, hub_url, limits)?);
         }
-        Ok(Self { details })
+        Ok(Self { details, every_payload: None })
+    }
+
+    /// Reads Mercure 0.x's `mercure` claim (`{"publish": [..], "subscribe":
+    /// [..], "payload": ..}`, each selector `*`, a string or a URI
+    /// template), for tenants with `compat_0x`. Its `payload` goes with
+    /// every subscription, as in 0.x.
+    pub fn from_legacy_claim(claim: &Value, hub_url: &Url, limits: &GrantLimits) -> Result<Self, GrantError> {
+        let Some(object) = claim.as_object() else { return Err(bad("`mercure` is not an object")) };
+        let selectors = |field: &str| -> Result<Vec<TopicMatcher>, GrantError> {
+            match object.get(field) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(all)) => {
+                    if all.len() > limits.max_topics {
+                        return Err(bad(&format!("more than {} selectors in `mercure.{field}`", limits.max_topics)));
+                    }
+                    all.iter()
+                        .map(|s| match s {
+                            Value::String(s) => {
+                                TopicMatcher::new(MatcherType::UriTemplate, s, hub_url, &limits.matcher).map_err(|e| bad(&e.to_string()))
+                            }
+                            _ => Err(bad(&format!("`mercure.{field}` holds a non-string"))),
+                        })
+                        .collect()
+                }
+                Some(_) => Err(bad(&format!("`mercure.{field}` is not an array"))),
+            }
+        };
+        let payload = match object.get("payload") {
+            None | Some(Value::Null) => None,
+            Some(p) if p.to_string().len() > limits.max_payload_bytes => {
+                return Err(bad(&format!("the payload is over {} bytes", limits.max_payload_bytes)));
+            }
+            Some(p) => Some(p.clone()),
+        };
+        let details = vec![
+            Detail { publish: true, subscribe: false, topics: selectors("publish")?, payload: None },
+            Detail { publish: false, subscribe: true, topics: selectors("subscribe")?, payload: None },
+        ];
+        Ok(Self { details, every_payload: payload })
     }
 
     /// Whether every topic of an update may be published: each must be
@@ -92,12 +133,13 @@ impl Grants {
     /// The payload of the first `subscribe` detail whose topics match a
     /// subscription's own matcher string, taken as a topic ("Payloads").
     pub fn payload_for(&self, matcher: &str, hub_url: &Url) -> Option<&Value> {
-        self.details.iter().filter(|d| d.subscribe).find(|d| d.matches(matcher, hub_url)).and_then(|d| d.payload.as_ref())
+        let detail = self.details.iter().filter(|d| d.subscribe).find(|d| d.matches(matcher, hub_url));
+        detail.and_then(|d| d.payload.as_ref()).or(self.every_payload.as_ref())
     }
 
     /// Whether the token grants anything at all.
     pub fn is_empty(&self) -> bool {
-        self.details.iter().all(|d| !d.publish && !d.subscribe)
+        self.details.iter().all(|d| (!d.publish && !d.subscribe) || d.topics.is_empty())
     }
 }
 
@@ -247,6 +289,29 @@ mod tests {
         let payload = |p: Value| json!([{"type": DETAIL_TYPE, "actions": ["subscribe"], "topics": [{"match": "a"}], "payload": p}]);
         assert!(parse(payload(json!({"k": "short"}))).is_ok());
         assert!(parse(payload(json!({"k": "a value that is far too long"}))).is_err());
+    }
+
+    #[test]
+    fn the_0x_claim_grants_by_string_or_template() {
+        let limits = GrantLimits::default();
+        let g = Grants::from_legacy_claim(
+            &json!({"publish": ["*"], "subscribe": ["https://example.com/users/42", "https://example.com/books/{id}"], "payload": {"u": 42}}),
+            &hub(),
+            &limits,
+        )
+        .unwrap();
+        assert!(g.may_publish(["anything", "https://example.com/x"], &hub()));
+        assert!(g.may_read(["https://example.com/books/7"], &hub()));
+        assert!(g.may_read(["https://example.com/users/42"], &hub()));
+        assert!(!g.may_read(["https://example.com/users/43"], &hub()));
+        assert_eq!(g.payload_for("https://example.com/books/{id}", &hub()), Some(&json!({"u": 42})));
+        let subscribe_only = Grants::from_legacy_claim(&json!({"subscribe": ["*"]}), &hub(), &limits).unwrap();
+        assert!(!subscribe_only.may_publish(["a"], &hub()));
+        assert!(!subscribe_only.is_empty());
+        assert!(Grants::from_legacy_claim(&json!({"publish": []}), &hub(), &limits).unwrap().is_empty());
+        for bad in [json!([]), json!({"publish": "*"}), json!({"subscribe": [1]}), json!({"subscribe": ["https://e.com/{x"]})] {
+            assert!(Grants::from_legacy_claim(&bad, &hub(), &limits).is_err(), "expected {bad} to be refused");
+        }
     }
 
     #[test]

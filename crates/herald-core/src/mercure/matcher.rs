@@ -12,6 +12,8 @@ use icu_properties::props::GeneralCategory;
 use url::Url;
 use urlpattern::{UrlPattern, UrlPatternInit, UrlPatternMatchInput, UrlPatternOptions};
 
+use super::uri_template::UriTemplate;
+
 /// The matcher value that matches every topic, whatever the matcher type.
 pub const WILDCARD: &str = "*";
 
@@ -22,10 +24,14 @@ pub enum MatcherType {
     Exact,
     /// A WHATWG URL Pattern, relative ones resolved against the hub's URL.
     UrlPattern,
+    /// A Mercure 0.x topic selector (a URI template, or a plain string
+    /// compared exactly): only for tenants with `compat_0x`, never named
+    /// by a 1.0 request or token.
+    UriTemplate,
 }
 
 impl MatcherType {
-    /// Every type this hub supports (for `mercure_matcher_types_supported`).
+    /// Every 1.0 type this hub supports (for `mercure_matcher_types_supported`).
     pub const ALL: [MatcherType; 2] = [MatcherType::Exact, MatcherType::UrlPattern];
 
     /// The canonical name (`match_type` in authorization details).
@@ -33,6 +39,7 @@ impl MatcherType {
         match self {
             MatcherType::Exact => "exact",
             MatcherType::UrlPattern => "urlpattern",
+            MatcherType::UriTemplate => "uritemplate",
         }
     }
 
@@ -83,8 +90,10 @@ pub enum MatcherError {
     TooLong { max: usize },
     #[error("at most {max} matchers per request")]
     TooMany { max: usize },
-    #[error("not a URL pattern: {0}")]
+    #[error("not a valid pattern: {0}")]
     InvalidPattern(String),
+    #[error("`topic` is Mercure 0.x's parameter and this hub does not accept 0.x clients: use `match` or `match_urlpattern`")]
+    LegacyParameter,
 }
 
 /// Refuses a matcher value with C0 or C1 controls, U+007F, or format
@@ -116,6 +125,7 @@ enum Compiled {
     Wildcard,
     Exact,
     Pattern(Box<UrlPattern>),
+    Template(Box<UriTemplate>),
 }
 
 impl TopicMatcher {
@@ -133,6 +143,11 @@ impl TopicMatcher {
             match kind {
                 MatcherType::Exact => Compiled::Exact,
                 MatcherType::UrlPattern => Compiled::Pattern(Box::new(compile_pattern(value, hub_url)?)),
+                // 0.x compared the selector itself first, then as a template.
+                MatcherType::UriTemplate if !value.contains(['{', '}']) => Compiled::Exact,
+                MatcherType::UriTemplate => {
+                    Compiled::Template(Box::new(UriTemplate::parse(value).map_err(|e| MatcherError::InvalidPattern(e.to_string()))?))
+                }
             }
         };
         Ok(Self { kind, value: value.to_owned(), compiled })
@@ -161,6 +176,7 @@ impl TopicMatcher {
             Compiled::Exact => self.value == topic,
             // A topic that is no URL reference against the hub's URL
             // matches no pattern.
+            Compiled::Template(template) => template.matches(topic),
             Compiled::Pattern(pattern) => {
                 hub_url.join(topic).is_ok_and(|url| pattern.test(UrlPatternMatchInput::Url(url)).unwrap_or(false))
             }
@@ -262,6 +278,23 @@ mod tests {
             TopicMatcher::new(MatcherType::UrlPattern, "https://example.com/:id(", &hub(), &MatcherLimits::default()),
             Err(MatcherError::InvalidPattern(_))
         ));
+    }
+
+    #[test]
+    fn legacy_selectors_are_strings_or_uri_templates_and_no_1_0_name_reaches_them() {
+        let plain = matcher(MatcherType::UriTemplate, "https://example.com/books/1");
+        assert!(plain.matches("https://example.com/books/1", &hub()));
+        assert!(!plain.matches("https://example.com/books/2", &hub()));
+        let template = matcher(MatcherType::UriTemplate, "https://example.com/books/{id}");
+        assert!(template.matches("https://example.com/books/2", &hub()));
+        assert!(!template.matches("https://example.com/books/2/reviews", &hub()));
+        assert!(matcher(MatcherType::UriTemplate, "*").is_wildcard());
+        assert!(matches!(
+            TopicMatcher::new(MatcherType::UriTemplate, "https://example.com/{id", &hub(), &MatcherLimits::default()),
+            Err(MatcherError::InvalidPattern(_))
+        ));
+        assert_eq!(MatcherType::from_name("uritemplate"), None, "not a 1.0 `match_type`");
+        assert!(MatcherType::from_param("match_uritemplate").is_err(), "nor a 1.0 parameter");
     }
 
     #[test]

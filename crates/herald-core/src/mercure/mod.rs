@@ -10,8 +10,10 @@ mod access_token;
 mod grants;
 mod matcher;
 mod subscribe_query;
+mod uri_template;
 
 pub use access_token::{AccessToken, HubKey, InvalidToken, verify as verify_access_token};
 pub use grants::{DETAIL_TYPE, GrantError, GrantLimits, Grants};
 pub use matcher::{MatcherError, MatcherLimits, MatcherType, TopicMatcher, WILDCARD, check_value};
 pub use subscribe_query::SubscribeQuery;
+pub use uri_template::{TemplateError, UriTemplate};

@@ -27,6 +27,7 @@ impl SubscribeQuery {
         last_event_id_header: Option<&str>,
         hub_url: &Url,
         limits: &MatcherLimits,
+        compat_0x: bool,
     ) -> Result<Self, MatcherError> {
         let mut matchers: Vec<TopicMatcher> = Vec::new();
         let mut cursor = [None, None];
@@ -37,7 +38,16 @@ impl SubscribeQuery {
                     cursor[source].get_or_insert(value);
                     continue;
                 }
-                let Some(kind) = MatcherType::from_param(name)? else { continue };
+                let kind = if name == "topic" {
+                    // 0.x's selector: a URI template or a string.
+                    if !compat_0x {
+                        return Err(MatcherError::LegacyParameter);
+                    }
+                    MatcherType::UriTemplate
+                } else {
+                    let Some(kind) = MatcherType::from_param(name)? else { continue };
+                    kind
+                };
                 if matchers.iter().any(|m| m.kind() == kind && m.value() == value) {
                     continue;
                 }
@@ -66,7 +76,7 @@ mod tests {
     }
 
     fn parse<'a>(query: &[(&'a str, &'a str)], body: &[(&'a str, &'a str)], header: Option<&str>) -> Result<SubscribeQuery, MatcherError> {
-        SubscribeQuery::parse(query.iter().copied(), body.iter().copied(), header, &hub(), &MatcherLimits::default())
+        SubscribeQuery::parse(query.iter().copied(), body.iter().copied(), header, &hub(), &MatcherLimits::default(), false)
     }
 
     fn values(q: &SubscribeQuery) -> Vec<(&'static str, &str)> {
@@ -100,6 +110,16 @@ mod tests {
         assert_eq!(parse(&both, &body, None).unwrap().last_event_id.as_deref(), Some("q1"));
         assert_eq!(parse(&[], &body, None).unwrap().last_event_id.as_deref(), Some("b1"));
         assert_eq!(parse(&[("last_event_id", "earliest")], &[], None).unwrap().last_event_id.as_deref(), Some("earliest"));
+    }
+
+    #[test]
+    fn topic_is_the_0x_selector_only_where_the_tenant_allows_it() {
+        let pairs = [("topic", "https://example.com/books/{id}"), ("match", "https://example.com/x")];
+        let parse = |compat| SubscribeQuery::parse(pairs, [], None, &hub(), &MatcherLimits::default(), compat);
+        assert_eq!(parse(false).unwrap_err(), MatcherError::LegacyParameter);
+        let q = parse(true).unwrap();
+        assert_eq!(values(&q), [("uritemplate", "https://example.com/books/{id}"), ("exact", "https://example.com/x")]);
+        assert!(q.selects("https://example.com/books/3", &hub()));
     }
 
     #[test]
