@@ -9,11 +9,15 @@
 mod access_token;
 mod grants;
 mod matcher;
+mod publish_form;
 mod subscribe_query;
+mod subscription_doc;
 mod uri_template;
 
 pub use access_token::{AccessToken, HubKey, InvalidToken, verify as verify_access_token};
 pub use grants::{DETAIL_TYPE, GrantError, GrantLimits, Grants};
 pub use matcher::{MatcherError, MatcherLimits, MatcherType, TopicMatcher, WILDCARD, check_value};
+pub use publish_form::{PublishError, PublishLimits, Update};
 pub use subscribe_query::SubscribeQuery;
+pub use subscription_doc::{SubscriptionDoc, collection_json, collection_topic};
 pub use uri_template::{TemplateError, UriTemplate};
