@@ -10,6 +10,7 @@ mod access_token;
 mod grants;
 mod matcher;
 mod publish_form;
+mod settings;
 mod subscribe_query;
 mod subscription_doc;
 mod uri_template;
@@ -18,6 +19,7 @@ pub use access_token::{AccessToken, HubKey, InvalidToken, verify as verify_acces
 pub use grants::{DETAIL_TYPE, GrantError, GrantLimits, Grants};
 pub use matcher::{MatcherError, MatcherLimits, MatcherType, TopicMatcher, WILDCARD, check_value};
 pub use publish_form::{PublishError, PublishLimits, Update};
+pub use settings::{MAX_SECRET_BYTES, MIN_SECRET_BYTES, Settings, SettingsInput};
 pub use subscribe_query::SubscribeQuery;
 pub use subscription_doc::{SubscriptionDoc, collection_json, collection_topic};
 pub use uri_template::{TemplateError, UriTemplate};
