@@ -20,6 +20,7 @@ mod m20261207_000009_operator_keys;
 mod m20261207_000010_token_rules;
 mod m20261207_000011_plugin_quotas;
 mod m20261207_000012_history_epoch;
+mod m20261208_000013_mercure_settings;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_token_rules::Migration),
             Box::new(m20261207_000011_plugin_quotas::Migration),
             Box::new(m20261207_000012_history_epoch::Migration),
+            Box::new(m20261208_000013_mercure_settings::Migration),
         ]
     }
 }

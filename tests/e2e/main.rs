@@ -53,6 +53,7 @@ mod idempotency;
 mod isolation;
 mod limits;
 mod logging;
+mod mercure_settings;
 mod metrics;
 mod openapi;
 mod operator_keys;

@@ -49,6 +49,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(signing_keys::delete_signing_key)
         .service(signing_keys::get_token_rules)
         .service(signing_keys::put_token_rules)
+        .service(crate::routes::mercure_settings::get_mercure_settings)
+        .service(crate::routes::mercure_settings::put_mercure_settings)
         .service(crate::routes::tokens::mint_token)
         .service(channels::create_channel)
         .service(channels::list_channels)

@@ -24,6 +24,7 @@ use crate::problem::Problem;
         (name = "operator-keys", description = "The operator's own keys: create, list, revoke, rotate"),
         (name = "keys", description = "Tenant API keys"),
         (name = "signing-keys", description = "Keys that verify subscriber tokens"),
+        (name = "mercure", description = "Each tenant's Mercure hub: its key, issuer, audience, anonymous subscribers, CORS origins and 0.x compatibility"),
         (name = "tokens", description = "Subscriber tokens minted by Herald with a tenant's HS256 signing key"),
         (name = "channels", description = "Channels and retention"),
         (name = "publish", description = "Publishing notifications"),

@@ -31,6 +31,7 @@ pub mod history;
 pub mod idempotent_requests;
 pub mod keys;
 pub mod log_source;
+pub mod mercure_settings;
 pub mod notifications;
 pub mod operator;
 pub mod origins;

@@ -12,7 +12,7 @@ use herald_core::sealed;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::entity::{server_secret, signing_key};
+use crate::entity::{server_secret, signing_key, tenant_mercure_setting};
 use crate::{Store, StoreError};
 
 const PREFIX: &str = "sealed:v1:";
@@ -58,7 +58,13 @@ impl Store {
     pub async fn seal_stored_secrets(&self) -> Result<usize, StoreError> {
         let rows = signing_key::Entity::find().filter(signing_key::Column::Secret.is_not_null()).all(&self.db).await?;
         let servers = server_secret::Entity::find().all(&self.db).await?;
-        let stored = rows.iter().filter_map(|r| r.secret.clone()).chain(servers.iter().map(|r| r.value.clone()));
+        let mercure =
+            tenant_mercure_setting::Entity::find().filter(tenant_mercure_setting::Column::JwtSecret.is_not_null()).all(&self.db).await?;
+        let stored = rows
+            .iter()
+            .filter_map(|r| r.secret.clone())
+            .chain(servers.iter().map(|r| r.value.clone()))
+            .chain(mercure.iter().filter_map(|r| r.jwt_secret.clone()));
         if let Some(sealed) = stored.into_iter().find(|s| s.starts_with(PREFIX)) {
             self.open_secret(sealed)?;
         }
@@ -80,6 +86,15 @@ impl Store {
                 .col_expr(signing_key::Column::Secret, Expr::value(self.seal_secret(&secret)))
                 .filter(signing_key::Column::Id.eq(row.id))
                 .filter(signing_key::Column::Secret.eq(secret));
+            self.write_autocommit(|db| async move { Ok(seal.exec(db).await?) }).await?;
+            n += 1;
+        }
+        for row in mercure {
+            let Some(secret) = row.jwt_secret.filter(|s| !s.starts_with(PREFIX)) else { continue };
+            let seal = tenant_mercure_setting::Entity::update_many()
+                .col_expr(tenant_mercure_setting::Column::JwtSecret, Expr::value(self.seal_secret(&secret)))
+                .filter(tenant_mercure_setting::Column::TenantId.eq(row.tenant_id))
+                .filter(tenant_mercure_setting::Column::JwtSecret.eq(secret));
             self.write_autocommit(|db| async move { Ok(seal.exec(db).await?) }).await?;
             n += 1;
         }

@@ -138,6 +138,7 @@ impl Store {
                 crate::recipients::delete_tenant_email_data(txn, t).await?;
                 crate::quotas::delete_tenant_quotas(txn, t).await?;
                 crate::signing_keys::delete_tenant_token_rules(txn, t).await?;
+                crate::mercure_settings::delete_tenant_mercure_settings(txn, t).await?;
                 signing_key::Entity::delete_many().filter(signing_key::Column::TenantId.eq(t)).exec(txn).await?;
                 api_key::Entity::delete_many().filter(api_key::Column::TenantId.eq(t)).exec(txn).await?;
                 let res = tenant::Entity::delete_by_id(t).exec(txn).await?;

@@ -1,4 +1,4 @@
-//! Admin use cases: tenants, keys, channels, plugins, recipients, quotas
+//! Admin use cases: tenants, keys, Mercure hubs, channels, plugins, recipients, quotas
 //! and the audit log. Most are one store call; those whose change must be
 //! seen at once on this node (closed streams, a rebuilt deliver plan, a
 //! dropped cache) do that here, so a route cannot forget it.
@@ -7,6 +7,7 @@ mod audit;
 mod callers;
 mod channels;
 mod keys;
+mod mercure;
 mod operator_keys;
 mod plugins;
 mod quotas;

@@ -7,6 +7,7 @@ pub(crate) mod channels;
 pub(crate) mod deliveries;
 pub(crate) mod history;
 pub(crate) mod keys;
+pub(crate) mod mercure_settings;
 pub(crate) mod metrics;
 pub(crate) mod operator_keys;
 pub(crate) mod origins;

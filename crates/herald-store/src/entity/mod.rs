@@ -18,5 +18,6 @@ pub mod recipient;
 pub mod server_secret;
 pub mod signing_key;
 pub mod tenant;
+pub mod tenant_mercure_setting;
 pub mod tenant_quota;
 pub mod tenant_token_rule;
