@@ -166,6 +166,18 @@
  */
 
 /**
+ * @typedef {object} MercureSettings A tenant's Mercure hub; never the HS256 secret.
+ * @property {'HS256' | 'RS256' | 'ES256' | 'EdDSA'} jwt_alg
+ * @property {string | null} public_key The PEM public key; null for HS256.
+ * @property {string} issuer
+ * @property {string} audience
+ * @property {boolean} anonymous
+ * @property {string[]} cors_origins
+ * @property {boolean} compat_0x
+ * @property {string} hub_path Where the hub is, relative to Herald's base URL.
+ */
+
+/**
  * @typedef {object} AllowedOrigins
  * @property {string[]} origins
  */

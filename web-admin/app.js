@@ -31,6 +31,7 @@ const ROUTES = [
   { re: /^\/t\/([^/]+)\/tail$/, who: 'signed-in', load: () => import('./screens/tail.js') },
   { re: /^\/t\/([^/]+)\/quotas$/, who: 'signed-in', load: () => import('./screens/quotas.js') },
   { re: /^\/t\/([^/]+)\/origins$/, who: 'signed-in', load: () => import('./screens/origins.js') },
+  { re: /^\/t\/([^/]+)\/mercure$/, who: 'signed-in', load: () => import('./screens/mercure.js') },
 ];
 
 /** Tenant screens, in navigation order. */
@@ -43,6 +44,7 @@ const TENANT_NAV = [
   ['plugins', 'Plugins'],
   ['recipients', 'Recipients'],
   ['origins', 'Allowed origins'],
+  ['mercure', 'Mercure hub'],
   ['quotas', 'Quotas'],
 ];
 

@@ -74,6 +74,20 @@ e2e! {
         assert!(secret.starts_with("sealed:v1:") && !secret.contains(SECRET), "stored {secret}");
         assert_eq!(public_key, None);
 
+        // Without `jwt_key`, the key set for the same algorithm is kept.
+        let mut keep = body();
+        keep.as_object_mut().unwrap().remove("jwt_key");
+        keep["anonymous"] = json!(false);
+        let (status, view) = put(&s, &t.id, &t.admin_key, keep.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{view}");
+        assert_eq!((view["jwt_alg"].as_str(), view["anonymous"].as_bool()), (Some("HS256"), Some(false)));
+        assert!(stored_row(&url, &t.id).await.unwrap().0.is_some_and(|s| s.starts_with("sealed:v1:")), "the secret is still there, sealed");
+        // ...but not for another algorithm, which needs its own key.
+        keep["jwt_alg"] = json!("EdDSA");
+        let (status, problem) = put(&s, &t.id, &t.admin_key, keep).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("jwt_key"), "{problem}");
+
         // Replaced whole by a public key: it is shown, the secret is gone.
         let mut ed = body();
         ed["jwt_alg"] = json!("EdDSA");

@@ -526,3 +526,60 @@ test('a tenant admin allows origins and sees the refused ones', { timeout: TIMEO
     await api('DELETE', `/v1/tenants/${t.id}`, OPERATOR_KEY);
   }
 });
+
+test('a tenant admin sets up the Mercure hub, and the secret is never shown again', { timeout: TIMEOUT }, async () => {
+  const { json: t } = await api('POST', '/v1/tenants', OPERATOR_KEY, { name: `ui-mercure-${process.pid}-${Date.now()}` });
+  const { json: key } = await api('POST', `/v1/tenants/${t.id}/keys`, OPERATOR_KEY, { name: 'admin', scopes: ['admin'] });
+  const c = await openConsole();
+  const { page } = c;
+  const secret = '!ChangeThisMercureHubJWTSecretKey!';
+  try {
+    await login(page, key.secret);
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    await openScreen(page, 'Mercure hub', '/mercure');
+    await page.locator('#mercure-none').waitFor();
+
+    // A secret too short: Herald's 422 names the field, and nothing is kept.
+    await page.getByLabel('Key', { exact: true }).fill('too-short');
+    await page.getByLabel('Issuer', { exact: true }).fill('https://example.com');
+    await page.getByLabel('Audience', { exact: true }).fill('https://hub.example.com/.well-known/mercure');
+    await page.getByRole('button', { name: 'Save hub settings' }).click();
+    await page.getByRole('alert').filter({ hasText: '422' }).filter({ hasText: 'jwt_key' }).waitFor();
+    assert.equal((await api('GET', `/v1/tenants/${t.id}/mercure`, key.secret)).status, 404, 'nothing was kept');
+
+    await page.getByLabel('Key', { exact: true }).fill(secret);
+    await page.getByLabel('Anonymous subscribers').check();
+    await page.getByLabel('CORS origins').fill('https://app.example.com\n\nhttps://admin.example.com');
+    await page.getByRole('button', { name: 'Save hub settings' }).click();
+    await page.getByText('Saved the hub settings.').waitFor();
+    const hubUrl = await page.locator('#mercure-hub-url').textContent();
+    assert.equal(hubUrl, `${origin}/v1/tenants/${t.id}/.well-known/mercure`, "the hub on the console's own origin");
+    assert.equal(await page.getByLabel('Key', { exact: true }).inputValue(), '', 'the secret leaves the page once saved');
+    const saved = (await api('GET', `/v1/tenants/${t.id}/mercure`, key.secret)).json;
+    assert.deepEqual(
+      { alg: saved.jwt_alg, key: saved.public_key, anonymous: saved.anonymous, origins: saved.cors_origins, compat: saved.compat_0x },
+      { alg: 'HS256', key: null, anonymous: true, origins: ['https://app.example.com', 'https://admin.example.com'], compat: false },
+    );
+    await c.shot('23-mercure-hub');
+
+    // Shown again after a reload, without the secret; a change with the key left empty keeps it.
+    await page.reload();
+    await page.locator('#screen[data-ready="true"][data-path$="/mercure"]').waitFor();
+    assert.equal(await page.getByLabel('Issuer', { exact: true }).inputValue(), 'https://example.com');
+    assert.equal(await page.getByLabel('Key', { exact: true }).inputValue(), '', 'never shown again');
+    assert.ok(!(await page.content()).includes(secret), 'the secret is nowhere in the page');
+    await page.getByLabel('Mercure 0.x clients').check();
+    await page.getByRole('button', { name: 'Save hub settings' }).click();
+    await page.getByText('Saved the hub settings.').waitFor();
+    const kept = (await api('GET', `/v1/tenants/${t.id}/mercure`, key.secret)).json;
+    assert.equal(kept.compat_0x, true);
+    assert.equal(kept.jwt_alg, 'HS256');
+    c.assertClean();
+  } catch (e) {
+    await c.shot('failure-mercure').catch(() => {});
+    throw e;
+  } finally {
+    await c.context.close();
+    await api('DELETE', `/v1/tenants/${t.id}`, OPERATOR_KEY);
+  }
+});

@@ -4,6 +4,8 @@
 //! subscribers, CORS origins and 0.x compatibility.
 
 use actix_web::{HttpResponse, get, put, web};
+use herald_app::AppError;
+use herald_core::DomainError;
 use herald_core::ids::TenantId;
 use herald_core::mercure::{Settings, SettingsInput};
 use herald_core::token::KeyMaterial;
@@ -23,9 +25,10 @@ pub(crate) struct MercureSettingsBody {
     #[schema(example = "HS256")]
     pub jwt_alg: String,
     /// The HS256 secret (32 to 512 bytes; sealed at rest, never shown
-    /// again), or the PEM public key for the other algorithms.
+    /// again), or the PEM public key for the other algorithms. Omit it to
+    /// keep the current key, when `jwt_alg` stays the same.
     #[schema(example = "!ChangeThisMercureHubJWTSecretKey!")]
-    pub jwt_key: String,
+    pub jwt_key: Option<String>,
     /// The trusted issuer: a 1.0 token's `iss` must equal it.
     #[schema(example = "https://example.com")]
     pub issuer: String,
@@ -110,7 +113,7 @@ pub(crate) async fn get_mercure_settings(TenantAdmin(tenant): TenantAdmin, app: 
         (status = 401, description = "No or unknown key", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Key of another tenant or without `admin`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such tenant", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown algorithm, a secret of the wrong length, an unusable public key, an empty or too long issuer or audience, or a bad origin; `detail` names the field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown algorithm, a secret of the wrong length, an unusable public key, no key where none is set for the algorithm, an empty or too long issuer or audience, or a bad origin; `detail` names the field", body = Problem, content_type = "application/problem+json"),
     ),
     security(("operator_key" = []), ("api_key" = []))
 )]
@@ -121,9 +124,13 @@ pub(crate) async fn put_mercure_settings(
     body: web::Json<MercureSettingsBody>,
 ) -> ApiResult<HttpResponse> {
     let b = body.into_inner();
+    let jwt_key = match b.jwt_key {
+        Some(key) => key,
+        None => current_key(&app, &tenant, &b.jwt_alg).await?,
+    };
     let settings = Settings::parse(SettingsInput {
         jwt_alg: b.jwt_alg,
-        jwt_key: b.jwt_key,
+        jwt_key,
         issuer: b.issuer,
         audience: b.audience,
         anonymous: b.anonymous,
@@ -133,4 +140,22 @@ pub(crate) async fn put_mercure_settings(
     app.put_mercure_settings(&tenant, &settings).await?;
     tracing::info!(%tenant, alg = %settings.jwt_alg, compat_0x = settings.compat_0x, "mercure hub settings set");
     Ok(HttpResponse::Ok().json(MercureSettingsView::new(&tenant, settings)))
+}
+
+/// The key already set, for a `PUT` that omits `jwt_key` and keeps the
+/// algorithm (so a console can change other settings without asking for
+/// a secret it cannot show).
+async fn current_key(app: &AppState, tenant: &TenantId, jwt_alg: &str) -> ApiResult<String> {
+    let missing = || DomainError::invalid("jwt_key", "required: no key is set for this algorithm yet");
+    let current = match app.mercure_settings(tenant).await {
+        Ok(current) => current,
+        Err(AppError::NotFound(_)) => return Err(missing().into()),
+        Err(e) => return Err(e.into()),
+    };
+    if current.jwt_alg.as_str() != jwt_alg {
+        return Err(missing().into());
+    }
+    Ok(match current.jwt_key {
+        KeyMaterial::Secret(s) | KeyMaterial::PublicPem(s) => s,
+    })
 }
